@@ -1,0 +1,342 @@
+/*
+ * hearth: one binary, three roles (DESIGN §1). This file only wires the
+ * roles together: the table below is the one place that knows them all.
+ * `-target=all` (the default) runs every row in one process, with the
+ * distributor and querier talking to the ingester over nng inproc://, the
+ * same RPC the cluster uses over tcp://.
+ */
+#include "buf.h"
+#include "config.h"
+#include "distributor.h"
+#include "err.h"
+#include "http.h"
+#include "ingester.h"
+#include "log.h"
+#include "metrics.h"
+#include "querier.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Everything the process owns; main() is its only owner. */
+typedef struct hearth_app {
+	hearth_config	    cfg;
+	hearth_log	    log;
+	hearth_metrics	   *metrics;
+	hearth_http_server *http;
+	char		    ingester_url[128];
+	const char	   *ingester_urls[1];
+	hearth_ingester	   *ingester;
+	hearth_distributor *distributor;
+	hearth_querier	   *querier;
+	atomic_int	    ready;
+} hearth_app;
+
+static int
+app_ingester_new(hearth_app *app, hearth_err *err)
+{
+	hearth_ingester_cfg cfg = {
+		.rpc_url	   = app->ingester_url,
+		.max_msg_bytes = (size_t) app->cfg.rpc.max_message_bytes,
+		.workers	   = 4,
+	};
+	hearth_ingester_deps deps = { .log = &app->log, .metrics = app->metrics };
+	int rc = hearth_ingester_new(&cfg, &deps, &app->ingester, err);
+	return rc != 0 ? rc : hearth_ingester_start(app->ingester, err);
+}
+
+static void
+app_ingester_stop(hearth_app *app)
+{
+	if (app->ingester != NULL)
+		hearth_ingester_stop(app->ingester);
+	hearth_ingester_free(app->ingester);
+	app->ingester = NULL;
+}
+
+static int
+app_distributor_new(hearth_app *app, hearth_err *err)
+{
+	hearth_distributor_cfg cfg = {
+		.ingester_url	       = app->ingester_url,
+		.rpc_max_message_bytes = (size_t) app->cfg.rpc.max_message_bytes,
+		.rpc_timeout_ms	       = app->cfg.rpc.timeout_ms,
+		.multitenancy_enabled  = app->cfg.auth.multitenancy_enabled,
+		.limits		       = &app->cfg.limits,
+	};
+	hearth_distributor_deps deps = { .http = app->http,
+		.metrics = app->metrics, .log = &app->log };
+	int rc = hearth_distributor_new(&cfg, &deps, &app->distributor, err);
+	return rc != 0 ? rc : hearth_distributor_start(app->distributor, err);
+}
+
+static void
+app_distributor_stop(hearth_app *app)
+{
+	if (app->distributor != NULL)
+		hearth_distributor_stop(app->distributor);
+	hearth_distributor_free(app->distributor);
+	app->distributor = NULL;
+}
+
+static int
+app_querier_new(hearth_app *app, hearth_err *err)
+{
+	app->ingester_urls[0]  = app->ingester_url;
+	hearth_querier_cfg cfg = {
+		.ingester_urls	       = app->ingester_urls,
+		.n_ingesters	       = 1,
+		.rpc_max_message_bytes = (size_t) app->cfg.rpc.max_message_bytes,
+		.multitenancy_enabled  = app->cfg.auth.multitenancy_enabled,
+		.limits		       = &app->cfg.limits,
+	};
+	hearth_querier_deps deps = { .http = app->http, .metrics = app->metrics,
+		.log = &app->log };
+	int rc = hearth_querier_new(&cfg, &deps, &app->querier, err);
+	return rc != 0 ? rc : hearth_querier_start(app->querier, err);
+}
+
+static void
+app_querier_stop(hearth_app *app)
+{
+	if (app->querier != NULL)
+		hearth_querier_stop(app->querier);
+	hearth_querier_free(app->querier);
+	app->querier = NULL;
+}
+
+/* The roles, in start order; stopped in reverse. */
+static const struct app_role {
+	const char *name;
+	int (*start)(hearth_app *app, hearth_err *err);
+	void (*stop)(hearth_app *app);
+} app_roles[] = {
+	{ "ingester", app_ingester_new, app_ingester_stop },
+	{ "distributor", app_distributor_new, app_distributor_stop },
+	{ "querier", app_querier_new, app_querier_stop },
+};
+#define APP_N_ROLES (sizeof(app_roles) / sizeof(app_roles[0]))
+
+static void
+app_handle_ready(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
+{
+	hearth_app *app = ctx;
+	(void) req;
+	if (!atomic_load(&app->ready)) {
+		resp->status = 503;
+		hearth_buf_puts(&resp->body, "starting\n");
+		return;
+	}
+	hearth_buf_puts(&resp->body, "ready\n");
+}
+
+static void
+app_handle_metrics(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
+{
+	hearth_app *app = ctx;
+	(void) req;
+	if (hearth_metrics_write(app->metrics, &resp->body) != 0) {
+		hearth_http_resp_error(resp, 500, "cannot render metrics");
+		return;
+	}
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static void
+app_handle_config(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
+{
+	hearth_app *app = ctx;
+	(void) req;
+	if (hearth_config_dump(&app->cfg, &resp->body) != 0) {
+		hearth_http_resp_error(resp, 500, "cannot render config");
+		return;
+	}
+	resp->content_type = "text/plain; charset=utf-8";
+}
+
+static void
+app_handle_root(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
+{
+	(void) ctx;
+	(void) req;
+	resp->content_type = "text/html; charset=utf-8";
+	hearth_buf_puts(&resp->body,
+	    "<!doctype html><title>hearth</title><h1>hearth</h1>"
+	    "<p>Continuous profiling backend. Endpoints: "
+	    "<a href=\"/ready\">/ready</a>, <a href=\"/metrics\">/metrics</a>, "
+	    "<a href=\"/config\">/config</a>, POST /ingest, "
+	    "/pyroscope/render, /pyroscope/render-diff, "
+	    "/pyroscope/label-names, /pyroscope/label-values.</p>\n");
+}
+
+/* mkdir -p: the storage path must exist and be a writable directory, so a
+ * typo fails at start-up, not at the first write. */
+static int
+app_prepare_storage(const char *path, hearth_err *err)
+{
+	char p[4096];
+	if (snprintf(p, sizeof(p), "%s", path) >= (int) sizeof(p) || p[0] == '\0')
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "-storage.path: empty or too long");
+	for (char *c = p + 1;; c++) {
+		if (*c == '/' || *c == '\0') {
+			char saved = *c;
+			*c	   = '\0';
+			if (mkdir(p, 0750) != 0 && errno != EEXIST)
+				return hearth_err_set(err, HEARTH_EIO,
+				    "-storage.path: cannot create %s: %s", p,
+				    strerror(errno));
+			*c = saved;
+			if (saved == '\0')
+				break;
+		}
+	}
+	if (access(path, W_OK | X_OK) != 0)
+		return hearth_err_set(err, HEARTH_EIO,
+		    "-storage.path: %s is not a writable directory: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+/* Only `all` is wired in this version; split roles need the ring. */
+static int
+app_check_target(const char *target, hearth_err *err)
+{
+	if (strcmp(target, "all") == 0)
+		return 0;
+	return hearth_err_set(err, HEARTH_EINVAL,
+	    "-target=%s: this build runs the all-in-one mode only "
+	    "(-target=all); split roles arrive with the cluster ring",
+	    target);
+}
+
+int
+main(int argc, char **argv)
+{
+	hearth_app *app = calloc(1, sizeof(*app));
+	hearth_err  err;
+	int	    help = 0;
+	int	    exit_code = 1;
+	size_t	    started = 0;
+	if (app == NULL)
+		return 1;
+	hearth_err_clear(&err);
+	hearth_config_defaults(&app->cfg);
+	if (hearth_config_parse_args(&app->cfg, argc, argv, &help, &err) != 0) {
+		fprintf(stderr, "hearth: %s\n(run hearth -h for every flag)\n",
+		    err.msg);
+		free(app);
+		return 2;
+	}
+	if (help) {
+		hearth_config_help(stdout);
+		free(app);
+		return 0;
+	}
+	int level = hearth_log_level_parse(app->cfg.server.log_level);
+	hearth_log_init(&app->log, "hearth", level < 0 ? HEARTH_LOG_INFO : level);
+	if (app_check_target(app->cfg.target, &err) != 0 ||
+	    app_prepare_storage(app->cfg.storage.path, &err) != 0) {
+		fprintf(stderr, "hearth: %s\n", err.msg);
+		free(app);
+		return 2;
+	}
+
+	/* Signals are taken synchronously by main (sigwait) so every other
+	 * thread, created after this, has them blocked. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	snprintf(app->ingester_url, sizeof(app->ingester_url),
+	    "inproc://hearth-ingester-%ld", (long) getpid());
+	app->metrics = hearth_metrics_new();
+	if (app->metrics == NULL) {
+		fprintf(stderr, "hearth: out of memory\n");
+		goto out;
+	}
+	size_t body_limit = (size_t) app->cfg.limits.ingestion_body_limit_mb
+	    << 20;
+	hearth_http_opts ho = {
+		.address		  = app->cfg.server.http_listen_address,
+		.port			  = (uint16_t) app->cfg.server.http_listen_port,
+		.threads		  = (unsigned) app->cfg.server.http_threads,
+		.max_body_bytes		  = body_limit,
+		.connection_timeout_s	  = (unsigned) (
+		    app->cfg.server.http_connection_timeout_ms / 1000),
+		.max_connections	  = (unsigned)
+		    app->cfg.server.http_max_connections,
+		.max_request_header_bytes = 64 * 1024,
+		/* Decoding needs a few times the body (dependencies.md §2). */
+		.request_arena_cap	  = body_limit ? body_limit * 8 + (64u << 20)
+						       : 0,
+	};
+	if (hearth_http_server_new(&ho, app->metrics, &app->log, &app->http,
+	        &err) != 0) {
+		hearth_log_write(&app->log, HEARTH_LOG_ERROR,
+		    "cannot create HTTP server", "err=\"%s\"", err.msg);
+		goto out;
+	}
+	hearth_http_route(app->http, "GET", "/ready", 0, "ready",
+	    app_handle_ready, app);
+	hearth_http_route(app->http, "GET", "/metrics", 0, "metrics",
+	    app_handle_metrics, app);
+	hearth_http_route(app->http, "GET", "/config", 0, "config",
+	    app_handle_config, app);
+	hearth_http_route(app->http, "GET", "/", 0, "root", app_handle_root,
+	    app);
+
+	for (started = 0; started < APP_N_ROLES; started++) {
+		if (app_roles[started].start(app, &err) != 0) {
+			char q[600];
+			hearth_log_write(&app->log, HEARTH_LOG_ERROR,
+			    "cannot start role", "role=%s err=%s",
+			    app_roles[started].name,
+			    hearth_log_quote(q, sizeof(q), err.msg));
+			app_roles[started].stop(app);
+			goto stop;
+		}
+	}
+	if (hearth_http_server_start(app->http, &err) != 0) {
+		char q[600];
+		hearth_log_write(&app->log, HEARTH_LOG_ERROR,
+		    "cannot start HTTP server", "err=%s",
+		    hearth_log_quote(q, sizeof(q), err.msg));
+		goto stop;
+	}
+	atomic_store(&app->ready, 1);
+	hearth_log_write(&app->log, HEARTH_LOG_INFO, "hearth started",
+	    "target=%s addr=%s:%u storage=%s", app->cfg.target,
+	    app->cfg.server.http_listen_address,
+	    (unsigned) hearth_http_server_port(app->http),
+	    app->cfg.storage.path);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	hearth_log_write(&app->log, HEARTH_LOG_INFO, "shutting down",
+	    "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	atomic_store(&app->ready, 0);
+	exit_code = 0;
+
+stop:
+	/* In-flight requests finish before their handlers' roles go away. */
+	hearth_http_server_stop(app->http);
+	while (started > 0)
+		app_roles[--started].stop(app);
+	hearth_log_write(&app->log, HEARTH_LOG_INFO, "stopped", NULL);
+out:
+	hearth_http_server_free(app->http);
+	hearth_metrics_free(app->metrics);
+	free(app);
+	return exit_code;
+}

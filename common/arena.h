@@ -1,0 +1,55 @@
+/*
+ * arena: request-scoped bump allocator.
+ *
+ * An arena is a singly linked list of chunks; allocation bumps a pointer in
+ * the newest chunk and opens a new chunk (doubling, up to 1 MiB, or exactly
+ * the request when it is larger) when it runs out. Nothing is freed
+ * individually: hearth_arena_reset() keeps the first chunk and drops the
+ * rest, hearth_arena_free() drops everything.
+ *
+ * Invariants:
+ *  (1) used <= cap whenever cap > 0: an allocation that would pass the cap
+ *      fails (returns NULL) instead of growing, so input-driven sizes give
+ *      -HEARTH_ELIMIT rather than an out-of-memory kill;
+ *  (2) every pointer returned is aligned to 16 bytes.
+ *
+ * Ownership: memory handed out belongs to the arena; a long-lived structure
+ * must never keep an arena pointer past the request. One arena is used by
+ * one thread at a time.
+ */
+#ifndef HEARTH_ARENA_H
+#define HEARTH_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hearth_arena hearth_arena;
+
+/* New arena; cap_bytes 0 = unlimited. NULL on out of memory. */
+hearth_arena *hearth_arena_new(size_t cap_bytes);
+void	      hearth_arena_free(hearth_arena *a); /* NULL is a no-op */
+void	      hearth_arena_reset(hearth_arena *a);
+
+/* Aligned allocation; NULL when out of memory or over the cap. */
+void *hearth_arena_alloc(hearth_arena *a, size_t n);
+/* Zeroed allocation of n * size with overflow check. */
+void *hearth_arena_calloc(hearth_arena *a, size_t n, size_t size);
+/* Grow an allocation made from this arena (copying); old stays valid. */
+void *hearth_arena_realloc(hearth_arena *a, void *old, size_t old_n,
+    size_t new_n);
+/* Copy of s[0..len) with a NUL terminator. */
+char *hearth_arena_strndup(hearth_arena *a, const char *s, size_t len);
+char *hearth_arena_strdup(hearth_arena *a, const char *s);
+
+/* Bytes handed out so far (what the cap is compared against). */
+size_t hearth_arena_used(const hearth_arena *a);
+/* Bytes currently reserved from malloc (chunks). */
+size_t hearth_arena_reserved(const hearth_arena *a);
+
+/* A ProtobufCAllocator-compatible triple: allocator_data = the arena,
+ * alloc = hearth_arena_pb_alloc, free = hearth_arena_pb_free (no-op).
+ * Declared with void* so this header needs no protobuf-c include. */
+void *hearth_arena_pb_alloc(void *arena, size_t size);
+void  hearth_arena_pb_free(void *arena, void *ptr);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * folded: one pass over the body, line by line (memchr), with a reusable
+ * frame-id buffer; interning and stack de-duplication are the upload
+ * builder's. Rules are in folded.h.
+ */
+#include "folded.h"
+#include "labels.h" /* hearth_utf8_valid */
+
+#include <stdint.h>
+#include <string.h>
+
+#define FOLDED_MSG_CUT 32 /* bytes of a bad count quoted in a message */
+
+typedef struct folded_state {
+	hearth_arena	      *a;
+	hearth_upload_builder *b;
+	const char	      *fmt; /* "folded" or "lines", for messages */
+	size_t		       max_depth, max_symbol, max_samples;
+	uint32_t	      *frames;
+	size_t		       cap;
+	size_t		       lineno;
+	hearth_err	      *err;
+} folded_state;
+
+static int
+folded_nomem(folded_state *st)
+{
+	return hearth_err_set(st->err, HEARTH_ELIMIT,
+	    "%s: line %zu: request memory limit reached (%zu bytes in use); "
+	    "send smaller profiles", st->fmt, st->lineno,
+	    hearth_arena_used(st->a));
+}
+
+/* Base-10 integer as strconv.Atoi reads it: optional sign, then at least
+ * one digit, nothing else. 0 ok, -1 not an integer, -2 out of range. */
+static int
+folded_atoi(const char *s, size_t n, int64_t *out)
+{
+	size_t i   = 0;
+	int    neg = 0;
+	if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+		neg = s[0] == '-';
+		i++;
+	}
+	if (i == n)
+		return -1;
+	uint64_t v = 0, lim = neg ? (uint64_t) INT64_MAX + 1 : INT64_MAX;
+	int	 ovf = 0;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		unsigned d = (unsigned) (s[i] - '0');
+		if (v > (lim - d) / 10)
+			ovf = 1; /* keep scanning: a later letter is -1 */
+		else
+			v = v * 10 + d;
+	}
+	if (ovf)
+		return -2;
+	*out = neg ? (v == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) v)
+		   : (int64_t) v;
+	return 0;
+}
+
+static int
+folded_push_frame(folded_state *st, size_t n, uint32_t id)
+{
+	if (n == st->cap) {
+		size_t	  nc = st->cap ? st->cap * 2 : 64;
+		uint32_t *nf = hearth_arena_realloc(st->a, st->frames,
+		    st->cap * sizeof(*nf), nc * sizeof(*nf));
+		if (nf == NULL)
+			return folded_nomem(st);
+		st->frames = nf;
+		st->cap	   = nc;
+	}
+	st->frames[n] = id;
+	return 0;
+}
+
+/* Add one sample: the stack in s[0..n) with value v > 0. */
+static int
+folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
+{
+	size_t depth = 0, frame = 0;
+	size_t i     = 0;
+	while (i <= n) {
+		const char *f  = s + i;
+		const char *sc = memchr(f, ';', n - i);
+		size_t	    fl = sc != NULL ? (size_t) (sc - f) : n - i;
+		i += fl + 1;
+		if (fl == 0)
+			continue;
+		/* Frames past the depth limit are dropped unread. */
+		if (st->max_depth > 0 && depth == st->max_depth)
+			break;
+		frame++;
+		if (!hearth_utf8_valid(f, fl))
+			return hearth_err_set(st->err, HEARTH_EINVAL,
+			    "%s: line %zu: frame %zu is not valid UTF-8",
+			    st->fmt, st->lineno, frame);
+		/* Names become C strings downstream: a NUL would cut them. */
+		if (memchr(f, '\0', fl) != NULL)
+			return hearth_err_set(st->err, HEARTH_EINVAL,
+			    "%s: line %zu: frame %zu contains a NUL byte",
+			    st->fmt, st->lineno, frame);
+		if (st->max_symbol > 0 && fl > st->max_symbol) {
+			/* Keep the tail (the most specific part of a long
+			 * name, as upstream), from a character boundary. */
+			size_t cut = fl - st->max_symbol;
+			while (cut < fl && ((unsigned char) f[cut] & 0xc0) ==
+			    0x80)
+				cut++;
+			f += cut;
+			fl -= cut;
+		}
+		uint32_t id;
+		int rc = hearth_upload_builder_string(st->b, f, fl, &id,
+		    st->err);
+		if (rc == 0)
+			rc = folded_push_frame(st, depth, id);
+		if (rc != 0)
+			return rc;
+		depth++;
+	}
+	uint32_t stack;
+	int rc = hearth_upload_builder_stack(st->b, st->frames, depth, &stack,
+	    st->err);
+	if (rc != 0)
+		return rc;
+	/* Stack ids are dense from 0, so id >= limit means one too many. */
+	if (st->max_samples > 0 && stack >= st->max_samples)
+		return hearth_err_set(st->err, HEARTH_ELIMIT,
+		    "max_profile_stacktrace_samples: the profile has more "
+		    "than %zu distinct stacks (limit reached at line %zu)",
+		    st->max_samples, st->lineno);
+	rc = hearth_upload_builder_add(st->b, NULL, 0, stack, &v, st->err);
+	if (rc != 0)
+		hearth_err_prefix(st->err, "%s: line %zu", st->fmt,
+		    st->lineno);
+	return rc;
+}
+
+/* One line without its '\n' (and '\r'). */
+static int
+folded_line(folded_state *st, const char *s, size_t n, int lines_mode)
+{
+	if (lines_mode) {
+		size_t k = 0;
+		while (k < n && (s[k] == ' ' || s[k] == '\t'))
+			k++;
+		return k == n ? 0 : folded_sample(st, s, n, 1);
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	size_t sp = n;
+	while (sp > 0 && s[sp - 1] != ' ')
+		sp--;
+	if (sp == 0)
+		return 0; /* no space: not a sample line */
+	const char *c  = s + sp;
+	size_t	    cn = n - sp;
+	int64_t	    v  = 0;
+	int	    rc = folded_atoi(c, cn, &v);
+	int	    q  = cn > FOLDED_MSG_CUT ? FOLDED_MSG_CUT : (int) cn;
+	const char *el = cn > FOLDED_MSG_CUT ? "..." : "";
+	if (rc == -1)
+		return hearth_err_set(st->err, HEARTH_EINVAL,
+		    "folded: line %zu: count \"%.*s%s\" is not an integer",
+		    st->lineno, q, c, el);
+	if (rc == -2)
+		return hearth_err_set(st->err, HEARTH_EINVAL,
+		    "folded: line %zu: count \"%.*s%s\" is out of range",
+		    st->lineno, q, c, el);
+	if (v < 0)
+		return hearth_err_set(st->err, HEARTH_EINVAL,
+		    "folded: line %zu: count \"%.*s%s\" is negative",
+		    st->lineno, q, c, el);
+	if (v == 0)
+		return 0;
+	return folded_sample(st, s, sp - 1, v);
+}
+
+int
+hearth_folded_parse(hearth_arena *a, const char *body, size_t len,
+    int lines_mode, const hearth_folded_opts *opts, hearth_upload **out,
+    hearth_err *err)
+{
+	HEARTH_ASSERT(a != NULL && out != NULL);
+	HEARTH_ASSERT(len == 0 || body != NULL);
+	*out		= NULL;
+	folded_state st = {
+		.a   = a,
+		.fmt = lines_mode ? "lines" : "folded",
+		.err = err,
+	};
+	if (opts != NULL) {
+		st.max_depth   = opts->max_stack_depth;
+		st.max_symbol  = opts->max_symbol_length;
+		st.max_samples = opts->max_samples;
+	}
+	int rc = hearth_upload_builder_new(a, 1, &st.b, err);
+	if (rc != 0)
+		return rc;
+	size_t i = 0;
+	while (i < len) {
+		const char *s  = body + i;
+		const char *nl = memchr(s, '\n', len - i);
+		size_t	    n  = nl != NULL ? (size_t) (nl - s) : len - i;
+		i += n + 1;
+		st.lineno++;
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		rc = folded_line(&st, s, n, lines_mode);
+		if (rc != 0)
+			return rc;
+	}
+	return hearth_upload_builder_finish(st.b, out, err);
+}

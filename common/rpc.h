@@ -1,0 +1,147 @@
+/*
+ * rpc: hearth's internal request/response transport (DESIGN §4), the only
+ * module that touches nng.
+ *
+ * A call is one nng REQ/REP exchange carrying a protobuf envelope
+ * (proto/rpc.proto): hearth.rpc.Request {method, tenant, request_id,
+ * deadline_unix_ms, body} and hearth.rpc.Response {status, message, body}.
+ * The body is the method's own message; this module never looks inside it.
+ * URLs are nng URLs: `inproc://name` inside one process (-target=all) and
+ * `tcp://host:port` between machines.
+ *
+ * Server. A REP socket with `workers` contexts. Each context is a small
+ * state machine driven by nng aio callbacks; the handler itself runs on one
+ * of `workers` hearth threads, never on nng's callback threads (they must
+ * not block, and a handler takes locks and may scan a large head):
+ *
+ *     IDLE --start: nng_ctx_recv--> RECV --recv_cb: enqueue--> QUEUED
+ *       ^                            ^                           |
+ *       |                            |                 rpc_serve (thread):
+ *     stop                        send_cb                decode, handler,
+ *                                    |                   encode, ctx_send
+ *                                    +---------- SEND <----------+
+ *
+ * Per request the server makes an arena (reset after the reply) and a
+ * response buffer limited to max_msg_bytes, decodes the envelope into the
+ * arena and calls the handler. A request whose deadline already passed is
+ * answered with HEARTH_ETIMEDOUT without running the handler. A handler
+ * error becomes Response.status/message; an over-size response becomes
+ * HEARTH_ETOOLARGE. Messages larger than max_msg_bytes are refused on both
+ * ends (the client checks before sending; both sockets set
+ * NNG_OPT_RECVMAXSZ as a backstop, which makes nng drop the connection).
+ * The arena cap is 16 * max_msg_bytes (at least 64 MiB): decoded protobuf
+ * is about 7x its wire size (dependencies.md §2).
+ *
+ * Client. A REQ socket dialed in the background (the server may start
+ * later; nng reconnects). hearth_rpc_call is blocking and thread-safe: each
+ * call opens its own nng_ctx, so calls from many threads are in flight at
+ * once on one connection. REQ re-sending is disabled
+ * (NNG_OPT_REQ_RESENDTIME infinite): a retry may double-apply a push, so
+ * retrying is the caller's decision. The deadline becomes the aio timeout.
+ *
+ * Teardown follows dependencies.md §3: stop every aio, then close the
+ * contexts, then the socket, then free the aios. Known nng 1.5.2 defect:
+ * freeing a client while its TCP connection is still being negotiated (a
+ * few ms after create or a reconnect) leaks that connection's objects,
+ * about 4 KiB, reproduced outside hearth; clients are long-lived, and
+ * tests connect before they free.
+ *
+ * Threading: server functions are called by the owning role's thread;
+ * the handler is called concurrently from up to `workers` threads with
+ * distinct arenas and buffers. A client may be shared by any number of
+ * threads; hearth_rpc_client_free must not race with calls.
+ */
+#ifndef HEARTH_RPC_H
+#define HEARTH_RPC_H
+
+#include "arena.h"
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Method numbers: wire values, never reused. */
+enum {
+	HEARTH_RPC_PUSH	  = 1, /* ingester PushRequest -> PushResponse */
+	HEARTH_RPC_SELECT = 2, /* SelectRequest -> SelectResponse */
+	HEARTH_RPC_LABELS = 3, /* LabelsRequest -> LabelsResponse */
+	HEARTH_RPC_PING	  = 4  /* empty -> empty */
+};
+
+/* Per-call metadata. Strings are borrowed; NULL means "". On the server
+ * side they point into the request arena. deadline_unix_ms is wall-clock
+ * (CLOCK_REALTIME) milliseconds; 0 = no deadline (the call waits as long
+ * as it takes, so callers on request paths should always set one). */
+typedef struct hearth_rpc_meta {
+	const char *tenant;
+	const char *request_id;
+	int64_t	    deadline_unix_ms;
+} hearth_rpc_meta;
+
+/* Server-side method handler. body[0..len) is the request body (arena
+ * memory, valid for the call). Write the response body into resp (already
+ * empty, limited to the max message size). Return 0, or a negative
+ * HEARTH_E* code with err filled: code and message travel to the caller.
+ * Called concurrently from several threads. */
+typedef int (*hearth_rpc_handler)(void *ctx, uint32_t method,
+    const hearth_rpc_meta *meta, const uint8_t *body, size_t len,
+    hearth_arena *arena, hearth_buf *resp, hearth_err *err);
+
+typedef struct hearth_rpc_server hearth_rpc_server;
+typedef struct hearth_rpc_client hearth_rpc_client;
+
+/* New server for url (not yet listening). max_msg_bytes > 0 bounds the
+ * encoded envelope in both directions; workers (>= 1) is the number of
+ * requests handled at once. h and ctx are borrowed and must outlive the
+ * server. log is copied. */
+int hearth_rpc_server_new(const char *url, size_t max_msg_bytes,
+    unsigned workers, hearth_rpc_handler h, void *ctx, const hearth_log *log,
+    hearth_rpc_server **out, hearth_err *err);
+/* Listen and start serving. Fails (HEARTH_EINVAL for a bad URL,
+ * HEARTH_EIO for an address in use...) with a message naming the URL. */
+int hearth_rpc_server_start(hearth_rpc_server *s, hearth_err *err);
+/* Stop serving: waits for running handlers to finish; requests not yet
+ * handled get no reply (their callers time out or see the peer gone).
+ * Idempotent; the server cannot be started again. */
+void hearth_rpc_server_stop(hearth_rpc_server *s);
+/* Stop (if needed) and free. NULL is a no-op. */
+void hearth_rpc_server_free(hearth_rpc_server *s);
+/* TCP port the server is bound to (useful with `tcp://127.0.0.1:0`), or 0
+ * for other transports or before start. */
+int hearth_rpc_server_port(const hearth_rpc_server *s);
+
+/* New client for url; dials in the background (no error if the server is
+ * not up yet). HEARTH_EINVAL for a malformed or unsupported URL. */
+int hearth_rpc_client_new(const char *url, size_t max_msg_bytes,
+    hearth_rpc_client **out, hearth_err *err);
+
+/* Call method with body[0..len). On success *resp and *resp_len are the
+ * response body in arena memory (*resp may be NULL when resp_len is 0).
+ * Errors:
+ *   remote failure          -> the remote code and message, unchanged;
+ *   deadline passed         -> HEARTH_ETIMEDOUT
+ *                              "rpc: deadline exceeded calling <url>";
+ *   request too big         -> HEARTH_ETOOLARGE before anything is sent
+ *                              (or from the server when its limit is
+ *                              lower: inproc replies ETOOLARGE, tcp drops
+ *                              the connection -> HEARTH_EUNAVAIL);
+ *   connection lost         -> HEARTH_EUNAVAIL "rpc: connection to <url>
+ *                              lost: ..." (never re-sent);
+ *   undecodable response    -> HEARTH_ECORRUPT;
+ *   arena cap reached       -> HEARTH_ENOMEM;
+ *   client closed / failure -> HEARTH_EUNAVAIL.
+ * Thread-safe. */
+int hearth_rpc_call(hearth_rpc_client *c, uint32_t method,
+    const hearth_rpc_meta *meta, const uint8_t *body, size_t len,
+    hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
+    hearth_err *err);
+
+/* Close and free. No call may be in progress. NULL is a no-op. */
+void hearth_rpc_client_free(hearth_rpc_client *c);
+
+/* The URL a client was created with (borrowed). */
+const char *hearth_rpc_client_url(const hearth_rpc_client *c);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * distributor: the ingest role (DESIGN §1, §5). Stateless: it serves
+ * `POST /ingest` and `/pyroscope/ingest`, resolves the tenant, turns each
+ * request into an ingester PushRequest (ingest.h) and sends it over the
+ * internal RPC; the client's 200 means the ingester acknowledged it.
+ *
+ * Lifecycle (STYLE rule 5): _new → _start (registers routes, dials the
+ * ingester) → _stop → _free. The distributor borrows everything in deps;
+ * deps must outlive it. Handlers run on the HTTP server's threads; the RPC
+ * client is thread-safe, so no lock is needed here.
+ */
+#ifndef HEARTH_DISTRIBUTOR_H
+#define HEARTH_DISTRIBUTOR_H
+
+#include "err.h"
+#include "http.h"
+#include "limits.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hearth_distributor_cfg {
+	const char	    *ingester_url;	/* e.g. inproc://hearth-ingester */
+	size_t		     rpc_max_message_bytes;
+	int64_t		     rpc_timeout_ms;
+	int		     multitenancy_enabled;
+	const hearth_limits *limits;		/* tenant defaults */
+} hearth_distributor_cfg;
+
+typedef struct hearth_distributor_deps {
+	hearth_http_server *http;
+	hearth_metrics	   *metrics;
+	const hearth_log   *log;
+} hearth_distributor_deps;
+
+typedef struct hearth_distributor hearth_distributor;
+
+int  hearth_distributor_new(const hearth_distributor_cfg *cfg,
+     const hearth_distributor_deps *deps, hearth_distributor **out,
+     hearth_err *err);
+int  hearth_distributor_start(hearth_distributor *d, hearth_err *err);
+void hearth_distributor_stop(hearth_distributor *d);
+void hearth_distributor_free(hearth_distributor *d);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * head_impl: the head's private structures, shared by head.c (tenant map,
+ * strings, stack tree, statistics), head_push.c (validation, apply) and
+ * head_index.c (postings, queries). Include only from ingester/head*.c.
+ *
+ * Every id is a dense uint32 index into its table's arrays, assigned in
+ * insertion order and never reused while the head lives:
+ *   string id  -> strs[]           (0 is "")
+ *   node id    -> nodes[]          (0 is the root; parent id < child id)
+ *   series id  -> series[]         (postings list ids in ascending order)
+ *   posting id -> postings[]       (one per distinct label name=value)
+ *   name id    -> names[]          (one per distinct label name)
+ * Hash tables are open-addressing with linear probing, power-of-two sized,
+ * at most half full; a slot holds id + 1 so that 0 means empty.
+ */
+#ifndef HEARTH_HEAD_IMPL_H
+#define HEARTH_HEAD_IMPL_H
+
+#include "head.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Strings live in chunks that never move, so a `const char *` into them
+ * stays valid for the tenant's life. */
+#define HEAD_STR_CHUNK ((size_t) 64 * 1024)
+
+typedef struct head_str_chunk {
+	struct head_str_chunk *prev;
+	size_t		       size;
+	size_t		       used;
+	char		       data[];
+} head_str_chunk;
+
+typedef struct head_str {
+	const char *s;	  /* NUL-terminated, in a chunk */
+	uint32_t    len;
+	uint32_t    hash; /* low 32 bits of XXH3: cheap rehash and compare */
+} head_str;
+
+typedef struct head_node {
+	uint32_t parent;
+	uint32_t name; /* string id */
+} head_node;
+
+/* id table: slots hold id + 1. */
+typedef struct head_table {
+	uint32_t *slots;
+	size_t	  cap; /* power of two, or 0 */
+	size_t	  n;
+} head_table;
+
+/* The stack tree's (parent, name) -> child table keeps the key in the slot
+ * so a probe touches one cache line; child == 0 means empty (the root is
+ * never a child). */
+typedef struct head_node_slot {
+	uint32_t parent;
+	uint32_t name;
+	uint32_t child;
+} head_node_slot;
+
+typedef struct head_profile {
+	int64_t	 time_ns;
+	int64_t	 total; /* sum of values, for series queries */
+	uint32_t off;	/* first sample in the series' sample arrays */
+	uint32_t len;
+	uint8_t	 id[16]; /* all zero: no id (no de-duplication) */
+} head_profile;
+
+typedef struct head_series {
+	uint64_t      fp;
+	hearth_label *labels; /* sorted; strings interned */
+	uint32_t      n_labels;
+	uint32_t      n_profiles, cap_profiles;
+	head_profile *profiles;
+	/* Samples of all profiles, appended; parallel arrays (12 bytes a
+	 * sample instead of a padded 16-byte struct). */
+	uint32_t *nodes;
+	int64_t	 *values;
+	uint32_t  n_samples, cap_nodes, cap_values;
+	int64_t	  min_ns, max_ns;
+	int	  sorted; /* profiles in nondecreasing time order */
+} head_series;
+
+typedef struct head_posting {
+	uint32_t  name;	 /* string id */
+	uint32_t  value; /* string id */
+	uint32_t *ids;	 /* series ids, ascending */
+	uint32_t  n, cap;
+} head_posting;
+
+typedef struct head_name {
+	uint32_t  name;	    /* string id */
+	uint32_t *postings; /* posting ids of this name's values */
+	uint32_t  n, cap;
+} head_name;
+
+/* Duplicate detection: (series, profile) of every profile with an id. */
+typedef struct head_dup_slot {
+	uint32_t series1; /* series id + 1; 0 = empty */
+	uint32_t profile;
+} head_dup_slot;
+
+typedef struct head_tenant {
+	char		*name;
+	pthread_rwlock_t lock;
+	/* --- everything below is guarded by lock --- */
+	head_str_chunk *chunks;
+	head_str       *strs;
+	uint32_t	n_strs, cap_strs;
+	head_table	str_table;
+
+	head_node      *nodes;
+	uint32_t	n_nodes, cap_nodes;
+	head_node_slot *node_slots;
+	size_t		node_slots_cap;
+
+	head_series *series;
+	uint32_t     n_series, cap_series;
+	head_table   series_table;
+
+	head_posting *postings;
+	uint32_t      n_postings, cap_postings;
+	head_table    posting_table;
+	head_name    *names;
+	uint32_t      n_names, cap_names;
+	head_table    name_table;
+
+	head_dup_slot *dup_slots;
+	size_t	       dup_cap, n_dup;
+
+	size_t n_profiles, n_samples;
+	size_t bytes;
+} head_tenant;
+
+struct hearth_head {
+	/* mu guards the tenant map (not the tenants): tenants in creation
+	 * order, and a table of their indexes keyed by name hash. A tenant
+	 * is never removed while the head lives, so a pointer found under mu
+	 * stays valid after it is released. */
+	pthread_mutex_t mu;
+	head_tenant   **tenants;
+	uint32_t	n_tenants, cap_tenants;
+	head_table	tenant_table;
+	atomic_size_t	bytes; /* invariant (5) of head.h */
+};
+
+/* ---- head.c ---- */
+
+/* Grow the array *arrp (a pointer to any object pointer) to hold need
+ * elements (doubling); adds the growth to t->bytes and the head's total.
+ * HEARTH_ENOMEM on failure (array kept). */
+int head_grow(hearth_head *h, head_tenant *t, void *arrp, uint32_t *cap,
+    uint32_t need, size_t elem);
+#define HEAD_GROW(h, t, arr, cap, need)                                       \
+	head_grow((h), (t), &(arr), &(cap), (need), sizeof(*(arr)))
+/* Account bytes allocated outside head_grow (t may be NULL: head only). */
+void head_account(hearth_head *h, head_tenant *t, ptrdiff_t delta);
+/* Make room for n ids in tb (at most half full), rehashing with fn.
+ * HEARTH_ENOMEM. */
+typedef uint64_t (*head_hash_fn)(const void *ctx, uint32_t id);
+int head_table_reserve(hearth_head *h, head_tenant *t, head_table *tb,
+    size_t n, head_hash_fn fn, const void *ctx);
+/* Insert id (known absent) with hash hv; room must be reserved. */
+void head_table_put(head_table *tb, uint64_t hv, uint32_t id);
+void head_table_free(hearth_head *h, head_tenant *t, head_table *tb);
+/* String id of s[0..len), or UINT32_MAX when not interned. */
+uint32_t head_str_find(const head_tenant *t, const char *s, size_t len);
+/* Find or add; HEARTH_ENOMEM. */
+int head_str_intern(hearth_head *h, head_tenant *t, const char *s,
+    size_t len, uint32_t *id);
+/* The child of parent named name (string id), created when missing:
+ * HEARTH_ELIMIT past 2^32 nodes, HEARTH_ENOMEM. Write lock held. */
+int head_node_child(hearth_head *h, head_tenant *t, uint32_t parent,
+    uint32_t name, uint32_t *child);
+/* Find or create a tenant; HEARTH_ENOMEM. */
+int head_tenant_get(hearth_head *h, const char *name, head_tenant **out);
+/* Find a tenant (read side); NULL when it never pushed. */
+head_tenant *head_tenant_find(hearth_head *h, const char *tenant);
+uint64_t     head_hash_u64(uint64_t x);
+int64_t	     head_sat_add(int64_t a, int64_t b);
+
+/* ---- head_index.c ---- */
+
+/* Make sure a posting exists for every label of a new series and has room
+ * for one more id (HEARTH_ENOMEM); then head_index_add cannot fail. Split
+ * so that running out of memory never leaves a series half indexed. */
+int  head_index_reserve(hearth_head *h, head_tenant *t, size_t n,
+     const uint32_t *name_ids, const uint32_t *value_ids);
+void head_index_add(head_tenant *t, uint32_t id, size_t n,
+    const uint32_t *name_ids, const uint32_t *value_ids);
+/* Series ids matching sel, ascending, in arena memory. */
+int head_index_select(const head_tenant *t, const hearth_selector *sel,
+    hearth_arena *a, uint32_t **ids, size_t *n, hearth_err *err);
+/* Index range [*lo, *hi) of s's profiles within [start_ms, end_ms]; for
+ * unsorted series the whole list (callers filter each profile). */
+void head_profile_range(const head_series *s, int64_t start_ms,
+    int64_t end_ms, uint32_t *lo, uint32_t *hi);
+int  head_in_range(int64_t time_ns, int64_t start_ms, int64_t end_ms);
+void head_index_free(hearth_head *h, head_tenant *t);
+
+#endif

@@ -1,0 +1,465 @@
+#include "head_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- push: validation ------------------------------------------------- */
+
+#define HEAD_BAD(err, ...) hearth_err_set((err), HEARTH_EINVAL, __VA_ARGS__)
+
+static int
+head_check_profile(const Hearth__Ingester__SeriesProfile *p, size_t bi,
+    size_t pi, size_t n_stacks, hearth_err *err)
+{
+	if (p->n_labels == 0)
+		return HEAD_BAD(err, "batch %zu profile %zu: no labels", bi, pi);
+	for (size_t i = 0; i < p->n_labels; i++) {
+		const Hearth__Ingester__Label *l = p->labels[i];
+		if (l->name == NULL || l->name[0] == '\0')
+			return HEAD_BAD(err,
+			    "batch %zu profile %zu: label %zu has an empty name",
+			    bi, pi, i);
+		if (l->value == NULL || l->value[0] == '\0')
+			return HEAD_BAD(err,
+			    "batch %zu profile %zu: label \"%s\" has an empty "
+			    "value",
+			    bi, pi, l->name);
+		if (i > 0 && strcmp(p->labels[i - 1]->name, l->name) >= 0)
+			return HEAD_BAD(err,
+			    "batch %zu profile %zu: labels must be sorted by "
+			    "name and unique, \"%s\" follows \"%s\"",
+			    bi, pi, l->name, p->labels[i - 1]->name);
+	}
+	if (p->id.len != 0 && p->id.len != 16)
+		return HEAD_BAD(err,
+		    "batch %zu profile %zu: id is %zu bytes, want 16 (or none)",
+		    bi, pi, p->id.len);
+	if (p->n_stacks != p->n_values)
+		return HEAD_BAD(err,
+		    "batch %zu profile %zu: %zu stacks but %zu values", bi, pi,
+		    p->n_stacks, p->n_values);
+	int64_t total = 0;
+	for (size_t i = 0; i < p->n_stacks; i++) {
+		if (p->stacks[i] >= n_stacks)
+			return HEAD_BAD(err,
+			    "batch %zu profile %zu: stack index %u out of "
+			    "range (%zu stacks)",
+			    bi, pi, p->stacks[i], n_stacks);
+		if (p->values[i] < 0)
+			return HEAD_BAD(err,
+			    "batch %zu profile %zu: value %lld of sample %zu is "
+			    "negative",
+			    bi, pi, (long long) p->values[i], i);
+		if (__builtin_add_overflow(total, p->values[i], &total))
+			return HEAD_BAD(err,
+			    "batch %zu profile %zu: values add up to more than "
+			    "2^63-1",
+			    bi, pi);
+	}
+	return 0;
+}
+
+/* Everything the apply step relies on, so an invalid push stores nothing.
+ * *max_labels / *max_depth size the per-batch scratch. */
+static int
+head_check(const Hearth__Ingester__PushRequest *req, size_t *max_labels,
+    hearth_err *err)
+{
+	*max_labels = 0;
+	for (size_t bi = 0; bi < req->n_batches; bi++) {
+		const Hearth__Ingester__ProfileBatch *b = req->batches[bi];
+		size_t				      frames = 0;
+		for (size_t i = 0; i < b->n_strings; i++)
+			if (b->strings[i] == NULL)
+				return HEAD_BAD(err,
+				    "batch %zu: string %zu is missing", bi, i);
+		for (size_t i = 0; i < b->n_stack_lengths; i++)
+			frames += b->stack_lengths[i];
+		if (frames != b->n_frames)
+			return HEAD_BAD(err,
+			    "batch %zu: stack_lengths add up to %zu frames but "
+			    "frames has %zu",
+			    bi, frames, b->n_frames);
+		for (size_t i = 0; i < b->n_frames; i++)
+			if (b->frames[i] >= b->n_strings)
+				return HEAD_BAD(err,
+				    "batch %zu: frame %zu names string %u but "
+				    "the batch has %zu strings",
+				    bi, i, b->frames[i], b->n_strings);
+		for (size_t pi = 0; pi < b->n_profiles; pi++) {
+			const Hearth__Ingester__SeriesProfile *p =
+			    b->profiles[pi];
+			int rc = head_check_profile(p, bi, pi,
+			    b->n_stack_lengths, err);
+			if (rc != 0)
+				return rc;
+			if (p->n_labels > *max_labels)
+				*max_labels = p->n_labels;
+		}
+	}
+	return 0;
+}
+
+/* ---- push: apply ------------------------------------------------------ */
+
+/* Per-batch scratch, allocated before the write lock is taken. */
+typedef struct head_scratch {
+	size_t	     *stack_off; /* first frame of each batch stack */
+	uint32_t     *memo;	 /* node of each batch stack, or UINT32_MAX */
+	uint32_t     *strmap;	 /* tenant string id per batch string */
+	uint32_t     *path;	 /* nodes of the last resolved stack */
+	size_t	      prev;	 /* that stack's index, or SIZE_MAX */
+	hearth_label *labels;
+	uint32_t     *name_ids;
+	uint32_t     *value_ids;
+} head_scratch;
+
+static void
+head_scratch_free(head_scratch *sc)
+{
+	free(sc->stack_off);
+	free(sc->memo);
+	free(sc->strmap);
+	free(sc->path);
+	free(sc->labels);
+	free(sc->name_ids);
+	free(sc->value_ids);
+}
+
+static int
+head_scratch_init(head_scratch *sc, const Hearth__Ingester__ProfileBatch *b,
+    size_t max_labels)
+{
+	size_t ns = b->n_stack_lengths, depth = 1, off = 0;
+	memset(sc, 0, sizeof(*sc));
+	for (size_t i = 0; i < ns; i++)
+		if (b->stack_lengths[i] > depth)
+			depth = b->stack_lengths[i];
+	sc->stack_off = malloc((ns + 1) * sizeof(*sc->stack_off));
+	sc->memo      = malloc((ns + 1) * sizeof(*sc->memo));
+	sc->strmap    = malloc((b->n_strings + 1) * sizeof(*sc->strmap));
+	sc->path      = malloc(depth * sizeof(*sc->path));
+	sc->labels    = malloc((max_labels + 1) * sizeof(*sc->labels));
+	sc->name_ids  = malloc((max_labels + 1) * sizeof(*sc->name_ids));
+	sc->value_ids = malloc((max_labels + 1) * sizeof(*sc->value_ids));
+	if (!sc->stack_off || !sc->memo || !sc->strmap || !sc->path ||
+	    !sc->labels || !sc->name_ids || !sc->value_ids) {
+		head_scratch_free(sc);
+		return HEARTH_ENOMEM;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		sc->stack_off[i] = off;
+		off += b->stack_lengths[i];
+	}
+	memset(sc->memo, 0xff, ns * sizeof(*sc->memo));
+	memset(sc->strmap, 0xff, b->n_strings * sizeof(*sc->strmap));
+	sc->prev = SIZE_MAX;
+	return 0;
+}
+
+/* Node of batch stack k. Stacks in a batch usually come in an order that
+ * shares prefixes with the previous one, so the shared prefix is taken
+ * from the previous stack's path and only the new frames cost a lookup;
+ * each batch stack is resolved once (memo). */
+static int
+head_resolve(hearth_head *h, head_tenant *t,
+    const Hearth__Ingester__ProfileBatch *b, head_scratch *sc, size_t k,
+    uint32_t *node)
+{
+	if (sc->memo[k] != UINT32_MAX) {
+		*node = sc->memo[k];
+		return 0;
+	}
+	const uint32_t *f   = b->frames + sc->stack_off[k];
+	size_t		len = b->stack_lengths[k], c = 0;
+	if (sc->prev != SIZE_MAX) {
+		const uint32_t *pf = b->frames + sc->stack_off[sc->prev];
+		size_t		pl = b->stack_lengths[sc->prev];
+		size_t		m  = len < pl ? len : pl;
+		while (c < m && pf[c] == f[c])
+			c++;
+	}
+	uint32_t n = c > 0 ? sc->path[c - 1] : 0;
+	for (size_t d = c; d < len; d++) {
+		uint32_t sid = sc->strmap[f[d]];
+		int	 rc;
+		if (sid == UINT32_MAX) {
+			const char *s = b->strings[f[d]];
+			if ((rc = head_str_intern(h, t, s, strlen(s), &sid)) !=
+			    0)
+				return rc;
+			sc->strmap[f[d]] = sid;
+		}
+		if ((rc = head_node_child(h, t, n, sid, &n)) != 0)
+			return rc;
+		sc->path[d] = n;
+	}
+	sc->prev    = k;
+	sc->memo[k] = n;
+	*node	    = n;
+	return 0;
+}
+
+static uint64_t
+head_series_hash(const void *ctx, uint32_t id)
+{
+	const head_tenant *t = ctx;
+	return t->series[id].fp;
+}
+
+/* Find the series of p's labels or create it (strings interned, postings
+ * added). All allocations come before the commit, so ENOMEM leaves no
+ * half-made series. */
+static int
+head_series_get(hearth_head *h, head_tenant *t, const char *tenant,
+    const Hearth__Ingester__SeriesProfile *p, head_scratch *sc, uint32_t *sid)
+{
+	size_t n = p->n_labels;
+	for (size_t i = 0; i < n; i++)
+		sc->labels[i] = (hearth_label) { p->labels[i]->name,
+			p->labels[i]->value };
+	uint64_t fp = hearth_labels_fingerprint(tenant, sc->labels, n);
+	if (t->series_table.cap > 0) {
+		size_t mask = t->series_table.cap - 1;
+		size_t i    = (size_t) fp & mask;
+		for (uint32_t v; (v = t->series_table.slots[i]) != 0;
+		     i = (i + 1) & mask) {
+			const head_series *s = &t->series[v - 1];
+			if (s->fp == fp &&
+			    hearth_labels_equal(s->labels, s->n_labels,
+				sc->labels, n)) {
+				*sid = v - 1;
+				return 0;
+			}
+		}
+	}
+	if (t->n_series == UINT32_MAX)
+		return HEARTH_ELIMIT;
+	for (size_t i = 0; i < n; i++) {
+		const char *nm = sc->labels[i].name, *va = sc->labels[i].value;
+		if (head_str_intern(h, t, nm, strlen(nm), &sc->name_ids[i]) ||
+		    head_str_intern(h, t, va, strlen(va), &sc->value_ids[i]))
+			return HEARTH_ENOMEM;
+	}
+	hearth_label *ls = malloc(n * sizeof(*ls));
+	if (ls == NULL ||
+	    HEAD_GROW(h, t, t->series, t->cap_series, t->n_series + 1) != 0 ||
+	    head_table_reserve(h, t, &t->series_table,
+		(size_t) t->n_series + 1, head_series_hash, t) != 0 ||
+	    head_index_reserve(h, t, n, sc->name_ids, sc->value_ids) != 0) {
+		free(ls);
+		return HEARTH_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		ls[i] = (hearth_label) { t->strs[sc->name_ids[i]].s,
+			t->strs[sc->value_ids[i]].s };
+	head_account(h, t, (ptrdiff_t) (n * sizeof(*ls)));
+	uint32_t     id = t->n_series;
+	head_series *s	= &t->series[id];
+	memset(s, 0, sizeof(*s));
+	s->fp	    = fp;
+	s->labels   = ls;
+	s->n_labels = (uint32_t) n;
+	s->min_ns   = INT64_MAX;
+	s->max_ns   = INT64_MIN;
+	s->sorted   = 1;
+	head_index_add(t, id, n, sc->name_ids, sc->value_ids);
+	head_table_put(&t->series_table, fp, id);
+	t->n_series++;
+	*sid = id;
+	return 0;
+}
+
+static uint64_t
+head_dup_hash(uint32_t sid, const uint8_t *id)
+{
+	uint64_t a, b;
+	memcpy(&a, id, 8);
+	memcpy(&b, id + 8, 8);
+	return head_hash_u64(a ^ head_hash_u64(b ^ sid));
+}
+
+/* Slot index where (sid, id) is, or the empty slot where it would go. */
+static size_t
+head_dup_probe(const head_tenant *t, uint32_t sid, const uint8_t *id,
+    int *found)
+{
+	size_t mask = t->dup_cap - 1;
+	size_t i    = (size_t) head_dup_hash(sid, id) & mask;
+	*found	    = 0;
+	for (; t->dup_slots[i].series1 != 0; i = (i + 1) & mask) {
+		const head_dup_slot *d = &t->dup_slots[i];
+		if (d->series1 == sid + 1 &&
+		    memcmp(t->series[sid].profiles[d->profile].id, id, 16) ==
+			0) {
+			*found = 1;
+			break;
+		}
+	}
+	return i;
+}
+
+static int
+head_dup_reserve(hearth_head *h, head_tenant *t)
+{
+	if ((t->n_dup + 1) * 2 <= t->dup_cap)
+		return 0;
+	size_t	       nc = t->dup_cap ? t->dup_cap * 2 : 256;
+	head_dup_slot *ns = calloc(nc, sizeof(*ns));
+	if (ns == NULL)
+		return HEARTH_ENOMEM;
+	for (size_t i = 0; i < t->dup_cap; i++) {
+		head_dup_slot d = t->dup_slots[i];
+		if (d.series1 == 0)
+			continue;
+		const uint8_t *id =
+		    t->series[d.series1 - 1].profiles[d.profile].id;
+		size_t j = (size_t) head_dup_hash(d.series1 - 1, id) & (nc - 1);
+		while (ns[j].series1 != 0)
+			j = (j + 1) & (nc - 1);
+		ns[j] = d;
+	}
+	head_account(h, t, (ptrdiff_t) ((nc - t->dup_cap) * sizeof(*ns)));
+	free(t->dup_slots);
+	t->dup_slots = ns;
+	t->dup_cap   = nc;
+	return 0;
+}
+
+static int
+head_id_set(const ProtobufCBinaryData *id)
+{
+	for (size_t i = 0; i < id->len; i++)
+		if (id->data[i] != 0)
+			return 1;
+	return 0;
+}
+
+/* Store one validated profile; *stored_samples = samples kept (0 with
+ * *stored 0 for a duplicate). */
+static int
+head_apply_profile(hearth_head *h, head_tenant *t, const char *tenant,
+    const Hearth__Ingester__ProfileBatch *b,
+    const Hearth__Ingester__SeriesProfile *p, head_scratch *sc, int *stored,
+    size_t *stored_samples)
+{
+	uint32_t sid;
+	int	 rc, dup = 0, has_id = head_id_set(&p->id);
+	*stored		= 0;
+	*stored_samples = 0;
+	if ((rc = head_series_get(h, t, tenant, p, sc, &sid)) != 0)
+		return rc;
+	if (has_id && t->dup_cap > 0) {
+		head_dup_probe(t, sid, p->id.data, &dup);
+		if (dup)
+			return 0;
+	}
+	head_series *s = &t->series[sid];
+	size_t	     n = 0;
+	for (size_t i = 0; i < p->n_values; i++)
+		n += p->values[i] > 0;
+	if ((size_t) s->n_samples + n > UINT32_MAX ||
+	    s->n_profiles == UINT32_MAX)
+		return HEARTH_ELIMIT;
+	uint32_t need = s->n_samples + (uint32_t) n;
+	if (HEAD_GROW(h, t, s->nodes, s->cap_nodes, need) != 0 ||
+	    HEAD_GROW(h, t, s->values, s->cap_values, need) != 0 ||
+	    HEAD_GROW(h, t, s->profiles, s->cap_profiles,
+		s->n_profiles + 1) != 0 ||
+	    (has_id && head_dup_reserve(h, t) != 0))
+		return HEARTH_ENOMEM;
+	/* Written past n_samples and committed at the end: a failure below
+	 * leaves the series as it was. */
+	uint32_t off = s->n_samples, k = off;
+	int64_t	 total = 0;
+	for (size_t i = 0; i < p->n_values; i++) {
+		if (p->values[i] == 0)
+			continue;
+		uint32_t node;
+		if ((rc = head_resolve(h, t, b, sc, p->stacks[i], &node)) != 0)
+			return rc;
+		s->nodes[k]    = node;
+		s->values[k++] = p->values[i];
+		total += p->values[i]; /* no overflow: head_check_profile */
+	}
+	head_profile *pr = &s->profiles[s->n_profiles];
+	memset(pr, 0, sizeof(*pr));
+	pr->time_ns = p->time_nanos;
+	pr->total   = total;
+	pr->off	    = off;
+	pr->len	    = (uint32_t) n;
+	if (has_id)
+		memcpy(pr->id, p->id.data, 16);
+	if (s->n_profiles > 0 && p->time_nanos < s->max_ns)
+		s->sorted = 0;
+	if (p->time_nanos < s->min_ns)
+		s->min_ns = p->time_nanos;
+	if (p->time_nanos > s->max_ns)
+		s->max_ns = p->time_nanos;
+	s->n_samples = k;
+	s->n_profiles++;
+	if (has_id) {
+		size_t i = head_dup_probe(t, sid, pr->id, &dup);
+		t->dup_slots[i] = (head_dup_slot) { sid + 1, s->n_profiles - 1 };
+		t->n_dup++;
+	}
+	t->n_profiles++;
+	t->n_samples += n;
+	*stored		= 1;
+	*stored_samples = n;
+	return 0;
+}
+
+int
+hearth_head_push(hearth_head *h, const char *tenant,
+    const Hearth__Ingester__PushRequest *req, uint64_t *profiles,
+    uint64_t *samples, hearth_err *err)
+{
+	size_t	     max_labels, n_prof = 0, n_samp = 0;
+	head_tenant *t;
+	int	     rc;
+
+	if (profiles != NULL)
+		*profiles = 0;
+	if (samples != NULL)
+		*samples = 0;
+	if (tenant == NULL || tenant[0] == '\0')
+		return HEAD_BAD(err, "push: empty tenant");
+	if ((rc = head_check(req, &max_labels, err)) != 0)
+		return rc;
+	if (req->n_batches == 0)
+		return 0;
+	if ((rc = head_tenant_get(h, tenant, &t)) != 0)
+		return hearth_err_set(err, rc, "push: out of memory");
+	for (size_t bi = 0; bi < req->n_batches && rc == 0; bi++) {
+		const Hearth__Ingester__ProfileBatch *b = req->batches[bi];
+		head_scratch			      sc;
+		if (b->n_profiles == 0)
+			continue;
+		if ((rc = head_scratch_init(&sc, b, max_labels)) != 0)
+			break;
+		pthread_rwlock_wrlock(&t->lock);
+		for (size_t pi = 0; pi < b->n_profiles && rc == 0; pi++) {
+			int    stored;
+			size_t ns;
+			rc = head_apply_profile(h, t, tenant, b,
+			    b->profiles[pi], &sc, &stored, &ns);
+			n_prof += (size_t) stored;
+			n_samp += ns;
+		}
+		pthread_rwlock_unlock(&t->lock);
+		head_scratch_free(&sc);
+	}
+	if (profiles != NULL)
+		*profiles = n_prof;
+	if (samples != NULL)
+		*samples = n_samp;
+	if (rc == HEARTH_ELIMIT)
+		return hearth_err_set(err, rc,
+		    "push: tenant %s: a series passed 2^32 samples or the "
+		    "head passed 2^32 strings, nodes or series",
+		    tenant);
+	if (rc != 0)
+		return hearth_err_set(err, rc, "push: out of memory");
+	return 0;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages hearth needs to build, run and test.
+# Used by `make run`, `make test`, CI and the Dockerfile, so they cannot drift.
+# Only missing packages are installed; sudo is used when not root.
+set -euo pipefail
+
+BUILD_PKGS=(pkg-config cmake ninja-build gcc clang libclang-rt-14-dev
+  libnng-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev libyaml-dev
+  libcmocka-dev zlib1g-dev libxxhash-dev libpcre2-dev libcurl4-openssl-dev)
+TEST_PKGS=(python3 curl golang-go)
+
+want=("${BUILD_PKGS[@]}")
+if [ "${1:-}" = "--test" ]; then
+  want+=("${TEST_PKGS[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true   # a stale index is better than none
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,324 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "folded.h"
+
+/* Render an upload as sorted "frame;frame value" lines, so that every test
+ * states its whole expected result as one string. */
+static int
+render_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *) x, *(char *const *) y);
+}
+
+static char *
+render(const hearth_upload *u)
+{
+	assert_int_equal(u->n_sample_types, 1);
+	hearth_buf out;
+	hearth_buf_init(&out);
+	if (u->n_groups == 0)
+		return hearth_buf_take(&out, NULL);
+	assert_int_equal(u->n_groups, 1);
+	const hearth_upload_group *g = &u->groups[0];
+	assert_int_equal(g->n_labels, 0);
+	char **lines = calloc(g->n_rows, sizeof(*lines));
+	for (size_t r = 0; r < g->n_rows; r++) {
+		hearth_buf l;
+		hearth_buf_init(&l);
+		uint32_t st = g->stacks[r];
+		for (uint32_t f = u->stack_off[st]; f < u->stack_off[st + 1];
+		     f++) {
+			if (f > u->stack_off[st])
+				hearth_buf_putc(&l, ';');
+			uint32_t id = u->frames[f];
+			hearth_buf_append(&l, u->strings[id],
+			    u->string_lens[id]);
+		}
+		hearth_buf_printf(&l, " %lld", (long long) g->values[r]);
+		lines[r] = hearth_buf_take(&l, NULL);
+	}
+	qsort(lines, g->n_rows, sizeof(*lines), render_cmp);
+	for (size_t r = 0; r < g->n_rows; r++) {
+		hearth_buf_puts(&out, lines[r]);
+		hearth_buf_putc(&out, '\n');
+		free(lines[r]);
+	}
+	free(lines);
+	return hearth_buf_take(&out, NULL);
+}
+
+/* Parse body and compare the rendering; want NULL = expect an error with
+ * message want_err and code want_rc. */
+static void
+check(const char *body, size_t len, int lines_mode,
+    const hearth_folded_opts *o, const char *want, int want_rc,
+    const char *want_err)
+{
+	hearth_arena  *a = hearth_arena_new(0);
+	hearth_err     err;
+	hearth_upload *u  = (hearth_upload *) 1;
+	int	       rc = hearth_folded_parse(a, body, len, lines_mode, o, &u,
+	       &err);
+	if (want != NULL) {
+		if (rc != 0)
+			fail_msg("unexpected error: %s", err.msg);
+		char *got = render(u);
+		assert_string_equal(got, want);
+		free(got);
+	} else {
+		assert_int_equal(rc, want_rc);
+		assert_int_equal(err.code, want_rc);
+		assert_string_equal(err.msg, want_err);
+		assert_null(u);
+	}
+	hearth_arena_free(a);
+}
+
+#define OK(body, want)	    check(body, strlen(body), 0, NULL, want, 0, NULL)
+#define BAD(body, rc, msg)  check(body, strlen(body), 0, NULL, NULL, rc, msg)
+
+static void
+test_folded_sums_identical_stacks(void **state)
+{
+	(void) state;
+	OK("main;work;leaf 3\nmain;work 2\nmain;work;leaf 4\n",
+	    "main;work 2\nmain;work;leaf 7\n");
+}
+
+static void
+test_folded_upload_shape(void **state)
+{
+	(void) state;
+	hearth_arena  *a = hearth_arena_new(0);
+	hearth_err     err;
+	hearth_upload *u;
+	const char    *b = "a;b 1\na;c 2\n";
+	assert_int_equal(hearth_folded_parse(a, b, strlen(b), 0, NULL, &u,
+			     &err),
+	    0);
+	assert_int_equal(u->n_strings, 4); /* "", a, b, c */
+	assert_string_equal(u->strings[0], "");
+	assert_int_equal(u->n_stacks, 2);
+	assert_int_equal(u->n_frames, 4);
+	assert_int_equal(u->stack_off[0], 0);
+	assert_int_equal(u->stack_off[2], 4);
+	assert_int_equal(u->frames[0], u->frames[2]); /* root "a" shared */
+	assert_null(u->sample_types);
+	assert_int_equal(u->time_nanos, 0);
+	assert_int_equal(hearth_upload_total(u, 0), 3);
+	hearth_arena_free(a);
+}
+
+static void
+test_folded_line_endings_and_blank_lines(void **state)
+{
+	(void) state;
+	OK("a;b 1\r\nc 2\r\n\r\n\nd 3", "a;b 1\nc 2\nd 3\n");
+	OK("a 1", "a 1\n"); /* no final newline */
+	OK("", "");
+	OK("\n\n\r\n", "");
+}
+
+static void
+test_folded_split_at_last_space(void **state)
+{
+	(void) state;
+	OK("java.lang.Thread.run (Thread.java);foo bar 5\n",
+	    "java.lang.Thread.run (Thread.java);foo bar 5\n");
+	/* Trailing blanks are trimmed before the split (upstream would fail
+	 * on "5 "). */
+	OK("a;b 5  \t\r\n", "a;b 5\n");
+}
+
+static void
+test_folded_lines_without_space_skipped(void **state)
+{
+	(void) state;
+	OK("just-a-frame\na;b 1\nno;count;here\n", "a;b 1\n");
+	OK("a;b\t5\n", ""); /* a tab is not the separator */
+}
+
+static void
+test_folded_empty_frames_skipped(void **state)
+{
+	(void) state;
+	OK(";a;;b; 5\na;b 1\n", "a;b 6\n");
+	OK(" 5\n;; 2\n", " 7\n"); /* the empty stack */
+}
+
+static void
+test_folded_count_forms(void **state)
+{
+	(void) state;
+	OK("a +5\n", "a 5\n");
+	OK("a 007\n", "a 7\n");
+	OK("a 0\nb -0\n", ""); /* zero counts carry nothing */
+	OK("a 9223372036854775807\n", "a 9223372036854775807\n");
+}
+
+static void
+test_folded_count_errors(void **state)
+{
+	(void) state;
+	BAD("a 1\nb 2\nc 3\nd 4\ne 5\nf 6\ng abc\n", HEARTH_EINVAL,
+	    "folded: line 7: count \"abc\" is not an integer");
+	BAD("a 5x\n", HEARTH_EINVAL,
+	    "folded: line 1: count \"5x\" is not an integer");
+	BAD("a 1.5\n", HEARTH_EINVAL,
+	    "folded: line 1: count \"1.5\" is not an integer");
+	BAD("a +\n", HEARTH_EINVAL,
+	    "folded: line 1: count \"+\" is not an integer");
+	BAD("a 1\nb -5\n", HEARTH_EINVAL,
+	    "folded: line 2: count \"-5\" is negative");
+	BAD("a 9223372036854775808\n", HEARTH_EINVAL,
+	    "folded: line 1: count \"9223372036854775808\" is out of range");
+	BAD("a -9223372036854775808\n", HEARTH_EINVAL,
+	    "folded: line 1: count \"-9223372036854775808\" is negative");
+	BAD("a 99999999999999999999999999999999999999x\n", HEARTH_EINVAL,
+	    "folded: line 1: count \"99999999999999999999999999999999...\" "
+	    "is not an integer");
+	BAD("a;b 9223372036854775807\r\na;b 1\r\n", HEARTH_EINVAL,
+	    "folded: line 2: sum of sample values for one stack overflows a "
+	    "64-bit integer");
+}
+
+static void
+test_folded_utf8_and_nul_errors(void **state)
+{
+	(void) state;
+	BAD("ok 1\na;\xff;b 1\n", HEARTH_EINVAL,
+	    "folded: line 2: frame 2 is not valid UTF-8");
+	BAD("a;;\xc3 1\n", HEARTH_EINVAL,
+	    "folded: line 1: frame 2 is not valid UTF-8");
+	OK("caf\xc3\xa9;\xe2\x82\xac 1\n", "caf\xc3\xa9;\xe2\x82\xac 1\n");
+	check("a;b\0c 1\n", 8, 0, NULL, NULL, HEARTH_EINVAL,
+	    "folded: line 1: frame 2 contains a NUL byte");
+}
+
+static void
+test_folded_max_stack_depth_keeps_root(void **state)
+{
+	(void) state;
+	hearth_folded_opts o = { .max_stack_depth = 2 };
+	const char	  *b = "a;b;c;d 1\na;b;x 2\nq 4\n";
+	check(b, strlen(b), 0, &o, "a;b 3\nq 4\n", 0, NULL);
+	/* Frames past the limit are not even read. */
+	const char *bad = "a;b;\xff 1\n";
+	check(bad, strlen(bad), 0, &o, "a;b 1\n", 0, NULL);
+}
+
+static void
+test_folded_max_symbol_length_keeps_tail(void **state)
+{
+	(void) state;
+	hearth_folded_opts o = { .max_symbol_length = 4 };
+	const char	  *b = "abcdefgh;xy 1\nzzzzefgh;xy 2\n";
+	check(b, strlen(b), 0, &o, "efgh;xy 3\n", 0, NULL);
+	/* "ééé" is 6 bytes; the last 3 start inside a character, so only
+	 * the last "é" is kept. */
+	o.max_symbol_length = 3;
+	const char *u = "\xc3\xa9\xc3\xa9\xc3\xa9 1\n";
+	check(u, strlen(u), 0, &o, "\xc3\xa9 1\n", 0, NULL);
+}
+
+static void
+test_folded_max_samples(void **state)
+{
+	(void) state;
+	hearth_folded_opts o = { .max_samples = 2 };
+	const char	  *ok = "a 1\nb 1\na 1\nz 0\n";
+	check(ok, strlen(ok), 0, &o, "a 2\nb 1\n", 0, NULL);
+	const char *b = "a 1\nb 1\na 1\nc 1\n";
+	check(b, strlen(b), 0, &o, NULL, HEARTH_ELIMIT,
+	    "max_profile_stacktrace_samples: the profile has more than 2 "
+	    "distinct stacks (limit reached at line 4)");
+}
+
+static void
+test_folded_lines_mode(void **state)
+{
+	(void) state;
+	const char *b = "a;b\na;b\n\n   \nc\r\nx y;z\n";
+	check(b, strlen(b), 1, NULL, "a;b 2\nc 1\nx y;z 1\n", 0, NULL);
+	const char *bad = "a\n\xfe\n";
+	check(bad, strlen(bad), 1, NULL, NULL, HEARTH_EINVAL,
+	    "lines: line 2: frame 1 is not valid UTF-8");
+	/* A count-looking suffix is part of the frame in lines mode. */
+	const char *num = "a;b 5\n";
+	check(num, strlen(num), 1, NULL, "a;b 5 1\n", 0, NULL);
+}
+
+static void
+test_folded_no_line_length_limit(void **state)
+{
+	(void) state;
+	size_t n    = 200000;
+	char  *body = malloc(n + 16);
+	memset(body, 'f', n);
+	body[1000] = ';';
+	memcpy(body + n, " 3\n", 4);
+	hearth_arena  *a = hearth_arena_new(0);
+	hearth_err     err;
+	hearth_upload *u;
+	assert_int_equal(hearth_folded_parse(a, body, n + 3, 0, NULL, &u,
+			     &err),
+	    0);
+	assert_int_equal(u->n_stacks, 1);
+	assert_int_equal(u->n_frames, 2);
+	assert_int_equal(u->string_lens[u->frames[1]], n - 1001);
+	assert_int_equal(hearth_upload_total(u, 0), 3);
+	hearth_arena_free(a);
+	free(body);
+}
+
+static void
+test_folded_arena_cap_is_limit(void **state)
+{
+	(void) state;
+	hearth_buf b;
+	hearth_buf_init(&b);
+	for (int i = 0; i < 2000; i++)
+		hearth_buf_printf(&b, "main;fn%d;leaf%d 1\n", i, i);
+	hearth_arena  *a = hearth_arena_new(16 * 1024);
+	hearth_err     err;
+	hearth_upload *u;
+	assert_int_equal(hearth_folded_parse(a, b.data, b.len, 0, NULL, &u,
+			     &err),
+	    HEARTH_ELIMIT);
+	assert_int_equal(err.code, HEARTH_ELIMIT);
+	assert_non_null(strstr(err.msg, "memory limit"));
+	hearth_arena_free(a);
+	hearth_buf_fini(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_folded_sums_identical_stacks),
+		cmocka_unit_test(test_folded_upload_shape),
+		cmocka_unit_test(test_folded_line_endings_and_blank_lines),
+		cmocka_unit_test(test_folded_split_at_last_space),
+		cmocka_unit_test(test_folded_lines_without_space_skipped),
+		cmocka_unit_test(test_folded_empty_frames_skipped),
+		cmocka_unit_test(test_folded_count_forms),
+		cmocka_unit_test(test_folded_count_errors),
+		cmocka_unit_test(test_folded_utf8_and_nul_errors),
+		cmocka_unit_test(test_folded_max_stack_depth_keeps_root),
+		cmocka_unit_test(test_folded_max_symbol_length_keeps_tail),
+		cmocka_unit_test(test_folded_max_samples),
+		cmocka_unit_test(test_folded_lines_mode),
+		cmocka_unit_test(test_folded_no_line_length_limit),
+		cmocka_unit_test(test_folded_arena_cap_is_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1083 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "gzip.h"
+#include "pprof.h"
+#include "profile.pb-c.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static uint8_t *
+read_file(const char *name, size_t *n)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/pprof/%s", HEARTH_TESTDATA, name);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long sz = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *p = malloc((size_t) sz + 1);
+	assert_int_equal(fread(p, 1, (size_t) sz, f), (size_t) sz);
+	fclose(f);
+	*n = (size_t) sz;
+	return p;
+}
+
+static const char *
+frame(const hearth_upload *u, uint32_t stack, size_t i)
+{
+	return u->strings[u->frames[u->stack_off[stack] + i]];
+}
+
+static size_t
+depth(const hearth_upload *u, uint32_t stack)
+{
+	return u->stack_off[stack + 1] - u->stack_off[stack];
+}
+
+/* Like go tool pprof -top: flat = value where name is the leaf frame, cum
+ * = value of rows whose stack holds name at least once. */
+static void
+flat_cum(const hearth_upload *u, size_t type, const char *name, int64_t *flat,
+    int64_t *cum)
+{
+	*flat = *cum = 0;
+	for (size_t g = 0; g < u->n_groups; g++) {
+		const hearth_upload_group *grp = &u->groups[g];
+		for (size_t r = 0; r < grp->n_rows; r++) {
+			int64_t v = grp->values[r * u->n_sample_types + type];
+			size_t  d = depth(u, grp->stacks[r]);
+			if (d > 0
+			    && strcmp(frame(u, grp->stacks[r], d - 1), name)
+			        == 0)
+				*flat += v;
+			for (size_t i = 0; i < d; i++)
+				if (strcmp(frame(u, grp->stacks[r], i), name)
+				    == 0) {
+					*cum += v;
+					break;
+				}
+		}
+	}
+}
+
+/* Find the row whose stack is exactly the ';'-joined frames; -1 if none. */
+static int64_t
+row_value(const hearth_upload *u, size_t group, const char *stack, size_t type)
+{
+	const hearth_upload_group *grp = &u->groups[group];
+	for (size_t r = 0; r < grp->n_rows; r++) {
+		char   buf[1024] = "";
+		size_t d         = depth(u, grp->stacks[r]);
+		for (size_t i = 0; i < d; i++) {
+			if (i > 0)
+				strcat(buf, ";");
+			strcat(buf, frame(u, grp->stacks[r], i));
+		}
+		if (strcmp(buf, stack) == 0)
+			return grp->values[r * u->n_sample_types + type];
+	}
+	return -1;
+}
+
+/* ---- testdata: values from `go tool pprof -top -nodefraction=0` --------- */
+
+typedef struct fn_expect {
+	const char *name;
+	int64_t     flat;
+	int64_t     cum;
+} fn_expect;
+
+typedef struct file_expect {
+	const char *file;
+	const char *spy;
+	size_t      n_types;
+	const char *type0;
+	const char *unit0;
+	int64_t     totals[6];
+	size_t      fn_type;
+	fn_expect   fns[4];
+	size_t      dropped_zero;
+} file_expect;
+
+static const file_expect files[] = {
+	{ "cpu.pb.gz", NULL, 2, "samples", "count", { 47, 470000000 }, 1,
+	    { { "runtime.kevent", 250000000, 250000000 },
+	        { "main.work", 10000000, 10000000 },
+	        { "main.slowFunction", 0, 10000000 },
+	        { "runtime.netpollBreak", 0, 10000000 } },
+	    0 },
+	{ "cpu-exemplars.pb.gz", NULL, 2, "samples", "count",
+	    { 873, 8730000000 }, 1,
+	    { { "runtime.duffzero", 460000000, 460000000 },
+	        { "runtime.asyncPreempt", 330000000, 330000000 },
+	        { "github.com/pyroscope-io/client/pyroscope.TagWrapper", 0,
+	            8730000000 },
+	        { "go.opentelemetry.io/otel/sdk/trace.(*tracer).Start", 0,
+	            470000000 } },
+	    0 },
+	{ "cpu-js.pb.gz", NULL, 2, "sample", "count", { 8849, 8849000 }, 1,
+	    { { "(idle)", 811000, 811000 }, { "handle", 75000, 7846000 },
+	        { "bikeSearchHandler", 25000, 1903000 },
+	        { "(garbage collector)", 150000, 150000 } },
+	    0 },
+	{ "heap.pb", NULL, 4, "alloc_objects", "count",
+	    { 196607841, 13434386318, 22156072, 1602645059 }, 3,
+	    { { "github.com/pyroscope-io/pyroscope/pkg/storage/tree.newNode",
+	          480277120, 480277120 },
+	        { "github.com/dgraph-io/badger/v2/skl.newArena", 436224000,
+	            436224000 },
+	        { "github.com/pyroscope-io/pyroscope/pkg/storage/"
+	          "tree.Deserialize",
+	            434661260, 969466588 },
+	        { "runtime.allocm", 12070403, 12070403 } },
+	    69 },
+	{ "heap-js.pprof", NULL, 2, "objects", "count", { 66148, 6388384 }, 1,
+	    { { "(external)", 2193664, 2193664 },
+	        { "parserOnIncoming", 524448, 3146112 }, { "app", 0, 3145968 },
+	        { "carSearchHandler", 0, 3670272 } },
+	    0 },
+	{ "dump1.jfr.gz.process_cpu_cpu_nanoseconds_cpu_nanoseconds.172", NULL,
+	    1, "cpu", "nanoseconds", { 21880000000 }, 0,
+	    { { "App.fib", 20850000000, 21880000000 },
+	        { "java/lang/Long.valueOf", 1000000000, 1000000000 },
+	        { ".unknown_Java", 0, 410000000 },
+	        { "java/lang/Thread.run", 0, 21470000000 } },
+	    0 },
+	/* go tool pprof rejects this file (function ids 0); expectations
+	 * from an independent Python wire decoder with the dotnet fix. */
+	{ "dotnet-pprof-3.pb.gz", "dotnetspy", 6, "cpu", "nanoseconds",
+	    { 5653000000, 0, 0, 0, 0, 0 }, 0,
+	    { { "WebApplication1.Controllers!CpuController.fib", 5653000000,
+	          5653000000 },
+	        { "Microsoft.AspNetCore.Routing!EndpointMiddleware.Invoke", 0,
+	            5653000000 } },
+	    0 },
+};
+
+static void
+test_pprof_testdata_totals_and_functions(void **state)
+{
+	(void) state;
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		const file_expect  *e = &files[f];
+		size_t              n;
+		uint8_t            *body = read_file(e->file, &n);
+		hearth_arena       *a    = hearth_arena_new(0);
+		hearth_pprof_opts   o    = { .spy_name = e->spy };
+		hearth_pprof_result res;
+		hearth_err          err = { 0 };
+		int rc = hearth_pprof_decode(a, body, n, &o, &res, &err);
+		if (rc != 0)
+			fail_msg("%s: %s", e->file, err.msg);
+		const hearth_upload *u = res.upload;
+		assert_int_equal(u->n_sample_types, e->n_types);
+		assert_string_equal(u->sample_types[0].type, e->type0);
+		assert_string_equal(u->sample_types[0].unit, e->unit0);
+		for (size_t t = 0; t < e->n_types; t++)
+			if (hearth_upload_total(u, t) != e->totals[t])
+				fail_msg("%s type %zu: total %lld, want %lld",
+				    e->file, t,
+				    (long long) hearth_upload_total(u, t),
+				    (long long) e->totals[t]);
+		for (size_t k = 0; k < 4 && e->fns[k].name != NULL; k++) {
+			int64_t fl, cu;
+			flat_cum(u, e->fn_type, e->fns[k].name, &fl, &cu);
+			if (fl != e->fns[k].flat || cu != e->fns[k].cum)
+				fail_msg("%s %s: flat %lld cum %lld, want "
+				         "%lld %lld",
+				    e->file, e->fns[k].name, (long long) fl,
+				    (long long) cu, (long long) e->fns[k].flat,
+				    (long long) e->fns[k].cum);
+		}
+		assert_int_equal(res.dropped_zero, e->dropped_zero);
+		assert_int_equal(res.dropped_negative, 0);
+		assert_string_equal(u->strings[0], "");
+		hearth_arena_free(a);
+		free(body);
+	}
+}
+
+static void
+test_pprof_testdata_metadata(void **state)
+{
+	(void) state;
+	size_t              n;
+	uint8_t            *body = read_file("cpu.pb.gz", &n);
+	hearth_arena       *a    = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(hearth_pprof_decode(a, body, n, NULL, &res, &err), 0);
+	const hearth_upload *u = res.upload;
+	/* go tool pprof -raw: "Time: 2021-04-25 03:39:08.26514 +0000 UTC",
+	 * "Duration: 1.10", "PeriodType: cpu nanoseconds", "Period:
+	 * 10000000", and 7 samples */
+	assert_int_equal(u->time_nanos / 1000, 1619321948265140);
+	assert_int_equal(u->duration_nanos / 10000000, 110);
+	assert_string_equal(u->period_type, "cpu");
+	assert_string_equal(u->period_unit, "nanoseconds");
+	assert_int_equal(u->period, 10000000);
+	assert_int_equal(res.n_samples, 7);
+	assert_int_equal(u->n_groups, 1);
+	assert_int_equal(u->groups[0].n_labels, 0);
+	/* location 10 is main.work inlined into main.slowFunction into
+	 * main.main: root first after runtime.main */
+	assert_int_equal(row_value(u, 0,
+	                     "runtime.main;main.main;main.slowFunction;"
+	                     "main.work",
+	                     1),
+	    10000000);
+
+	/* the same profile gunzipped first decodes identically */
+	uint8_t *raw;
+	size_t   raw_n;
+	assert_int_equal(
+	    hearth_gzip_decode(a, body, n, 1 << 20, &raw, &raw_n, &err), 0);
+	hearth_pprof_result res2;
+	assert_int_equal(
+	    hearth_pprof_decode(a, raw, raw_n, NULL, &res2, &err), 0);
+	assert_int_equal(res2.decoded_bytes, raw_n);
+	assert_int_equal(res.decoded_bytes, raw_n);
+	assert_int_equal(res2.upload->n_stacks, u->n_stacks);
+	assert_int_equal(hearth_upload_total(res2.upload, 1), 470000000);
+	hearth_arena_free(a);
+	free(body);
+}
+
+static void
+test_pprof_testdata_exemplar_labels_grouping(void **state)
+{
+	(void) state;
+	size_t              n;
+	uint8_t            *body = read_file("cpu-exemplars.pb.gz", &n);
+	hearth_arena       *a    = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(hearth_pprof_decode(a, body, n, NULL, &res, &err), 0);
+	const hearth_upload *u = res.upload;
+	/* labels are foo=bar, function=slow|fast (5 samples have foo only),
+	 * profile_id=<span>: the span id is not a grouping label, so three
+	 * groups remain. Per-group sums from an independent wire decoder. */
+	assert_int_equal(u->n_groups, 3);
+	static const struct {
+		const char *function;
+		int64_t     samples;
+	} want[] = { { NULL, 49 }, { "fast", 150 }, { "slow", 674 } };
+	for (size_t w = 0; w < 3; w++) {
+		size_t found = 0;
+		for (size_t g = 0; g < 3; g++) {
+			const hearth_upload_group *grp = &u->groups[g];
+			if (grp->n_labels != (want[w].function ? 2u : 1u)
+			    || (want[w].function
+			        && strcmp(
+			               grp->labels[1].value, want[w].function)
+			            != 0))
+				continue;
+			assert_string_equal(grp->labels[0].name, "foo");
+			assert_string_equal(grp->labels[0].value, "bar");
+			int64_t sum = 0;
+			for (size_t r = 0; r < grp->n_rows; r++)
+				sum += grp->values[r * 2];
+			assert_int_equal(sum, want[w].samples);
+			found++;
+		}
+		assert_int_equal(found, 1);
+	}
+	hearth_arena_free(a);
+	free(body);
+}
+
+/* ---- hand-built profiles ---------------------------------------------- */
+
+/* A small valid profile; tests break one thing and pack it. Strings:
+ *   0 ""  1 cpu  2 nanoseconds  3 main  4 foo  5 bar  6 main.go
+ *   7 key 8 val  9 trace_id 10 abc 11 profile_id 12 /abs/lib.py
+ *   13 samples 14 count */
+typedef struct tprof {
+	Perftools__Profiles__Profile   p;
+	Perftools__Profiles__ValueType st[2], *stp[2], pt;
+	Perftools__Profiles__Sample    s[4], *sp[4];
+	uint64_t                       locid[4][4];
+	int64_t                        val[4][2];
+	Perftools__Profiles__Label     lb[4][3], *lbp[4][3];
+	Perftools__Profiles__Location  l[4], *lp[4];
+	Perftools__Profiles__Line      ln[4][2], *lnp[4][2];
+	Perftools__Profiles__Function  f[3], *fp[3];
+	char                          *str[15];
+} tprof;
+
+static void
+tprof_init(tprof *t)
+{
+	static const char *const strs[15] = { "", "cpu", "nanoseconds", "main",
+		"foo", "bar", "main.go", "key", "val", "trace_id", "abc",
+		"profile_id", "/abs/lib.py", "samples", "count" };
+	memset(t, 0, sizeof(*t));
+	perftools__profiles__profile__init(&t->p);
+	for (int i = 0; i < 15; i++)
+		t->str[i] = (char *) strs[i];
+	t->p.string_table   = t->str;
+	t->p.n_string_table = 15;
+	for (int i = 0; i < 2; i++) {
+		perftools__profiles__value_type__init(&t->st[i]);
+		t->stp[i] = &t->st[i];
+	}
+	t->st[0].type      = 13;
+	t->st[0].unit      = 14;
+	t->st[1].type      = 1;
+	t->st[1].unit      = 2;
+	t->p.sample_type   = t->stp;
+	t->p.n_sample_type = 2;
+	perftools__profiles__value_type__init(&t->pt);
+	t->pt.type          = 1;
+	t->pt.unit          = 2;
+	t->p.period_type    = &t->pt;
+	t->p.period         = 10000000;
+	t->p.time_nanos     = 1700000000000000000;
+	t->p.duration_nanos = 10000000000;
+	/* functions 1 main, 2 foo, 3 bar (all in main.go) */
+	for (int i = 0; i < 3; i++) {
+		perftools__profiles__function__init(&t->f[i]);
+		t->f[i].id       = (uint64_t) i + 1;
+		t->f[i].name     = 3 + i;
+		t->f[i].filename = 6;
+		t->fp[i]         = &t->f[i];
+	}
+	t->p.function   = t->fp;
+	t->p.n_function = 3;
+	/* locations: 1 {main}, 2 {foo}, 3 {bar inlined into foo},
+	 * 4 {no lines, address 0xABC} */
+	for (int i = 0; i < 4; i++) {
+		perftools__profiles__location__init(&t->l[i]);
+		t->l[i].id = (uint64_t) i + 1;
+		t->lp[i]   = &t->l[i];
+		for (int k = 0; k < 2; k++) {
+			perftools__profiles__line__init(&t->ln[i][k]);
+			t->lnp[i][k] = &t->ln[i][k];
+		}
+		t->l[i].line = t->lnp[i];
+	}
+	t->ln[0][0].function_id = 1;
+	t->l[0].n_line          = 1;
+	t->ln[1][0].function_id = 2;
+	t->l[1].n_line          = 1;
+	t->ln[2][0].function_id = 3;
+	t->ln[2][1].function_id = 2;
+	t->l[2].n_line          = 2;
+	t->l[3].address         = 0xABC;
+	t->p.location           = t->lp;
+	t->p.n_location         = 4;
+	/* samples (leaf first): s0 [2,1] {1,10}; s1 [3,1] {2,20};
+	 * s2 [4,1] {3,30}; s3 [2,1] {1,10} with labels */
+	static const uint64_t locs[4][2]
+	    = { { 2, 1 }, { 3, 1 }, { 4, 1 }, { 2, 1 } };
+	for (int i = 0; i < 4; i++) {
+		perftools__profiles__sample__init(&t->s[i]);
+		t->locid[i][0]        = locs[i][0];
+		t->locid[i][1]        = locs[i][1];
+		t->s[i].location_id   = t->locid[i];
+		t->s[i].n_location_id = 2;
+		t->val[i][0]          = i == 3 ? 1 : i + 1;
+		t->val[i][1]          = (i == 3 ? 1 : i + 1) * 10;
+		t->s[i].value         = t->val[i];
+		t->s[i].n_value       = 2;
+		t->sp[i]              = &t->s[i];
+		for (int k = 0; k < 3; k++) {
+			perftools__profiles__label__init(&t->lb[i][k]);
+			t->lbp[i][k] = &t->lb[i][k];
+		}
+		t->s[i].label = t->lbp[i];
+	}
+	/* s3: key=val, trace_id=abc, profile_id=abc */
+	t->lb[3][0].key = 7;
+	t->lb[3][0].str = 8;
+	t->lb[3][1].key = 9;
+	t->lb[3][1].str = 10;
+	t->lb[3][2].key = 11;
+	t->lb[3][2].str = 10;
+	t->s[3].n_label = 3;
+	t->p.sample     = t->sp;
+	t->p.n_sample   = 4;
+}
+
+static uint8_t *
+tprof_pack(const tprof *t, size_t *n)
+{
+	*n         = perftools__profiles__profile__get_packed_size(&t->p);
+	uint8_t *b = malloc(*n + 1);
+	assert_int_equal(perftools__profiles__profile__pack(&t->p, b), *n);
+	return b;
+}
+
+/* Decode t with opts; returns rc, leaves err/res for the caller. */
+static int
+tprof_decode(const tprof *t, const hearth_pprof_opts *o, hearth_arena *a,
+    hearth_pprof_result *res, hearth_err *err)
+{
+	size_t   n;
+	uint8_t *b  = tprof_pack(t, &n);
+	int      rc = hearth_pprof_decode(a, b, n, o, res, err);
+	free(b);
+	return rc;
+}
+
+static void
+expect_error(
+    const tprof *t, const hearth_pprof_opts *o, int code, const char *msg)
+{
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(t, o, a, &res, &err), code);
+	assert_string_equal(err.msg, msg);
+	assert_null(res.upload);
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_frames_root_first_inline_and_unsymbolized(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	t.s[3].n_label        = 0;
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, NULL, a, &res, &err), 0);
+	const hearth_upload *u = res.upload;
+	assert_int_equal(u->n_groups, 1);
+	assert_int_equal(u->groups[0].n_rows, 3);
+	assert_int_equal(row_value(u, 0, "main;foo", 0), 2); /* s0 + s3 */
+	assert_int_equal(row_value(u, 0, "main;foo", 1), 20);
+	assert_int_equal(row_value(u, 0, "main;foo;bar", 1), 20);
+	assert_int_equal(row_value(u, 0, "main;0xabc", 1), 30);
+	assert_int_equal(u->n_stacks, 3);
+	assert_int_equal(u->time_nanos, 1700000000000000000);
+	assert_int_equal(u->duration_nanos, 10000000000);
+	assert_string_equal(u->sample_types[1].type, "cpu");
+	assert_string_equal(u->sample_types[1].unit, "nanoseconds");
+	assert_string_equal(u->period_type, "cpu");
+	assert_int_equal(u->period, 10000000);
+
+	/* no period type: "" */
+	t.p.period_type = NULL;
+	assert_int_equal(tprof_decode(&t, NULL, a, &res, &err), 0);
+	assert_string_equal(res.upload->period_type, "");
+	assert_string_equal(res.upload->period_unit, "");
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_nameless_function_system_name_then_address(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	t.s[3].n_label        = 0;
+	t.f[1].name           = 0;  /* foo loses its name... */
+	t.f[1].system_name    = 10; /* ...but has system name "abc" */
+	t.f[2].name           = 0;  /* bar has no name at all */
+	t.l[2].address        = 0x10;
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, NULL, a, &res, &err), 0);
+	assert_int_equal(row_value(res.upload, 0, "main;abc", 1), 20);
+	assert_int_equal(row_value(res.upload, 0, "main;abc;0x10", 1), 20);
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_labels_grouping_rules(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	/* s0 gets a numeric label (num, str 0): not a series label */
+	t.lb[0][0].key        = 7;
+	t.lb[0][0].num        = 42;
+	t.s[0].n_label        = 1;
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, NULL, a, &res, &err), 0);
+	const hearth_upload *u = res.upload;
+	assert_int_equal(u->n_groups, 2);
+	/* group 0: no labels (s0, s1, s2); group 1: key=val only */
+	assert_int_equal(u->groups[0].n_labels, 0);
+	assert_int_equal(row_value(u, 0, "main;foo", 0), 1);
+	assert_int_equal(u->groups[1].n_labels, 1);
+	assert_string_equal(u->groups[1].labels[0].name, "key");
+	assert_string_equal(u->groups[1].labels[0].value, "val");
+	assert_int_equal(row_value(u, 1, "main;foo", 0), 1);
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_negative_and_zero_samples_dropped(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	t.val[0][1]           = -5;
+	t.val[1][0]           = 0;
+	t.val[1][1]           = 0;
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, NULL, a, &res, &err), 0);
+	assert_int_equal(res.n_samples, 4);
+	assert_int_equal(res.dropped_negative, 1);
+	assert_int_equal(res.dropped_zero, 1);
+	assert_int_equal(hearth_upload_total(res.upload, 1), 40);
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_stack_depth_truncated_root_side(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	t.s[3].n_label        = 0;
+	hearth_pprof_opts   o = { .max_stack_depth = 2 };
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	/* main;foo;bar -> main;foo, merged with s0 and s3 */
+	assert_int_equal(row_value(res.upload, 0, "main;foo", 1), 40);
+	assert_int_equal(res.truncated_stacks, 1);
+	o.max_stack_depth = 1;
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	assert_int_equal(row_value(res.upload, 0, "main", 1), 70);
+	assert_int_equal(res.truncated_stacks, 4);
+	/* ids past the cut are still validated */
+	t.locid[0][0] = 99;
+	expect_error(&t, &o, HEARTH_EINVAL,
+	    "pprof: sample 0 references location id 99 which does not exist");
+	/* s1 = [98, 3, 1] leaf first: the cut falls inside location 3's
+	 * two lines, and 98 (past the cut) is still checked */
+	o.max_stack_depth    = 2;
+	t.locid[0][0]        = 2;
+	t.locid[1][0]        = 98;
+	t.locid[1][1]        = 3;
+	t.locid[1][2]        = 1;
+	t.s[1].n_location_id = 3;
+	expect_error(&t, &o, HEARTH_EINVAL,
+	    "pprof: sample 1 references location id 98 which does not exist");
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_dropped_sample_still_validated(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	t.val[2][0]   = 0;
+	t.val[2][1]   = 0;
+	t.locid[2][1] = 77;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: sample 2 references location id 77 which does not exist");
+	t.val[2][0] = -1;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: sample 2 references location id 77 which does not exist");
+}
+
+static void
+test_pprof_symbol_truncated_keeps_last_bytes(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	t.s[3].n_label        = 0;
+	t.str[3]              = "pkg.(*T).longname";
+	t.str[4]              = "x\xc3\xa9\xc3\xa9"; /* "xéé", 5 bytes */
+	hearth_pprof_opts   o = { .max_symbol_length = 3 };
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	/* the last 3 bytes of "xéé" start mid-character: "é" is kept;
+	 * "bar" fits; "0xabc" becomes "abc" */
+	assert_int_equal(row_value(res.upload, 0, "ame;\xc3\xa9", 1), 20);
+	assert_int_equal(row_value(res.upload, 0, "ame;\xc3\xa9;bar", 1), 20);
+	assert_int_equal(row_value(res.upload, 0, "ame;abc", 1), 30);
+	assert_int_equal(res.truncated_symbols, 3);
+	/* a limit below one character keeps that whole character */
+	o.max_symbol_length = 1;
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	assert_int_equal(row_value(res.upload, 0, "e;\xc3\xa9;r", 1), 20);
+	assert_int_equal(res.truncated_symbols, 4);
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_spy_scripting_renames(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	t.s[3].n_label        = 0;
+	t.f[1].filename       = 12; /* foo lives in /abs/lib.py */
+	hearth_pprof_opts   o = { .spy_name = "pyspy" };
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	/* pyspy: absolute filename keeps the plain name */
+	assert_int_equal(
+	    row_value(res.upload, 0, "main.go main;foo;main.go bar", 1), 20);
+	o.spy_name = "rbspy";
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	assert_int_equal(row_value(res.upload, 0,
+	                     "main.go main;/abs/lib.py foo;main.go bar", 1),
+	    20);
+	o.spy_name = "scripting";
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	assert_int_equal(
+	    row_value(res.upload, 0, "main.go main;/abs/lib.py foo", 1), 20);
+	o.spy_name = "gospy";
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	assert_int_equal(row_value(res.upload, 0, "main;foo", 1), 20);
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_spy_dotnet_fixes_ids_and_dashes(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	t.s[3].n_label = 0;
+	/* 3 functions, 3 locations, all function ids 0 */
+	t.p.n_location = 3;
+	t.locid[2][0]  = 3; /* s2 now main;foo;bar like s1 */
+	for (int i = 0; i < 3; i++)
+		t.f[i].id = 0;
+	/* After the fix function ids = location ids 1, 2, 3, so lines keep
+	 * pointing at main, foo, bar. */
+	t.str[13] = "alloc-samples";
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: sample type name \"alloc-samples\" contains '-'");
+	hearth_pprof_opts   o = { .spy_name = "dotnetspy" };
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+	assert_string_equal(res.upload->sample_types[0].type, "alloc_samples");
+	assert_int_equal(row_value(res.upload, 0, "main;foo;bar", 1), 50);
+	hearth_arena_free(a);
+	t.str[13] = "samples";
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: function 0 has id 0 (ids must be non-zero)");
+}
+
+static void
+test_pprof_sparse_ids_use_hash_lookup(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	uint64_t base = 1ull << 40;
+	for (int i = 0; i < 4; i++)
+		t.l[i].id = base + (uint64_t) i * 7919;
+	for (int i = 0; i < 3; i++)
+		t.f[i].id = base * 3 + (uint64_t) i;
+	for (int i = 0; i < 4; i++)
+		for (int k = 0; k < 2; k++)
+			if (t.ln[i][k].function_id != 0)
+				t.ln[i][k].function_id += base * 3 - 1;
+	for (int i = 0; i < 4; i++)
+		for (int k = 0; k < 2; k++)
+			t.locid[i][k] = base + (t.locid[i][k] - 1) * 7919;
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, NULL, a, &res, &err), 0);
+	assert_int_equal(row_value(res.upload, 0, "main;foo;bar", 1), 20);
+	assert_int_equal(row_value(res.upload, 0, "main;0xabc", 1), 30);
+	t.locid[1][0] = base + 1;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: sample 1 references location id 1099511627777 which "
+	    "does not exist");
+	t.locid[1][0] = base + 2 * 7919;
+	t.l[3].id     = base;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: duplicate location id 1099511627776 (location 0 and 3)");
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_validation_errors(void **state)
+{
+	(void) state;
+	tprof t;
+
+	tprof_init(&t);
+	t.p.n_sample_type = 0;
+	expect_error(
+	    &t, NULL, HEARTH_EINVAL, "pprof: empty profile: no sample types");
+
+	tprof_init(&t);
+	t.s[1].n_value = 1;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: sample 1 has 1 values, expected 2 (one per sample_type)");
+
+	tprof_init(&t);
+	t.locid[2][1] = 99;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: sample 2 references location id 99 which does not exist");
+
+	tprof_init(&t);
+	t.f[2].name = 700;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: string index 700 out of range (string_table has 15 "
+	    "entries) in function 2 name");
+
+	tprof_init(&t);
+	t.f[0].filename = -1;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: string index -1 out of range (string_table has 15 "
+	    "entries) in function 0 filename");
+
+	tprof_init(&t);
+	t.st[1].unit = 15;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: string index 15 out of range (string_table has 15 "
+	    "entries) in sample_type 1 unit");
+
+	tprof_init(&t);
+	t.pt.type = 20;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: string index 20 out of range (string_table has 15 "
+	    "entries) in period_type type");
+
+	tprof_init(&t);
+	t.lb[3][1].str = 16;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: string index 16 out of range (string_table has 15 "
+	    "entries) in sample 3 label 1 str");
+
+	tprof_init(&t);
+	Perftools__Profiles__Mapping m   = PERFTOOLS__PROFILES__MAPPING__INIT,
+	                             *mp = &m;
+	m.id                             = 1;
+	m.build_id                       = 33;
+	t.p.mapping                      = &mp;
+	t.p.n_mapping                    = 1;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: string index 33 out of range (string_table has 15 "
+	    "entries) in mapping 0 build_id");
+
+	tprof_init(&t);
+	t.str[5] = "b\xffr";
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: invalid UTF-8 in string_table[5]");
+	t.str[5] = "\xed\xa0\x80"; /* UTF-16 surrogate */
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: invalid UTF-8 in string_table[5]");
+	t.str[5] = "\xc0\xaf"; /* overlong '/' */
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: invalid UTF-8 in string_table[5]");
+	t.str[5] = "\xe2\x82"; /* truncated */
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: invalid UTF-8 in string_table[5]");
+
+	tprof_init(&t);
+	t.str[0] = "x";
+	expect_error(
+	    &t, NULL, HEARTH_EINVAL, "pprof: string_table[0] must be \"\"");
+	t.p.n_string_table = 0;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: string_table is empty (entry 0 must be \"\")");
+
+	tprof_init(&t);
+	t.str[1] = "alloc-space";
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: sample type name \"alloc-space\" contains '-'");
+
+	tprof_init(&t);
+	t.l[2].id = 0;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: location 2 has id 0 (ids must be non-zero)");
+
+	tprof_init(&t);
+	t.f[2].id = 1;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: duplicate function id 1 (function 0 and 2)");
+
+	tprof_init(&t);
+	t.ln[2][1].function_id = 9;
+	expect_error(&t, NULL, HEARTH_EINVAL,
+	    "pprof: location id 3 references function id 9 which does not "
+	    "exist");
+}
+
+static void
+test_pprof_malformed_protobuf(void **state)
+{
+	(void) state;
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	const char *msg = "pprof: malformed protobuf (truncated or not "
+	                  "a pprof)";
+
+	const uint8_t garbage[] = "this is not a protobuf at all";
+	assert_int_equal(hearth_pprof_decode(a, garbage, sizeof(garbage) - 1,
+	                     NULL, &res, &err),
+	    HEARTH_EINVAL);
+	assert_string_equal(err.msg, msg);
+
+	/* every proper prefix of a valid profile that cuts a field fails */
+	tprof t;
+	tprof_init(&t);
+	size_t   n;
+	uint8_t *b      = tprof_pack(&t, &n);
+	size_t   cuts[] = { n - 1, n - 2, n / 2, 1 };
+	for (size_t i = 0; i < 4; i++) {
+		hearth_err_clear(&err);
+		int rc = hearth_pprof_decode(a, b, cuts[i], NULL, &res, &err);
+		assert_int_equal(rc, HEARTH_EINVAL);
+		assert_non_null(strstr(err.msg, "pprof: "));
+	}
+	/* cutting inside the last string: a length prefix past the end */
+	assert_int_equal(
+	    hearth_pprof_decode(a, b, n - 1, NULL, &res, &err), HEARTH_EINVAL);
+	free(b);
+
+	/* field 2 (sample) as a length-delimited field claiming 100 bytes */
+	const uint8_t trunc[] = { 0x12, 0x64, 0x0a, 0x01 };
+	assert_int_equal(
+	    hearth_pprof_decode(a, trunc, sizeof(trunc), NULL, &res, &err),
+	    HEARTH_EINVAL);
+	assert_string_equal(err.msg, msg);
+
+	/* an empty body is a valid empty Profile with no sample types */
+	assert_int_equal(
+	    hearth_pprof_decode(a, "", 0, NULL, &res, &err), HEARTH_EINVAL);
+	assert_string_equal(err.msg, "pprof: empty profile: no sample types");
+
+	/* a corrupt gzip body reports the gzip error */
+	const uint8_t badgz[] = { 0x1f, 0x8b, 0x08, 0x00, 0x00 };
+	assert_int_equal(
+	    hearth_pprof_decode(a, badgz, sizeof(badgz), NULL, &res, &err),
+	    HEARTH_EINVAL);
+	assert_string_equal(err.msg, "gzip: truncated stream");
+	hearth_arena_free(a);
+}
+
+/* Raw bytes as Go's encoder writes short repeated fields: unpacked. */
+static void
+test_pprof_raw_bytes_unpacked_repeated(void **state)
+{
+	(void) state;
+	const uint8_t raw[] = {
+		/* string_table: "", "cpu", "ns", "f" */
+		0x32,
+		0x00,
+		0x32,
+		0x03,
+		'c',
+		'p',
+		'u',
+		0x32,
+		0x02,
+		'n',
+		's',
+		0x32,
+		0x01,
+		'f',
+		/* sample_type {type 1, unit 2} */
+		0x0a,
+		0x04,
+		0x08,
+		0x01,
+		0x10,
+		0x02,
+		/* function {id 1, name 3} */
+		0x2a,
+		0x04,
+		0x08,
+		0x01,
+		0x10,
+		0x03,
+		/* location {id 7, line {function_id 1}} */
+		0x22,
+		0x06,
+		0x08,
+		0x07,
+		0x22,
+		0x02,
+		0x08,
+		0x01,
+		/* sample {location_id 7 (unpacked), location_id 7,
+		 *         value 5 (unpacked)} */
+		0x12,
+		0x06,
+		0x08,
+		0x07,
+		0x08,
+		0x07,
+		0x10,
+		0x05,
+		/* sample {location_id [7] packed, value [3] packed} */
+		0x12,
+		0x06,
+		0x0a,
+		0x01,
+		0x07,
+		0x12,
+		0x01,
+		0x03,
+		/* time_nanos 1 */
+		0x48,
+		0x01,
+	};
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(
+	    hearth_pprof_decode(a, raw, sizeof(raw), NULL, &res, &err), 0);
+	const hearth_upload *u = res.upload;
+	assert_int_equal(u->time_nanos, 1);
+	assert_int_equal(row_value(u, 0, "f;f", 0), 5);
+	assert_int_equal(row_value(u, 0, "f", 0), 3);
+	hearth_arena_free(a);
+}
+
+static void
+test_pprof_limits(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	size_t   n;
+	uint8_t *b = tprof_pack(&t, &n);
+	char     want[256];
+
+	hearth_pprof_opts o = { .max_samples = 3 };
+	expect_error(&t, &o, HEARTH_ELIMIT,
+	    "pprof: the profile exceeds the samples count limit "
+	    "(max_profile_stacktrace_samples, actual: 4, limit: 3)");
+	o.max_samples         = 4;
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(tprof_decode(&t, &o, a, &res, &err), 0);
+
+	hearth_pprof_opts o2 = { .max_sample_labels = 2 };
+	expect_error(&t, &o2, HEARTH_ELIMIT,
+	    "pprof: the profile exceeds the sample labels limit "
+	    "(max_profile_stacktrace_sample_labels, actual: 3, limit: 2)");
+
+	hearth_pprof_opts o3 = { .max_profile_size_bytes = n - 1 };
+	snprintf(want, sizeof(want),
+	    "pprof: the profile exceeds the size limit "
+	    "(max_profile_size_bytes, actual: %zu, limit: %zu)",
+	    n, n - 1);
+	expect_error(&t, &o3, HEARTH_ELIMIT, want);
+	o3.max_profile_size_bytes = n;
+	assert_int_equal(tprof_decode(&t, &o3, a, &res, &err), 0);
+
+	/* gzip body: decompression stops at the size limit */
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
+	                     Z_DEFAULT_STRATEGY),
+	    Z_OK);
+	uint8_t gz[1024];
+	zs.next_in   = b;
+	zs.avail_in  = (uInt) n;
+	zs.next_out  = gz;
+	zs.avail_out = sizeof(gz);
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	size_t gn = sizeof(gz) - zs.avail_out;
+	deflateEnd(&zs);
+	hearth_pprof_opts o4 = { .max_profile_size_bytes = 10 };
+	assert_int_equal(
+	    hearth_pprof_decode(a, gz, gn, &o4, &res, &err), HEARTH_ELIMIT);
+	assert_string_equal(err.msg,
+	    "pprof: the profile exceeds the size limit "
+	    "(max_profile_size_bytes, actual: more than 10, limit: 10)");
+	hearth_pprof_opts o5 = { .max_decompressed = 10 };
+	assert_int_equal(
+	    hearth_pprof_decode(a, gz, gn, &o5, &res, &err), HEARTH_ETOOLARGE);
+	assert_string_equal(err.msg, "decompressed body exceeds 10 bytes");
+	assert_int_equal(hearth_pprof_decode(a, gz, gn, NULL, &res, &err), 0);
+	assert_int_equal(hearth_upload_total(res.upload, 1), 70);
+	hearth_arena_free(a);
+	free(b);
+}
+
+static void
+test_pprof_arena_cap_is_limit_error(void **state)
+{
+	(void) state;
+	size_t   n;
+	uint8_t *body = read_file("heap.pb", &n);
+	/* The arena use of a full decode is deterministic: exactly that
+	 * much succeeds, anything less is a limit error, never a crash. */
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(hearth_pprof_decode(a, body, n, NULL, &res, &err), 0);
+	size_t used = hearth_arena_used(a);
+	hearth_arena_free(a);
+	size_t caps[]
+	    = { 16, 4096, used / 16, used / 4, used / 2, used - 1, used };
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		a = hearth_arena_new(caps[i]);
+		hearth_err_clear(&err);
+		int rc = hearth_pprof_decode(a, body, n, NULL, &res, &err);
+		if (caps[i] == used) {
+			assert_int_equal(rc, 0);
+		} else {
+			assert_int_equal(rc, HEARTH_ELIMIT);
+			assert_non_null(
+			    strstr(err.msg, "request memory limit reached ("));
+		}
+		hearth_arena_free(a);
+	}
+	free(body);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pprof_testdata_totals_and_functions),
+		cmocka_unit_test(test_pprof_testdata_metadata),
+		cmocka_unit_test(test_pprof_testdata_exemplar_labels_grouping),
+		cmocka_unit_test(
+		    test_pprof_frames_root_first_inline_and_unsymbolized),
+		cmocka_unit_test(
+		    test_pprof_nameless_function_system_name_then_address),
+		cmocka_unit_test(test_pprof_labels_grouping_rules),
+		cmocka_unit_test(test_pprof_negative_and_zero_samples_dropped),
+		cmocka_unit_test(test_pprof_stack_depth_truncated_root_side),
+		cmocka_unit_test(test_pprof_dropped_sample_still_validated),
+		cmocka_unit_test(test_pprof_symbol_truncated_keeps_last_bytes),
+		cmocka_unit_test(test_pprof_spy_scripting_renames),
+		cmocka_unit_test(test_pprof_spy_dotnet_fixes_ids_and_dashes),
+		cmocka_unit_test(test_pprof_sparse_ids_use_hash_lookup),
+		cmocka_unit_test(test_pprof_validation_errors),
+		cmocka_unit_test(test_pprof_malformed_protobuf),
+		cmocka_unit_test(test_pprof_raw_bytes_unpacked_repeated),
+		cmocka_unit_test(test_pprof_limits),
+		cmocka_unit_test(test_pprof_arena_cap_is_limit_error),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
