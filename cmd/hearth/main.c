@@ -176,6 +176,16 @@ app_handle_root(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 	    "/pyroscope/label-names, /pyroscope/label-values.</p>\n");
 }
 
+static size_t
+app_request_arena_cap(const hearth_limits *l)
+{
+	size_t body = (size_t) l->ingestion_body_limit_mb << 20;
+	size_t prof = (size_t) l->max_profile_size_bytes;
+	if (body == 0 || prof == 0)
+		return 0; /* a limit is off: so is the cap */
+	return body + 16 * prof + ((size_t) 64 << 20);
+}
+
 /* mkdir -p: the storage path must exist and be a writable directory, so a
  * typo fails at start-up, not at the first write. */
 static int
@@ -277,9 +287,9 @@ main(int argc, char **argv)
 		.max_connections	  = (unsigned)
 		    app->cfg.server.http_max_connections,
 		.max_request_header_bytes = 64 * 1024,
-		/* Decoding needs a few times the body (dependencies.md §2). */
-		.request_arena_cap	  = body_limit ? body_limit * 8 + (64u << 20)
-						       : 0,
+		/* A request may inflate its body (Content-Encoding) and decode
+		 * a pprof, which takes ~7x its size (dependencies.md §2). */
+		.request_arena_cap = app_request_arena_cap(&app->cfg.limits),
 	};
 	if (hearth_http_server_new(&ho, app->metrics, &app->log, &app->http,
 	        &err) != 0) {
