@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define ATTIME_NS_PER_S	  INT64_C(1000000000)
+#define ATTIME_NS_PER_S INT64_C(1000000000)
 #define ATTIME_NS_PER_DAY (INT64_C(86400) * ATTIME_NS_PER_S)
 
 /* Characters removed anywhere before parsing (ingest-http.md §4 rule 1). */
@@ -76,8 +76,8 @@ attime_days(int64_t y, int64_t m, int64_t d)
 static int
 attime_date_valid(int64_t y, int64_t m, int64_t d)
 {
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-		30, 31 };
+	static const int mdays[12]
+	    = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (y <= 1900 || m < 1 || m > 12 || d < 1)
 		return 0;
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -86,17 +86,22 @@ attime_date_valid(int64_t y, int64_t m, int64_t d)
 
 /* All-digit input of nd digits in [lo, hi). */
 static int64_t
-attime_number(const char *s, size_t lo, size_t hi, size_t nd,
-    const char **why)
+attime_number(const char *s, size_t lo, size_t hi, size_t nd, const char **why)
 {
 	int64_t v = 0, ymd[3] = { 0, 0, 0 };
-	int	ovf = 0;
-	size_t	k   = 0;
+	int     ovf = 0;
+	size_t  k   = 0;
 	for (size_t i = lo; attime_next(s, &i, hi) >= 0; i++, k++) {
 		int64_t dg = s[i] - '0';
 		if (nd == 8)
-			ymd[k < 4 ? 0 : k < 6 ? 1 : 2] =
-			    ymd[k < 4 ? 0 : k < 6 ? 1 : 2] * 10 + dg;
+			ymd[k < 4       ? 0
+			        : k < 6 ? 1
+			                : 2]
+			    = ymd[k < 4       ? 0
+			              : k < 6 ? 1
+			                      : 2]
+			        * 10
+			    + dg;
 		v = attime_mul_sat(v, 10, &ovf);
 		if (__builtin_add_overflow(v, dg, &v)) {
 			ovf = 1;
@@ -105,9 +110,11 @@ attime_number(const char *s, size_t lo, size_t hi, size_t nd,
 	}
 	if (nd == 8 && attime_date_valid(ymd[0], ymd[1], ymd[2]))
 		return attime_days(ymd[0], ymd[1], ymd[2]) * ATTIME_NS_PER_DAY;
-	int64_t mul = nd == 13 ? 1000000 : nd == 16 ? 1000 : nd == 19 ? 1
-							       : ATTIME_NS_PER_S;
-	v = attime_mul_sat(v, mul, &ovf);
+	int64_t mul = nd == 13 ? 1000000
+	    : nd == 16         ? 1000
+	    : nd == 19         ? 1
+	                       : ATTIME_NS_PER_S;
+	v           = attime_mul_sat(v, mul, &ovf);
 	if (ovf && *why == NULL)
 		*why = "is out of range for a Unix time in nanoseconds";
 	return ovf ? INT64_MAX : v;
@@ -120,8 +127,8 @@ attime_unit(const char *u, size_t n)
 {
 	if (n >= 1 && u[0] == 's')
 		return ATTIME_NS_PER_S;
-	if ((n >= 3 && u[0] == 'm' && u[1] == 'o' && u[2] == 'n') ||
-	    (n >= 1 && u[0] == 'M'))
+	if ((n >= 3 && u[0] == 'm' && u[1] == 'o' && u[2] == 'n')
+	    || (n >= 1 && u[0] == 'M'))
 		return 30 * ATTIME_NS_PER_DAY;
 	if (n >= 1 && u[0] == 'm')
 		return 60 * ATTIME_NS_PER_S;
@@ -146,7 +153,7 @@ attime_offset(const char *s, size_t i, size_t hi, const char **why)
 		*why = "has a sign but no offset after it";
 	while (attime_next(s, &i, hi) >= 0) {
 		int64_t num = 0;
-		int	ovf = 0, nd = 0;
+		int     ovf = 0, nd = 0;
 		while (attime_next(s, &i, hi) >= 0 && attime_digit(s[i])) {
 			num = attime_mul_sat(num, 10, &ovf);
 			if (__builtin_add_overflow(num, s[i] - '0', &num)) {
@@ -166,8 +173,9 @@ attime_offset(const char *s, size_t i, size_t hi, const char **why)
 		}
 		int64_t unit = attime_unit(u, un < sizeof(u) ? un : sizeof(u));
 		if (*why == NULL && nd == 0)
-			*why = "has an offset group without a number (expected "
-			       "e.g. now-1h30m)";
+			*why
+			    = "has an offset group without a number (expected "
+			      "e.g. now-1h30m)";
 		if (*why == NULL && unit == 0)
 			*why = "has an offset with a missing or unknown unit "
 			       "(use s, m/min, h, d, w, M/mon, y)";
@@ -192,12 +200,12 @@ attime_lower(int c)
 static int64_t
 attime_eval(const char *s, size_t len, int64_t now_ns, const char **why)
 {
-	*why	  = NULL;
+	*why      = NULL;
 	size_t lo = 0, hi = len;
 	while (lo < hi && (attime_removed(s[lo]) || attime_space(s[lo])))
 		lo++;
-	while (hi > lo &&
-	    (attime_removed(s[hi - 1]) || attime_space(s[hi - 1])))
+	while (
+	    hi > lo && (attime_removed(s[hi - 1]) || attime_space(s[hi - 1])))
 		hi--;
 	if (lo == hi) {
 		*why = "is empty";
@@ -220,13 +228,14 @@ attime_eval(const char *s, size_t len, int64_t now_ns, const char **why)
 	/* The reference part must say "now" (or nothing) to be well-formed;
 	 * upstream reads any reference as now. */
 	static const char now[] = "now";
-	size_t		  k	= 0;
+	size_t            k     = 0;
 	for (size_t i = lo; attime_next(s, &i, sign) >= 0; i++, k++)
 		if (k >= 3 || attime_lower((unsigned char) s[i]) != now[k])
 			k = 4;
 	if (k != 0 && k != 3)
-		*why = "is neither a Unix timestamp nor a time relative to now "
-		       "(e.g. now-1h)";
+		*why
+		    = "is neither a Unix timestamp nor a time relative to now "
+		      "(e.g. now-1h)";
 	if (sign == hi)
 		return now_ns;
 	int64_t off = attime_offset(s, sign + 1, hi, why);
@@ -243,15 +252,15 @@ hearth_attime_parse(const char *s, size_t len, int64_t now_ns)
 }
 
 int
-hearth_attime_parse_strict(const char *s, size_t len, int64_t now_ns,
-    int64_t *out, hearth_err *err)
+hearth_attime_parse_strict(
+    const char *s, size_t len, int64_t now_ns, int64_t *out, hearth_err *err)
 {
 	const char *why = "is empty";
-	int64_t	    v	= len == 0 ? now_ns : attime_eval(s, len, now_ns, &why);
+	int64_t     v = len == 0 ? now_ns : attime_eval(s, len, now_ns, &why);
 	if (why != NULL)
-		return hearth_err_set(err, HEARTH_EINVAL,
-		    "time \"%.*s%s\" %s", len > 64 ? 64 : (int) len,
-		    len == 0 ? "" : s, len > 64 ? "..." : "", why);
+		return hearth_err_set(err, HEARTH_EINVAL, "time \"%.*s%s\" %s",
+		    len > 64 ? 64 : (int) len, len == 0 ? "" : s,
+		    len > 64 ? "..." : "", why);
 	*out = v;
 	return 0;
 }

@@ -38,7 +38,7 @@ int64_t hearth_attime_parse(const char *s, size_t len, int64_t now_ns);
  * offset group without digits or with an unknown unit, or a number that
  * overflows int64 nanoseconds give HEARTH_EINVAL with a message naming the
  * input. On success *out is the time. */
-int hearth_attime_parse_strict(const char *s, size_t len, int64_t now_ns,
-    int64_t *out, hearth_err *err);
+int hearth_attime_parse_strict(
+    const char *s, size_t len, int64_t now_ns, int64_t *out, hearth_err *err);
 
 #endif

@@ -18,17 +18,19 @@ config_check_log_level(const char *v, hearth_err *err)
 	return 0;
 }
 
-#define OFF(f)	     offsetof(hearth_config, f)
-#define SIZE(f)	     sizeof(((hearth_config *) 0)->f)
-#define STR(f)	     HEARTH_CFG_STRING, OFF(f), SIZE(f)
-#define INT(f)	     HEARTH_CFG_INT, OFF(f), 0
-#define DUR(f)	     HEARTH_CFG_DURATION, OFF(f), 0
-#define BOOL(f)	     HEARTH_CFG_BOOL, OFF(f), 0
-#define ANY	     INT64_MIN, INT64_MAX
-#define NONNEG	     0, INT64_MAX
-#define LIMIT(y, f, t, m, def, help)                                           \
-	{ "limits." y, "limits." f, t(limits.m), def, help, NONNEG, NULL,      \
-		HEARTH_CFG_TENANT }
+#define OFF(f) offsetof(hearth_config, f)
+#define SIZE(f) sizeof(((hearth_config *) 0)->f)
+#define STR(f) HEARTH_CFG_STRING, OFF(f), SIZE(f)
+#define INT(f) HEARTH_CFG_INT, OFF(f), 0
+#define DUR(f) HEARTH_CFG_DURATION, OFF(f), 0
+#define BOOL(f) HEARTH_CFG_BOOL, OFF(f), 0
+#define ANY INT64_MIN, INT64_MAX
+#define NONNEG 0, INT64_MAX
+#define LIMIT(y, f, t, m, def, help)                                          \
+	{                                                                     \
+		"limits." y, "limits." f, t(limits.m), def, help, NONNEG,     \
+		    NULL, HEARTH_CFG_TENANT                                   \
+	}
 
 /* clang-format off */
 const hearth_config_row hearth_config_rows[] = {
@@ -115,12 +117,12 @@ LIMIT("query_timeout", "query-timeout", DUR, query_timeout_ms, "1m",
 };
 /* clang-format on */
 
-_Static_assert(sizeof(hearth_config_rows) / sizeof(hearth_config_rows[0]) ==
-	HEARTH_CONFIG_N_ROWS,
+_Static_assert(sizeof(hearth_config_rows) / sizeof(hearth_config_rows[0])
+        == HEARTH_CONFIG_N_ROWS,
     "HEARTH_CONFIG_N_ROWS in config_impl.h must match the table");
 
-static const char *const config_type_names[] = { "string", "int", "bool",
-	"duration" };
+static const char *const config_type_names[]
+    = { "string", "int", "bool", "duration" };
 
 /* ---- values -------------------------------------------------------- */
 
@@ -129,7 +131,7 @@ static const char *const config_type_names[] = { "string", "int", "bool",
 static size_t
 config_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	size_t	 len;
+	size_t   len;
 	uint32_t c = s[0];
 	if (c < 0x80) {
 		*cp = c;
@@ -150,8 +152,8 @@ config_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 			return 0;
 		c = (c << 6) | (s[i] & 0x3f);
 	}
-	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)))
+	    || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
 		return 0;
 	*cp = c;
 	return len;
@@ -160,8 +162,8 @@ config_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 static int
 config_parse_int(const char *v, size_t len, int64_t *out)
 {
-	size_t	 i   = 0;
-	int	 neg = 0;
+	size_t   i   = 0;
+	int      neg = 0;
 	uint64_t acc = 0;
 	if (len > 0 && (v[0] == '-' || v[0] == '+'))
 		neg = v[i++] == '-';
@@ -201,13 +203,13 @@ config_parse_bool(const char *v, size_t len, int *out)
 /* Parse v[0..len) for row r and store it at base + r->off. Errors say
  * what was expected; callers prefix where (file and line, or flag). */
 int
-hearth_config_set_value(void *base, const hearth_config_row *r, const char *v, size_t len,
-    hearth_err *err)
+hearth_config_set_value(void *base, const hearth_config_row *r, const char *v,
+    size_t len, hearth_err *err)
 {
 	char   *field = (char *) base + r->off;
-	int	shown = len > 64 ? 64 : (int) len;
+	int     shown = len > 64 ? 64 : (int) len;
 	int64_t n;
-	int	b;
+	int     b;
 	switch (r->type) {
 	case HEARTH_CFG_STRING: {
 		uint32_t cp;
@@ -248,8 +250,8 @@ hearth_config_set_value(void *base, const hearth_config_row *r, const char *v, s
 	default: {
 		hearth_err derr;
 		if (hearth_config_duration_parse(v, len, &n, &derr) != 0)
-			return hearth_err_set(err, HEARTH_EINVAL, "%s",
-			    derr.msg);
+			return hearth_err_set(
+			    err, HEARTH_EINVAL, "%s", derr.msg);
 		break;
 	}
 	}
@@ -261,8 +263,8 @@ hearth_config_set_value(void *base, const hearth_config_row *r, const char *v, s
 			    hearth_config_duration_format(r->min, lo, 32),
 			    hearth_config_duration_format(r->max, hi, 32));
 		return hearth_err_set(err, HEARTH_EINVAL,
-		    "%" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]", n,
-		    r->min, r->max);
+		    "%" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]",
+		    n, r->min, r->max);
 	}
 	memcpy(field, &n, sizeof(n));
 	return 0;
@@ -294,21 +296,23 @@ void
 hearth_config_limits_defaults(hearth_limits *l)
 {
 	memset(l, 0, sizeof(*l));
-	config_apply_defaults(l, HEARTH_CFG_TENANT, offsetof(hearth_config, limits));
+	config_apply_defaults(
+	    l, HEARTH_CFG_TENANT, offsetof(hearth_config, limits));
 }
 
 int
-hearth_config_set_limit(hearth_limits *l, const char *key, const char *value,
-    hearth_err *err)
+hearth_config_set_limit(
+    hearth_limits *l, const char *key, const char *value, hearth_err *err)
 {
 	for (size_t i = 0; i < HEARTH_CONFIG_N_ROWS; i++) {
 		const hearth_config_row *r = &hearth_config_rows[i];
-		if (!(r->flags & HEARTH_CFG_TENANT) ||
-		    strcmp(r->yaml + strlen("limits."), key) != 0)
+		if (!(r->flags & HEARTH_CFG_TENANT)
+		    || strcmp(r->yaml + strlen("limits."), key) != 0)
 			continue;
 		hearth_config_row shifted = *r;
 		shifted.off -= offsetof(hearth_config, limits);
-		if (hearth_config_set_value(l, &shifted, value, strlen(value), err))
+		if (hearth_config_set_value(
+		        l, &shifted, value, strlen(value), err))
 			return hearth_err_prefix(err, "%s", key);
 		return 0;
 	}
@@ -320,7 +324,7 @@ hearth_config_set_limit(hearth_limits *l, const char *key, const char *value,
 
 static const struct {
 	const char *name;
-	int64_t	    ms;
+	int64_t     ms;
 } config_units[] = {
 	{ "ms", 1 },
 	{ "s", 1000 },
@@ -332,12 +336,12 @@ static const struct {
 };
 
 int
-hearth_config_duration_parse(const char *s, size_t len, int64_t *ms,
-    hearth_err *err)
+hearth_config_duration_parse(
+    const char *s, size_t len, int64_t *ms, hearth_err *err)
 {
-	int	shown = len > 64 ? 64 : (int) len;
+	int     shown = len > 64 ? 64 : (int) len;
 	int64_t total = 0;
-	size_t	i     = 0;
+	size_t  i     = 0;
 	if (len == 1 && s[0] == '0') {
 		*ms = 0;
 		return 0;
@@ -350,7 +354,7 @@ hearth_config_duration_parse(const char *s, size_t len, int64_t *ms,
 		    "duration \"%.*s\" is negative", shown, s);
 	while (i < len) {
 		int64_t whole = 0, frac = 0, scale = 1;
-		size_t	start = i;
+		size_t  start = i;
 		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
 			if (whole > (INT64_MAX - 9) / 10)
 				goto too_large;
@@ -358,7 +362,8 @@ hearth_config_duration_parse(const char *s, size_t len, int64_t *ms,
 		}
 		if (i < len && s[i] == '.') {
 			for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-				if (scale < 1000000) { /* 6 digits are plenty */
+				if (scale
+				    < 1000000) { /* 6 digits are plenty */
 					frac = frac * 10 + (s[i] - '0');
 					scale *= 10;
 				}
@@ -375,8 +380,8 @@ hearth_config_duration_parse(const char *s, size_t len, int64_t *ms,
 			i++;
 		int64_t unit = 0;
 		for (size_t k = 0; k < 7; k++)
-			if (strlen(config_units[k].name) == i - u &&
-			    memcmp(s + u, config_units[k].name, i - u) == 0)
+			if (strlen(config_units[k].name) == i - u
+			    && memcmp(s + u, config_units[k].name, i - u) == 0)
 				unit = config_units[k].ms;
 		if (unit == 0)
 			return hearth_err_set(err, HEARTH_EINVAL,
@@ -384,22 +389,22 @@ hearth_config_duration_parse(const char *s, size_t len, int64_t *ms,
 			    "d, w or y, e.g. 30s or 1h30m)",
 			    i == u ? "missing" : "unknown", shown, s);
 		int64_t v;
-		if (__builtin_mul_overflow(whole, unit, &v) ||
-		    __builtin_add_overflow(v, frac * unit / scale, &v) ||
-		    __builtin_add_overflow(total, v, &total))
+		if (__builtin_mul_overflow(whole, unit, &v)
+		    || __builtin_add_overflow(v, frac * unit / scale, &v)
+		    || __builtin_add_overflow(total, v, &total))
 			goto too_large;
 	}
 	*ms = total;
 	return 0;
 too_large:
-	return hearth_err_set(err, HEARTH_EINVAL,
-	    "duration \"%.*s\" is too large", shown, s);
+	return hearth_err_set(
+	    err, HEARTH_EINVAL, "duration \"%.*s\" is too large", shown, s);
 }
 
 const char *
 hearth_config_duration_format(int64_t ms, char *out, size_t outsz)
 {
-	size_t	 o = 0;
+	size_t   o = 0;
 	uint64_t v = ms < 0 ? 0 - (uint64_t) ms : (uint64_t) ms;
 	if (outsz == 0)
 		return out;
@@ -430,8 +435,8 @@ const hearth_config_row *
 hearth_config_find_yaml(const char *path, size_t len)
 {
 	for (size_t i = 0; i < HEARTH_CONFIG_N_ROWS; i++)
-		if (strlen(hearth_config_rows[i].yaml) == len &&
-		    memcmp(hearth_config_rows[i].yaml, path, len) == 0)
+		if (strlen(hearth_config_rows[i].yaml) == len
+		    && memcmp(hearth_config_rows[i].yaml, path, len) == 0)
 			return &hearth_config_rows[i];
 	return NULL;
 }
@@ -440,8 +445,8 @@ static const hearth_config_row *
 config_find_flag(const char *name, size_t len)
 {
 	for (size_t i = 0; i < HEARTH_CONFIG_N_ROWS; i++)
-		if (strlen(hearth_config_rows[i].flag) == len &&
-		    memcmp(hearth_config_rows[i].flag, name, len) == 0)
+		if (strlen(hearth_config_rows[i].flag) == len
+		    && memcmp(hearth_config_rows[i].flag, name, len) == 0)
 			return &hearth_config_rows[i];
 	return NULL;
 }
@@ -457,7 +462,7 @@ config_distance(const char *a, size_t na, const char *b, size_t nb)
 		row[j] = j;
 	for (size_t i = 1; i <= na; i++) {
 		size_t diag = row[0];
-		row[0]	    = i;
+		row[0]      = i;
 		for (size_t j = 1; j <= nb; j++) {
 			size_t up   = row[j];
 			size_t best = diag + (a[i - 1] != b[j - 1]);
@@ -489,41 +494,40 @@ const char *
 hearth_config_suggest(const char *name, size_t len, int use_flag)
 {
 	const char *best      = NULL;
-	size_t	    best_dist = 4;
+	size_t      best_dist = 4;
 	for (size_t i = 0; i < HEARTH_CONFIG_N_ROWS; i++) {
 		const char *cand = use_flag ? hearth_config_rows[i].flag
-					    : hearth_config_rows[i].yaml;
-		size_t	    d	 = config_distance(name, len, cand, strlen(cand));
-		size_t	    la = len, lb = strlen(cand);
+		                            : hearth_config_rows[i].yaml;
+		size_t      d = config_distance(name, len, cand, strlen(cand));
+		size_t      la = len, lb = strlen(cand);
 		const char *na = config_leaf(name, &la);
 		const char *nb = config_leaf(cand, &lb);
-		size_t	    dl = config_distance(na, la, nb, lb);
+		size_t      dl = config_distance(na, la, nb, lb);
 		if (dl == 0)
 			d = 1;
 		if (d < best_dist) {
 			best_dist = d;
-			best	  = cand;
+			best      = cand;
 		}
 	}
 	return best;
 }
-
 
 /* ---- flags --------------------------------------------------------- */
 
 /* Split argv[i] into a flag name and optional "=value". Returns 0 for a
  * flag, -1 for something that is not one (a positional argument). */
 static int
-config_split_flag(const char *arg, const char **name, size_t *len,
-    const char **value)
+config_split_flag(
+    const char *arg, const char **name, size_t *len, const char **value)
 {
 	if (arg[0] != '-' || arg[1] == '\0')
 		return -1;
 	arg += arg[1] == '-' ? 2 : 1;
 	const char *eq = strchr(arg, '=');
-	*name	       = arg;
-	*len	       = eq != NULL ? (size_t) (eq - arg) : strlen(arg);
-	*value	       = eq != NULL ? eq + 1 : NULL;
+	*name          = arg;
+	*len           = eq != NULL ? (size_t) (eq - arg) : strlen(arg);
+	*value         = eq != NULL ? eq + 1 : NULL;
 	return 0;
 }
 
@@ -537,7 +541,7 @@ static int
 config_unknown_flag(const char *name, size_t len, hearth_err *err)
 {
 	const char *hint  = hearth_config_suggest(name, len, 1);
-	int	    shown = len > 128 ? 128 : (int) len;
+	int         shown = len > 128 ? 128 : (int) len;
 	if (hint != NULL)
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "unknown flag -%.*s; did you mean -%s? (hearth -help "
@@ -552,8 +556,8 @@ hearth_config_parse_args(hearth_config *c, int argc, char **argv,
     int *help_requested, hearth_err *err)
 {
 	const char   *name, *value, *file = NULL;
-	size_t	      len;
-	int	      rc = 0;
+	size_t        len;
+	int           rc = 0;
 	hearth_config tmp;
 	*help_requested = 0;
 	/* Pass 1: help and the config file, which flags then override. */
@@ -562,7 +566,8 @@ hearth_config_parse_args(hearth_config *c, int argc, char **argv,
 			break;
 		if (config_split_flag(argv[i], &name, &len, &value) != 0)
 			continue;
-		if (config_is(name, len, "h") || config_is(name, len, "help")) {
+		if (config_is(name, len, "h")
+		    || config_is(name, len, "help")) {
 			*help_requested = 1;
 			return 0;
 		}
@@ -575,8 +580,8 @@ hearth_config_parse_args(hearth_config *c, int argc, char **argv,
 		file = value != NULL ? value : argv[++i];
 	}
 	memcpy(&tmp, c, sizeof(tmp));
-	if (file != NULL &&
-	    (rc = hearth_config_load_file(&tmp, file, err)) != 0)
+	if (file != NULL
+	    && (rc = hearth_config_load_file(&tmp, file, err)) != 0)
 		return rc;
 	/* Pass 2: every other flag, in order (a repeated flag: last wins). */
 	for (int i = 1; i < argc; i++) {
@@ -590,8 +595,10 @@ hearth_config_parse_args(hearth_config *c, int argc, char **argv,
 		}
 		if (config_split_flag(argv[i], &name, &len, &value) != 0)
 			return hearth_err_set(err, HEARTH_EINVAL,
-			    "unexpected argument \"%.128s\": hearth takes only "
-			    "flags, like -name=value (hearth -help lists them)",
+			    "unexpected argument \"%.128s\": hearth takes "
+			    "only "
+			    "flags, like -name=value (hearth -help lists "
+			    "them)",
 			    argv[i]);
 		if (config_is(name, len, "config.file")) {
 			i += value == NULL;
@@ -609,8 +616,8 @@ hearth_config_parse_args(hearth_config *c, int argc, char **argv,
 				    r->flag, r->flag, r->def);
 			value = argv[++i];
 		}
-		if (hearth_config_set_value(
-			&tmp, r, value, strlen(value), err) != 0)
+		if (hearth_config_set_value(&tmp, r, value, strlen(value), err)
+		    != 0)
 			return hearth_err_prefix(err, "flag -%s", r->flag);
 	}
 	memcpy(c, &tmp, sizeof(*c));
@@ -653,8 +660,8 @@ config_put_yaml_string(hearth_buf *out, const char *s)
 	for (size_t i = 0, n = strlen(s); i < n;) {
 		unsigned char ch = (unsigned char) s[i];
 		uint32_t      cp;
-		size_t	      l = config_utf8_decode(
-			      (const unsigned char *) s + i, n - i, &cp);
+		size_t        l = config_utf8_decode(
+		           (const unsigned char *) s + i, n - i, &cp);
 		if (l == 0) { /* cannot happen for validated strings */
 			cp = 0xfffd;
 			l  = 1;
@@ -675,12 +682,12 @@ config_put_yaml_string(hearth_buf *out, const char *s)
 }
 
 static void
-config_put_value(hearth_buf *out, const hearth_config *c,
-    const hearth_config_row *r)
+config_put_value(
+    hearth_buf *out, const hearth_config *c, const hearth_config_row *r)
 {
 	const char *field = (const char *) c + r->off;
-	int64_t	    v;
-	char	    tmp[32];
+	int64_t     v;
+	char        tmp[32];
 	switch (r->type) {
 	case HEARTH_CFG_STRING:
 		config_put_yaml_string(out, field);
@@ -694,8 +701,8 @@ config_put_value(hearth_buf *out, const hearth_config *c,
 		break;
 	default:
 		memcpy(&v, field, sizeof(v));
-		hearth_buf_puts(out,
-		    hearth_config_duration_format(v, tmp, sizeof(tmp)));
+		hearth_buf_puts(
+		    out, hearth_config_duration_format(v, tmp, sizeof(tmp)));
 		break;
 	}
 }
@@ -706,7 +713,7 @@ hearth_config_dump(const hearth_config *c, hearth_buf *out)
 	/* Rows of one section are written together under one heading, in
 	 * table order, wherever the section's rows sit in the table. */
 	for (size_t i = 0; i < HEARTH_CONFIG_N_ROWS; i++) {
-		const char *ri	= hearth_config_rows[i].yaml;
+		const char *ri  = hearth_config_rows[i].yaml;
 		const char *dot = strchr(ri, '.');
 		if (dot == NULL) {
 			hearth_buf_printf(out, "%s: ", ri);
@@ -717,8 +724,8 @@ hearth_config_dump(const hearth_config *c, hearth_buf *out)
 		size_t slen = (size_t) (dot - ri) + 1; /* with the dot */
 		int    done = 0;
 		for (size_t k = 0; k < i && !done; k++)
-			done = strncmp(hearth_config_rows[k].yaml, ri, slen) ==
-			    0;
+			done = strncmp(hearth_config_rows[k].yaml, ri, slen)
+			    == 0;
 		if (done)
 			continue;
 		hearth_buf_printf(out, "%.*s:\n", (int) slen - 1, ri);

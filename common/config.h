@@ -38,12 +38,12 @@
 typedef struct hearth_config {
 	char target[256]; /* comma list of roles, "all" = every role */
 	struct {
-		char	http_listen_address[256];
+		char    http_listen_address[256];
 		int64_t http_listen_port;
 		int64_t http_threads;
 		int64_t http_connection_timeout_ms;
 		int64_t http_max_connections;
-		char	log_level[16];
+		char    log_level[16];
 	} server;
 	struct {
 		char path[4096];
@@ -81,14 +81,14 @@ int hearth_config_parse_yaml_string(hearth_config *c, const char *s,
     size_t len, const char *source, hearth_err *err);
 
 /* Read and apply a YAML file (at most 16 MiB). */
-int hearth_config_load_file(hearth_config *c, const char *path,
-    hearth_err *err);
+int hearth_config_load_file(
+    hearth_config *c, const char *path, hearth_err *err);
 
 /* Set one limit by its YAML key inside `limits:` (e.g. "reject_older_than")
  * from text, with the same parsing and range checks as the config file.
  * For per-tenant overrides. -HEARTH_ENOTFOUND for an unknown key. */
-int hearth_config_set_limit(hearth_limits *l, const char *key,
-    const char *value, hearth_err *err);
+int hearth_config_set_limit(
+    hearth_limits *l, const char *key, const char *value, hearth_err *err);
 
 /* Print usage and every flag (type, default, help) to out. */
 void hearth_config_help(FILE *out);
@@ -101,13 +101,12 @@ int hearth_config_dump(const hearth_config *c, hearth_buf *out);
 /* Parse a duration (syntax above) into milliseconds; fractions of a
  * millisecond are dropped. -HEARTH_EINVAL with a message saying what is
  * wrong. */
-int hearth_config_duration_parse(const char *s, size_t len, int64_t *ms,
-    hearth_err *err);
+int hearth_config_duration_parse(
+    const char *s, size_t len, int64_t *ms, hearth_err *err);
 
 /* Format milliseconds as the shortest duration text from the units
  * d h m s ms ("0s", "500ms", "1h30m", "14d"); negative values get a '-'.
  * Returns out. outsz >= 32 always fits. */
-const char *hearth_config_duration_format(int64_t ms, char *out,
-    size_t outsz);
+const char *hearth_config_duration_format(int64_t ms, char *out, size_t outsz);
 
 #endif

@@ -27,12 +27,12 @@ enum {
 typedef struct hearth_config_row {
 	const char *yaml; /* path: "section.key" or "key" */
 	const char *flag; /* without the leading dash */
-	int	    type;
-	size_t	    off;  /* offset in hearth_config */
-	size_t	    size; /* strings: capacity including the NUL */
+	int         type;
+	size_t      off;  /* offset in hearth_config */
+	size_t      size; /* strings: capacity including the NUL */
 	const char *def;  /* default, in the same syntax as YAML and flags */
 	const char *help;
-	int64_t	    min, max; /* int and duration range */
+	int64_t     min, max; /* int and duration range */
 	int (*check)(const char *v, hearth_err *err); /* strings, optional */
 	unsigned flags;
 } hearth_config_row;
@@ -48,8 +48,7 @@ int hearth_config_set_value(void *base, const hearth_config_row *r,
     const char *v, size_t len, hearth_err *err);
 
 /* Row by YAML path, or NULL. */
-const hearth_config_row *hearth_config_find_yaml(const char *path,
-    size_t len);
+const hearth_config_row *hearth_config_find_yaml(const char *path, size_t len);
 
 /* The row name (YAML path, or flag when use_flag) closest to name, for a
  * "did you mean" hint; NULL when nothing is close. */

@@ -7,27 +7,28 @@
 #include <string.h>
 #include <yaml.h>
 
-static const char *const config_type_phrases[] = { "a string", "an integer",
-	"a boolean", "a duration" };
+static const char *const config_type_phrases[]
+    = { "a string", "an integer", "a boolean", "a duration" };
 
 /* 1 when key names a section: some row's path is "key.<something>". */
 static int
 config_is_section(const char *key, size_t len)
 {
 	for (size_t i = 0; i < HEARTH_CONFIG_N_ROWS; i++)
-		if (strncmp(hearth_config_rows[i].yaml, key, len) == 0 &&
-		    memchr(key, '\0', len) == NULL &&
-		    hearth_config_rows[i].yaml[len] == '.')
+		if (strncmp(hearth_config_rows[i].yaml, key, len) == 0
+		    && memchr(key, '\0', len) == NULL
+		    && hearth_config_rows[i].yaml[len] == '.')
 			return 1;
 	return 0;
 }
 
 typedef struct config_yaml_ctx {
 	yaml_document_t *doc;
-	const char	*source;
-	void		*base;
-	unsigned long	 seen[HEARTH_CONFIG_N_ROWS]; /* line of first use, 0 = unset */
-	unsigned long	 seen_section[HEARTH_CONFIG_N_ROWS];
+	const char      *source;
+	void            *base;
+	unsigned long
+	    seen[HEARTH_CONFIG_N_ROWS]; /* line of first use, 0 = unset */
+	unsigned long seen_section[HEARTH_CONFIG_N_ROWS];
 } config_yaml_ctx;
 
 static unsigned long
@@ -39,15 +40,15 @@ config_line(const yaml_node_t *n)
 static int
 config_yaml_is_null(const yaml_node_t *n)
 {
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+	if (n->type != YAML_SCALAR_NODE
+	    || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return 0;
 	const char *v = (const char *) n->data.scalar.value;
-	size_t	    l = n->data.scalar.length;
-	return l == 0 || (l == 1 && v[0] == '~') ||
-	    (l == 4 &&
-		(!memcmp(v, "null", 4) || !memcmp(v, "Null", 4) ||
-		    !memcmp(v, "NULL", 4)));
+	size_t      l = n->data.scalar.length;
+	return l == 0 || (l == 1 && v[0] == '~')
+	    || (l == 4
+	        && (!memcmp(v, "null", 4) || !memcmp(v, "Null", 4)
+	            || !memcmp(v, "NULL", 4)));
 }
 
 static const char *
@@ -61,7 +62,7 @@ config_yaml_unknown(config_yaml_ctx *x, const yaml_node_t *key,
     const char *path, size_t len, hearth_err *err)
 {
 	const char *hint  = hearth_config_suggest(path, len, 0);
-	int	    shown = len > 128 ? 128 : (int) len;
+	int         shown = len > 128 ? 128 : (int) len;
 	return hearth_err_set(err, HEARTH_EINVAL,
 	    "%s: line %lu: unknown key \"%.*s\"%s%s%s", x->source,
 	    config_line(key), shown, path, hint ? " (did you mean \"" : "",
@@ -79,7 +80,8 @@ config_yaml_leaf(config_yaml_ctx *x, const yaml_node_t *key,
 	size_t i = (size_t) (r - hearth_config_rows);
 	if (x->seen[i] != 0)
 		return hearth_err_set(err, HEARTH_EINVAL,
-		    "%s: line %lu: key \"%s\" is set twice (first on line %lu)",
+		    "%s: line %lu: key \"%s\" is set twice (first on line "
+		    "%lu)",
 		    x->source, config_line(key), r->yaml, x->seen[i]);
 	x->seen[i] = config_line(key);
 	if (config_yaml_is_null(val))
@@ -89,8 +91,10 @@ config_yaml_leaf(config_yaml_ctx *x, const yaml_node_t *key,
 		    "%s: line %lu: %s: expected %s, got %s", x->source,
 		    config_line(val), r->yaml, config_type_phrases[r->type],
 		    config_node_kind(val));
-	if (hearth_config_set_value(x->base, r, (const char *) val->data.scalar.value,
-		val->data.scalar.length, err) != 0)
+	if (hearth_config_set_value(x->base, r,
+	        (const char *) val->data.scalar.value, val->data.scalar.length,
+	        err)
+	    != 0)
 		return hearth_err_prefix(err, "%s: line %lu: %s", x->source,
 		    config_line(val), r->yaml);
 	return 0;
@@ -101,12 +105,12 @@ config_yaml_section(config_yaml_ctx *x, const yaml_node_t *skey,
     const yaml_node_t *sval, hearth_err *err)
 {
 	const char *sname = (const char *) skey->data.scalar.value;
-	size_t	    slen  = skey->data.scalar.length;
+	size_t      slen  = skey->data.scalar.length;
 	/* Section names are few; index seen_section by the first row of the
 	 * section, which is unique per section. */
 	size_t first = 0;
-	while (strncmp(hearth_config_rows[first].yaml, sname, slen) != 0 ||
-	    hearth_config_rows[first].yaml[slen] != '.')
+	while (strncmp(hearth_config_rows[first].yaml, sname, slen) != 0
+	    || hearth_config_rows[first].yaml[slen] != '.')
 		first++;
 	if (x->seen_section[first] != 0)
 		return hearth_err_set(err, HEARTH_EINVAL,
@@ -123,9 +127,9 @@ config_yaml_section(config_yaml_ctx *x, const yaml_node_t *skey,
 		    "value lines), got %s",
 		    x->source, config_line(sval), (int) slen, sname,
 		    sval->type == YAML_SCALAR_NODE ? "a single value"
-						   : config_node_kind(sval));
+		                                   : config_node_kind(sval));
 	for (yaml_node_pair_t *p = sval->data.mapping.pairs.start;
-	    p < sval->data.mapping.pairs.top; p++) {
+	     p < sval->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(x->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(x->doc, p->value);
 		if (k == NULL || v == NULL)
@@ -162,9 +166,9 @@ config_yaml_apply(config_yaml_ctx *x, hearth_err *err)
 		    "such as server: and limits:, not %s",
 		    x->source, config_line(root),
 		    root->type == YAML_SCALAR_NODE ? "a single value"
-						   : config_node_kind(root));
+		                                   : config_node_kind(root));
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-	    p < root->data.mapping.pairs.top; p++) {
+	     p < root->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(x->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(x->doc, p->value);
 		if (k == NULL || v == NULL)
@@ -176,8 +180,8 @@ config_yaml_apply(config_yaml_ctx *x, hearth_err *err)
 			    "%s",
 			    x->source, config_line(k), config_node_kind(k));
 		const char *key = (const char *) k->data.scalar.value;
-		size_t	    len = k->data.scalar.length;
-		int	    rc;
+		size_t      len = k->data.scalar.length;
+		int         rc;
 		if (config_is_section(key, len))
 			rc = config_yaml_section(x, k, v, err);
 		else if (memchr(key, '.', len) != NULL)
@@ -214,25 +218,25 @@ int
 hearth_config_parse_yaml_string(hearth_config *c, const char *s, size_t len,
     const char *source, hearth_err *err)
 {
-	yaml_parser_t	parser;
+	yaml_parser_t   parser;
 	yaml_document_t doc;
-	int		rc;
+	int             rc;
 	/* Work on a copy so that a failed parse leaves c unchanged; the
 	 * context is large (two arrays per row), so it lives on the heap. */
 	config_yaml_ctx *x   = calloc(1, sizeof(*x));
-	hearth_config	*tmp = malloc(sizeof(*tmp));
+	hearth_config   *tmp = malloc(sizeof(*tmp));
 	if (source == NULL)
 		source = "config";
 	if (x == NULL || tmp == NULL || !yaml_parser_initialize(&parser)) {
 		free(x);
 		free(tmp);
-		return hearth_err_set(err, HEARTH_ENOMEM,
-		    "%s: out of memory", source);
+		return hearth_err_set(
+		    err, HEARTH_ENOMEM, "%s: out of memory", source);
 	}
 	memcpy(tmp, c, sizeof(*tmp));
 	x->source = source;
-	x->base	  = tmp;
-	x->doc	  = &doc;
+	x->base   = tmp;
+	x->doc    = &doc;
 	yaml_parser_set_input_string(&parser, (const unsigned char *) s, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		rc = config_yaml_syntax_error(&parser, source, err);
@@ -270,14 +274,14 @@ hearth_config_load_file(hearth_config *c, const char *path, hearth_err *err)
 	/* A config file is a few KB; the cap only stops `-config.file
 	 * /dev/zero` from eating memory. */
 	enum { MAX_BYTES = 16 << 20 };
-	char	   source[4200];
+	char       source[4200];
 	hearth_buf b;
-	int	   rc;
+	int        rc;
 	snprintf(source, sizeof(source), "config file %.4096s", path);
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
-		return hearth_err_set(err, HEARTH_EINVAL, "%s: cannot open: %s",
-		    source, strerror(errno));
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "%s: cannot open: %s", source, strerror(errno));
 	hearth_buf_init(&b);
 	for (;;) {
 		if (hearth_buf_reserve(&b, 65536) != 0) {

@@ -294,7 +294,8 @@ hearth_fgtree_add_stack(hearth_fgtree *t, const char *const *frames,
 	uint32_t node = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = lens != NULL ? lens[i] : strlen(frames[i]);
-		int    rc  = hearth_fgtree_child(t, node, frames[i], len, &node);
+		int    rc  = hearth_fgtree_child(t, node, frames[i], len,
+		       &node);
 		if (rc != 0)
 			return rc;
 	}
@@ -327,8 +328,8 @@ hearth_fgtree_merge(hearth_fgtree *dst, const hearth_fgtree *src)
 			goto out;
 	}
 	for (size_t i = 0; i < src->n; i++)
-		dst->nodes[map[i]].self = fgtree_sat_add(dst->nodes[map[i]].self,
-		    src->nodes[i].self);
+		dst->nodes[map[i]].self =
+		    fgtree_sat_add(dst->nodes[map[i]].self, src->nodes[i].self);
 out:
 	free(nmap);
 	free(map);

@@ -515,24 +515,24 @@ fb_layout(fb_view *v, hearth_flamebearer **out)
 	size_t		    count = 0, levels = 0;
 	fb_names	    nm	      = { 0 };
 	hearth_flamebearer *fb	      = calloc(1, sizeof(*fb));
-	nm.cap				      = 16;
-	nm.p				      = malloc(nm.cap * sizeof(*nm.p));
-	nm.len				      = malloc(nm.cap * sizeof(*nm.len));
-	nm.slots			      = calloc(32, sizeof(*nm.slots));
-	nm.mask				      = 31;
+	nm.cap	 = 16;
+	nm.p	 = malloc(nm.cap * sizeof(*nm.p));
+	nm.len	 = malloc(nm.cap * sizeof(*nm.len));
+	nm.slots = calloc(32, sizeof(*nm.slots));
+	nm.mask	 = 31;
 	if (nidx == NULL || fb == NULL || nm.p == NULL || nm.len == NULL ||
 	    nm.slots == NULL)
 		goto out;
 	if ((rc = fb_pass_names(v, &nm, nidx, &other_idx, &count, &levels)) !=
 	    0)
 		goto out;
-	rc		= HEARTH_ENOMEM;
-	fb->diff	= v->sides == 2;
-	fb->width	= fb->diff ? 7 : 4;
-	fb->n_levels	= levels;
-	fb->level_off	= malloc((levels + 1) * sizeof(*fb->level_off));
-	fb->values	= malloc(count * fb->width * sizeof(*fb->values));
-	queue		= malloc(count * sizeof(*queue));
+	rc	      = HEARTH_ENOMEM;
+	fb->diff      = v->sides == 2;
+	fb->width     = fb->diff ? 7 : 4;
+	fb->n_levels  = levels;
+	fb->level_off = malloc((levels + 1) * sizeof(*fb->level_off));
+	fb->values    = malloc(count * fb->width * sizeof(*fb->values));
+	queue	      = malloc(count * sizeof(*queue));
 	if (fb->level_off == NULL || fb->values == NULL || queue == NULL)
 		goto out;
 	fb_pass_levels(v, nidx, other_idx, fb, queue, count);

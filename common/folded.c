@@ -12,14 +12,14 @@
 #define FOLDED_MSG_CUT 32 /* bytes of a bad count quoted in a message */
 
 typedef struct folded_state {
-	hearth_arena	      *a;
+	hearth_arena          *a;
 	hearth_upload_builder *b;
-	const char	      *fmt; /* "folded" or "lines", for messages */
-	size_t		       max_depth, max_symbol, max_samples;
-	uint32_t	      *frames;
-	size_t		       cap;
-	size_t		       lineno;
-	hearth_err	      *err;
+	const char            *fmt; /* "folded" or "lines", for messages */
+	size_t                 max_depth, max_symbol, max_samples;
+	uint32_t              *frames;
+	size_t                 cap;
+	size_t                 lineno;
+	hearth_err            *err;
 } folded_state;
 
 static int
@@ -27,8 +27,8 @@ folded_nomem(folded_state *st)
 {
 	return hearth_err_set(st->err, HEARTH_ELIMIT,
 	    "%s: line %zu: request memory limit reached (%zu bytes in use); "
-	    "send smaller profiles", st->fmt, st->lineno,
-	    hearth_arena_used(st->a));
+	    "send smaller profiles",
+	    st->fmt, st->lineno, hearth_arena_used(st->a));
 }
 
 /* Base-10 integer as strconv.Atoi reads it: optional sign, then at least
@@ -45,7 +45,7 @@ folded_atoi(const char *s, size_t n, int64_t *out)
 	if (i == n)
 		return -1;
 	uint64_t v = 0, lim = neg ? (uint64_t) INT64_MAX + 1 : INT64_MAX;
-	int	 ovf = 0;
+	int      ovf = 0;
 	for (; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
@@ -58,7 +58,7 @@ folded_atoi(const char *s, size_t n, int64_t *out)
 	if (ovf)
 		return -2;
 	*out = neg ? (v == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) v)
-		   : (int64_t) v;
+	           : (int64_t) v;
 	return 0;
 }
 
@@ -66,13 +66,13 @@ static int
 folded_push_frame(folded_state *st, size_t n, uint32_t id)
 {
 	if (n == st->cap) {
-		size_t	  nc = st->cap ? st->cap * 2 : 64;
+		size_t    nc = st->cap ? st->cap * 2 : 64;
 		uint32_t *nf = hearth_arena_realloc(st->a, st->frames,
 		    st->cap * sizeof(*nf), nc * sizeof(*nf));
 		if (nf == NULL)
 			return folded_nomem(st);
 		st->frames = nf;
-		st->cap	   = nc;
+		st->cap    = nc;
 	}
 	st->frames[n] = id;
 	return 0;
@@ -83,11 +83,11 @@ static int
 folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 {
 	size_t depth = 0, frame = 0;
-	size_t i     = 0;
+	size_t i = 0;
 	while (i <= n) {
 		const char *f  = s + i;
 		const char *sc = memchr(f, ';', n - i);
-		size_t	    fl = sc != NULL ? (size_t) (sc - f) : n - i;
+		size_t      fl = sc != NULL ? (size_t) (sc - f) : n - i;
 		i += fl + 1;
 		if (fl == 0)
 			continue;
@@ -108,15 +108,15 @@ folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 			/* Keep the tail (the most specific part of a long
 			 * name, as upstream), from a character boundary. */
 			size_t cut = fl - st->max_symbol;
-			while (cut < fl && ((unsigned char) f[cut] & 0xc0) ==
-			    0x80)
+			while (cut < fl
+			    && ((unsigned char) f[cut] & 0xc0) == 0x80)
 				cut++;
 			f += cut;
 			fl -= cut;
 		}
 		uint32_t id;
-		int rc = hearth_upload_builder_string(st->b, f, fl, &id,
-		    st->err);
+		int      rc
+		    = hearth_upload_builder_string(st->b, f, fl, &id, st->err);
 		if (rc == 0)
 			rc = folded_push_frame(st, depth, id);
 		if (rc != 0)
@@ -124,8 +124,8 @@ folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 		depth++;
 	}
 	uint32_t stack;
-	int rc = hearth_upload_builder_stack(st->b, st->frames, depth, &stack,
-	    st->err);
+	int      rc = hearth_upload_builder_stack(
+	         st->b, st->frames, depth, &stack, st->err);
 	if (rc != 0)
 		return rc;
 	/* Stack ids are dense from 0, so id >= limit means one too many. */
@@ -136,8 +136,8 @@ folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 		    st->max_samples, st->lineno);
 	rc = hearth_upload_builder_add(st->b, NULL, 0, stack, &v, st->err);
 	if (rc != 0)
-		hearth_err_prefix(st->err, "%s: line %zu", st->fmt,
-		    st->lineno);
+		hearth_err_prefix(
+		    st->err, "%s: line %zu", st->fmt, st->lineno);
 	return rc;
 }
 
@@ -159,10 +159,10 @@ folded_line(folded_state *st, const char *s, size_t n, int lines_mode)
 	if (sp == 0)
 		return 0; /* no space: not a sample line */
 	const char *c  = s + sp;
-	size_t	    cn = n - sp;
-	int64_t	    v  = 0;
-	int	    rc = folded_atoi(c, cn, &v);
-	int	    q  = cn > FOLDED_MSG_CUT ? FOLDED_MSG_CUT : (int) cn;
+	size_t      cn = n - sp;
+	int64_t     v  = 0;
+	int         rc = folded_atoi(c, cn, &v);
+	int         q  = cn > FOLDED_MSG_CUT ? FOLDED_MSG_CUT : (int) cn;
 	const char *el = cn > FOLDED_MSG_CUT ? "..." : "";
 	if (rc == -1)
 		return hearth_err_set(st->err, HEARTH_EINVAL,
@@ -188,7 +188,7 @@ hearth_folded_parse(hearth_arena *a, const char *body, size_t len,
 {
 	HEARTH_ASSERT(a != NULL && out != NULL);
 	HEARTH_ASSERT(len == 0 || body != NULL);
-	*out		= NULL;
+	*out            = NULL;
 	folded_state st = {
 		.a   = a,
 		.fmt = lines_mode ? "lines" : "folded",
@@ -206,7 +206,7 @@ hearth_folded_parse(hearth_arena *a, const char *body, size_t len,
 	while (i < len) {
 		const char *s  = body + i;
 		const char *nl = memchr(s, '\n', len - i);
-		size_t	    n  = nl != NULL ? (size_t) (nl - s) : len - i;
+		size_t      n  = nl != NULL ? (size_t) (nl - s) : len - i;
 		i += n + 1;
 		st.lineno++;
 		if (n > 0 && s[n - 1] == '\r')

@@ -38,9 +38,9 @@
 #include <stddef.h>
 
 typedef struct hearth_folded_opts {
-	size_t max_stack_depth;	  /* frames kept per stack; 0 = no limit */
+	size_t max_stack_depth;   /* frames kept per stack; 0 = no limit */
 	size_t max_symbol_length; /* bytes kept per frame; 0 = no limit */
-	size_t max_samples;	  /* distinct stacks; 0 = no limit */
+	size_t max_samples;       /* distinct stacks; 0 = no limit */
 } hearth_folded_opts;
 
 /* Parse body[0..len) (lines_mode 0 = folded, 1 = lines); opts may be NULL

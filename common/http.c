@@ -19,14 +19,14 @@
  * connection timeout to go by. */
 #define HTTP_STOP_WAIT_S 30
 
-static const double http_body_buckets[] = { 1024, 4096, 16384, 65536,
-	262144, 1048576, 4194304, 16777216, 67108864, 268435456 };
+static const double http_body_buckets[] = { 1024, 4096, 16384, 65536, 262144,
+	1048576, 4194304, 16777216, 67108864, 268435456 };
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
     const char *url, const char *method, const char *version,
     const char *upload_data, size_t *upload_data_size, void **con_cls);
-static void http_completed(void *cls, struct MHD_Connection *conn,
-    void **con_cls, enum MHD_RequestTerminationCode toe);
+static void            http_completed(void *cls, struct MHD_Connection *conn,
+               void **con_cls, enum MHD_RequestTerminationCode toe);
 
 /* ---- server lifecycle ---------------------------------------------- */
 
@@ -34,36 +34,35 @@ static void
 http_register_metrics(hearth_http_server *s)
 {
 	static const char *const rms[] = { "route", "method", "status" };
-	hearth_metrics		*m     = s->metrics;
+	hearth_metrics          *m     = s->metrics;
 	if (m == NULL)
 		return;
-	s->m_requests	 = hearth_metrics_counter(m,
-	       "hearth_http_requests_total",
-	       "HTTP requests completed, by route, method and status.", 3, rms);
-	s->m_duration	 = hearth_metrics_histogram(m,
-	       "hearth_http_request_duration_seconds",
-	       "Time from request headers to the last response byte.", 1, rms,
-	       NULL, 0);
-	s->m_body	 = hearth_metrics_histogram(m,
-	       "hearth_http_request_body_bytes",
-	       "Request body bytes received, including bodies refused as too "
-	       "large.",
-	       1, rms, http_body_buckets,
-	       sizeof(http_body_buckets) / sizeof(http_body_buckets[0]));
-	s->m_inflight	 = hearth_metrics_gauge(m,
-	       "hearth_http_inflight_requests",
-	       "HTTP requests received and not yet completed.", 0, NULL);
+	s->m_requests = hearth_metrics_counter(m, "hearth_http_requests_total",
+	    "HTTP requests completed, by route, method and status.", 3, rms);
+	s->m_duration = hearth_metrics_histogram(m,
+	    "hearth_http_request_duration_seconds",
+	    "Time from request headers to the last response byte.", 1, rms,
+	    NULL, 0);
+	s->m_body     = hearth_metrics_histogram(m,
+	        "hearth_http_request_body_bytes",
+	        "Request body bytes received; for a body refused up front, the "
+	            "size its Content-Length announced.",
+	        1, rms, http_body_buckets,
+	        sizeof(http_body_buckets) / sizeof(http_body_buckets[0]));
+	s->m_inflight
+	    = hearth_metrics_gauge(m, "hearth_http_inflight_requests",
+	        "HTTP requests received and not yet completed.", 0, NULL);
 }
 
 /* Resolve the listen address now, so a typo fails at start-up with a
  * clear message rather than inside MHD. */
 static int
-http_resolve(hearth_http_server *s, const char *address, uint16_t port,
-    hearth_err *err)
+http_resolve(
+    hearth_http_server *s, const char *address, uint16_t port, hearth_err *err)
 {
 	struct addrinfo hints, *res = NULL;
-	char		host[256], portstr[8];
-	size_t		len = strlen(address);
+	char            host[256], portstr[8];
+	size_t          len = strlen(address);
 	if (len >= sizeof(host))
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "http: listen address is %zu bytes long", len);
@@ -74,9 +73,9 @@ http_resolve(hearth_http_server *s, const char *address, uint16_t port,
 		memcpy(host, address, len + 1);
 	}
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family	  = AF_UNSPEC;
+	hints.ai_family   = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags	  = AI_PASSIVE | AI_NUMERICSERV;
+	hints.ai_flags    = AI_PASSIVE | AI_NUMERICSERV;
 	snprintf(portstr, sizeof(portstr), "%u", (unsigned) port);
 	int rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0 || res == NULL)
@@ -95,19 +94,21 @@ int
 hearth_http_server_new(const hearth_http_opts *o, hearth_metrics *m,
     const hearth_log *log, hearth_http_server **out, hearth_err *err)
 {
-	*out			 = NULL;
-	hearth_http_server *s	 = calloc(1, sizeof(*s));
+	*out                  = NULL;
+	hearth_http_server *s = calloc(1, sizeof(*s));
 	if (s == NULL)
-		return hearth_err_set(err, HEARTH_ENOMEM, "http: out of memory");
-	s->opts	   = *o;
+		return hearth_err_set(
+		    err, HEARTH_ENOMEM, "http: out of memory");
+	s->opts    = *o;
 	s->metrics = m;
 	if (log != NULL)
 		s->log = *log;
 	else
 		hearth_log_init(&s->log, "http", HEARTH_LOG_INFO);
-	const char *address =
-	    o->address != NULL && o->address[0] != '\0' ? o->address : "0.0.0.0";
-	int rc = http_resolve(s, address, o->port, err);
+	const char *address = o->address != NULL && o->address[0] != '\0'
+	    ? o->address
+	    : "0.0.0.0";
+	int         rc      = http_resolve(s, address, o->port, err);
 	if (rc != 0) {
 		free(s);
 		return rc;
@@ -131,8 +132,9 @@ hearth_http_route(hearth_http_server *s, const char *method, const char *path,
 	HEARTH_ASSERT(s->daemon == NULL); /* invariant (1) */
 	HEARTH_ASSERT(path != NULL && route_label != NULL && h != NULL);
 	if (s->n_routes == s->cap_routes) {
-		size_t	    cap = s->cap_routes ? s->cap_routes * 2 : 16;
-		hearth_http_route_row *nr	= realloc(s->routes, cap * sizeof(*nr));
+		size_t cap = s->cap_routes ? s->cap_routes * 2 : 16;
+		hearth_http_route_row *nr
+		    = realloc(s->routes, cap * sizeof(*nr));
 		if (nr == NULL)
 			return HEARTH_ENOMEM;
 		s->routes     = nr;
@@ -141,14 +143,14 @@ hearth_http_route(hearth_http_server *s, const char *method, const char *path,
 	hearth_http_route_row *r = &s->routes[s->n_routes];
 	memset(r, 0, sizeof(*r));
 	r->method    = method != NULL ? strdup(method) : NULL;
-	r->path	     = strdup(path);
+	r->path      = strdup(path);
 	r->label     = strdup(route_label);
 	r->path_len  = strlen(path);
 	r->is_prefix = is_prefix != 0;
-	r->h	     = h;
-	r->ctx	     = ctx;
-	if ((method != NULL && r->method == NULL) || r->path == NULL ||
-	    r->label == NULL) {
+	r->h         = h;
+	r->ctx       = ctx;
+	if ((method != NULL && r->method == NULL) || r->path == NULL
+	    || r->label == NULL) {
 		free(r->method);
 		free(r->path);
 		free(r->label);
@@ -164,7 +166,7 @@ static void
 http_logger(void *cls, const char *fmt, va_list ap)
 {
 	hearth_http_server *s = cls;
-	char		    line[512], q[600];
+	char                line[512], q[600];
 	vsnprintf(line, sizeof(line), fmt, ap);
 	size_t n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -180,9 +182,9 @@ int
 hearth_http_server_start(hearth_http_server *s, hearth_err *err)
 {
 	HEARTH_ASSERT(s->daemon == NULL);
-	const hearth_http_opts *o     = &s->opts;
-	unsigned		flags = MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	const hearth_http_opts *o = &s->opts;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+	    | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (s->ipv6)
 		flags |= MHD_USE_IPv6;
 	/* 128 KiB at least: MHD hands the body over in chunks of about half
@@ -193,22 +195,20 @@ hearth_http_server_start(hearth_http_server *s, hearth_err *err)
 	/* Options that exist only when set: MHD warns about a pool size of
 	 * 0, and 0 means "MHD's default" for the others. */
 	struct MHD_OptionItem ops[4];
-	size_t		      n = 0;
+	size_t                n = 0;
 	if (o->threads > 1)
-		ops[n++] = (struct MHD_OptionItem) {
-			MHD_OPTION_THREAD_POOL_SIZE, (intptr_t) o->threads, NULL
-		};
+		ops[n++]
+		    = (struct MHD_OptionItem) { MHD_OPTION_THREAD_POOL_SIZE,
+			      (intptr_t) o->threads, NULL };
 	if (o->max_connections > 0)
-		ops[n++] = (struct MHD_OptionItem) {
-			MHD_OPTION_CONNECTION_LIMIT,
-			(intptr_t) o->max_connections, NULL
-		};
+		ops[n++]
+		    = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_LIMIT,
+			      (intptr_t) o->max_connections, NULL };
 	if (o->connection_timeout_s > 0)
-		ops[n++] = (struct MHD_OptionItem) {
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			(intptr_t) o->connection_timeout_s, NULL
-		};
-	ops[n] = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
+		ops[n++]
+		    = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_TIMEOUT,
+			      (intptr_t) o->connection_timeout_s, NULL };
+	ops[n]           = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
 	s->last_error[0] = '\0';
 	/* The logger goes first, or MHD logs the other options' problems
 	 * to stderr itself. */
@@ -222,9 +222,9 @@ hearth_http_server_start(hearth_http_server *s, hearth_err *err)
 		return hearth_err_set(err, HEARTH_EIO,
 		    "http: cannot listen on %s: %s", s->addr_text,
 		    s->last_error[0] ? s->last_error
-				     : "libmicrohttpd failed to start");
-	const union MHD_DaemonInfo *info =
-	    MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+		                     : "libmicrohttpd failed to start");
+	const union MHD_DaemonInfo *info
+	    = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info != NULL ? info->port : s->opts.port;
 	return 0;
 }
@@ -252,15 +252,15 @@ hearth_http_server_stop(hearth_http_server *s)
 	    : HTTP_STOP_WAIT_S;
 	pthread_mutex_lock(&s->mu);
 	while (s->inflight > 0)
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) ==
-		    ETIMEDOUT)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline)
+		    == ETIMEDOUT)
 			break;
 	size_t left = s->inflight;
 	pthread_mutex_unlock(&s->mu);
 	if (left > 0)
 		hearth_log_write(&s->log, HEARTH_LOG_WARN,
-		    "http stop gave up waiting for requests",
-		    "in_flight=%zu", left);
+		    "http stop gave up waiting for requests", "in_flight=%zu",
+		    left);
 	MHD_stop_daemon(s->daemon);
 	s->daemon = NULL;
 }
@@ -300,8 +300,9 @@ const char *
 hearth_http_req_query(const hearth_http_req *r, const char *name)
 {
 	const char *v = NULL;
-	if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name,
-		strlen(name), &v, NULL) != MHD_YES)
+	if (MHD_lookup_connection_value_n(
+	        r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, NULL)
+	    != MHD_YES)
 		return NULL;
 	return v != NULL ? v : "";
 }
@@ -309,13 +310,13 @@ hearth_http_req_query(const hearth_http_req *r, const char *name)
 typedef struct http_query_iter {
 	const char  *name;
 	const char **vals;
-	size_t	     max;
-	size_t	     n;
+	size_t       max;
+	size_t       n;
 } http_query_iter;
 
 static enum MHD_Result
-http_query_collect(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+http_query_collect(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	http_query_iter *it = cls;
 	(void) kind;
@@ -325,8 +326,8 @@ http_query_collect(void *cls, enum MHD_ValueKind kind, const char *key,
 }
 
 size_t
-hearth_http_req_query_all(const hearth_http_req *r, const char *name,
-    const char **vals, size_t max)
+hearth_http_req_query_all(
+    const hearth_http_req *r, const char *name, const char **vals, size_t max)
 {
 	http_query_iter it = { name, vals, max, 0 };
 	if (max == 0)
@@ -361,8 +362,8 @@ hearth_http_req_arena(hearth_http_req *r)
 static const char *
 http_method_label(const char *m)
 {
-	static const char *const known[] = { "GET", "POST", "PUT", "DELETE",
-		"HEAD", "OPTIONS", "PATCH" };
+	static const char *const known[]
+	    = { "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH" };
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(m, known[i]) == 0)
 			return known[i];
@@ -386,8 +387,8 @@ http_same_spec(const hearth_http_route_row *a, const hearth_http_route_row *b)
 static int
 http_method_ok(const hearth_http_route_row *r, const char *method)
 {
-	return r->method == NULL || strcmp(r->method, method) == 0 ||
-	    (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+	return r->method == NULL || strcmp(r->method, method) == 0
+	    || (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
 }
 
 /* The route for (path, method), or NULL. *label gets the label to count
@@ -403,27 +404,28 @@ http_match(const hearth_http_server *s, const char *path, const char *method,
 		const hearth_http_route_row *r = &s->routes[i];
 		if (!http_path_matches(r, path))
 			continue;
-		if (best == NULL || (!r->is_prefix && best->is_prefix) ||
-		    (r->is_prefix == best->is_prefix &&
-			r->path_len > best->path_len))
+		if (best == NULL || (!r->is_prefix && best->is_prefix)
+		    || (r->is_prefix == best->is_prefix
+		        && r->path_len > best->path_len))
 			best = r;
 	}
-	*label	= "other";
+	*label  = "other";
 	*status = 404;
 	if (best == NULL)
 		return NULL;
 	*label = best->label;
 	for (size_t i = 0; i < s->n_routes; i++)
-		if (http_same_spec(&s->routes[i], best) &&
-		    http_method_ok(&s->routes[i], method))
+		if (http_same_spec(&s->routes[i], best)
+		    && http_method_ok(&s->routes[i], method))
 			return &s->routes[i];
-	*status	  = 405;
-	size_t o  = 0;
-	allow[0]  = '\0';
+	*status     = 405;
+	size_t o    = 0;
+	allow[0]    = '\0';
 	int saw_get = 0, saw_head = 0;
 	for (size_t i = 0; i < s->n_routes; i++) {
 		const hearth_http_route_row *r = &s->routes[i];
-		if (!http_same_spec(r, best) || strstr(allow, r->method) != NULL)
+		if (!http_same_spec(r, best)
+		    || strstr(allow, r->method) != NULL)
 			continue;
 		saw_get |= strcmp(r->method, "GET") == 0;
 		saw_head |= strcmp(r->method, "HEAD") == 0;
@@ -438,8 +440,8 @@ http_match(const hearth_http_server *s, const char *path, const char *method,
 }
 
 static enum MHD_Result
-http_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+http_header_size(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	size_t *sum = cls;
 	(void) kind;
@@ -447,34 +449,46 @@ http_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
-/* Queue an error answer before the handler ever runs. */
-static enum MHD_Result
-http_reject(hearth_http_req *req, int status, const char *allow,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Answer with an error instead of running the handler. With defer set
+ * (a request without a body, still in its first call) the answer is kept
+ * and queued on the next call: MHD closes the connection when a response
+ * is queued before the request is fully read, and a GET that hits a 404
+ * has no reason to lose its keep-alive connection. */
+static enum MHD_Result http_reject(hearth_http_req *req, int defer, int status,
+    const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 static enum MHD_Result
-http_reject(hearth_http_req *req, int status, const char *allow,
+http_reject(hearth_http_req *req, int defer, int status, const char *allow,
     const char *fmt, ...)
 {
-	hearth_http_resp resp;
-	char		 msg[HEARTH_ERR_MSG_MAX];
-	va_list		 ap;
+	hearth_http_resp *resp = calloc(1, sizeof(*resp));
+	char              msg[HEARTH_ERR_MSG_MAX];
+	va_list           ap;
+	if (resp == NULL)
+		return MHD_NO;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	hearth_http_resp_init(&resp);
-	hearth_http_resp_error(&resp, status, "%s", msg);
+	hearth_http_resp_init(resp);
+	hearth_http_resp_error(resp, status, "%s", msg);
 	if (allow != NULL)
-		hearth_http_resp_header(&resp, "Allow", allow);
-	enum MHD_Result rc = hearth_http_send(req, &resp);
-	hearth_http_resp_fini(&resp);
+		hearth_http_resp_header(resp, "Allow", allow);
+	if (defer) {
+		req->pending = resp;
+		req->state   = HEARTH_HTTP_REQ_REJECT_PENDING;
+		return MHD_YES;
+	}
+	enum MHD_Result rc = hearth_http_send(req, resp);
+	hearth_http_resp_fini(resp);
+	free(resp);
 	req->state = HEARTH_HTTP_REQ_REJECTED;
 	return rc;
 }
 
 static enum MHD_Result
-http_begin(hearth_http_server *s, struct MHD_Connection *conn,
-    const char *url, const char *method, void **con_cls)
+http_begin(hearth_http_server *s, struct MHD_Connection *conn, const char *url,
+    const char *method, void **con_cls)
 {
 	hearth_http_req *req = calloc(1, sizeof(*req));
 	if (req == NULL)
@@ -485,10 +499,10 @@ http_begin(hearth_http_server *s, struct MHD_Connection *conn,
 		return MHD_NO;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &req->t0);
-	req->s		  = s;
-	req->conn	  = conn;
-	req->method	  = method;
-	req->path	  = url;
+	req->s            = s;
+	req->conn         = conn;
+	req->method       = method;
+	req->path         = url;
 	req->method_label = http_method_label(method);
 	hearth_buf_init(&req->body);
 	*con_cls = req;
@@ -497,35 +511,41 @@ http_begin(hearth_http_server *s, struct MHD_Connection *conn,
 	pthread_mutex_unlock(&s->mu);
 	hearth_metric_add(s->m_inflight, NULL, 1);
 
+	/* A body is coming when it has a length or is chunked. */
+	const char *cl = MHD_lookup_connection_value(
+	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	int defer = (cl == NULL || strcmp(cl, "0") == 0)
+	    && MHD_lookup_connection_value(
+	           conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING)
+	        == NULL;
 	char allow[128];
 	int  status;
-	req->route = http_match(s, url, method, &req->route_label, allow,
-	    sizeof(allow), &status);
+	req->route = http_match(
+	    s, url, method, &req->route_label, allow, sizeof(allow), &status);
 	if (req->route == NULL && status == 405)
-		return http_reject(req, 405, allow,
+		return http_reject(req, defer, 405, allow,
 		    "method %s is not allowed for %s; use %s", method, url,
 		    allow);
 	if (req->route == NULL)
-		return http_reject(req, 404, NULL, "no such endpoint: %s %s",
-		    method, url);
+		return http_reject(req, defer, 404, NULL,
+		    "no such endpoint: %s %s", method, url);
 	if (s->opts.max_request_header_bytes > 0) {
 		size_t sum = 0;
 		MHD_get_connection_values(
 		    conn, MHD_HEADER_KIND, http_header_size, &sum);
 		if (sum > s->opts.max_request_header_bytes)
-			return http_reject(req, 431, NULL,
+			return http_reject(req, defer, 431, NULL,
 			    "request headers are %zu bytes, the limit is %zu",
 			    sum, s->opts.max_request_header_bytes);
 	}
-	const char *cl = MHD_lookup_connection_value(
-	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL && s->opts.max_body_bytes > 0) {
-		char		  *end;
-		errno		    = 0;
+		char *end;
+		errno                = 0;
 		unsigned long long n = strtoull(cl, &end, 10);
 		if (errno == 0 && end != cl && n > s->opts.max_body_bytes) {
-			req->body_bytes = n; /* what the client meant to send */
-			return http_reject(req, 413, NULL,
+			req->body_bytes
+			    = n; /* what the client meant to send */
+			return http_reject(req, 0, 413, NULL,
 			    "request body is %llu bytes, larger than the "
 			    "limit of %zu bytes",
 			    n, s->opts.max_body_bytes);
@@ -540,7 +560,7 @@ http_body(hearth_http_req *req, const char *data, size_t *size)
 {
 	size_t n   = *size;
 	size_t max = req->s->opts.max_body_bytes;
-	*size	   = 0; /* everything is consumed, kept or dropped */
+	*size      = 0; /* everything is consumed, kept or dropped */
 	req->body_bytes += n;
 	switch (req->state) {
 	case HEARTH_HTTP_REQ_ROUTED:
@@ -576,13 +596,21 @@ http_dispatch(hearth_http_req *req)
 {
 	switch (req->state) {
 	case HEARTH_HTTP_REQ_TOO_LARGE:
-		return http_reject(req, 413, NULL,
+		return http_reject(req, 0, 413, NULL,
 		    "request body is larger than the limit of %zu bytes",
 		    req->s->opts.max_body_bytes);
 	case HEARTH_HTTP_REQ_NO_MEMORY:
-		return http_reject(req, 503, NULL,
+		return http_reject(req, 0, 503, NULL,
 		    "the server ran out of memory reading the request body; "
 		    "retry later");
+	case HEARTH_HTTP_REQ_REJECT_PENDING: {
+		enum MHD_Result rc = hearth_http_send(req, req->pending);
+		hearth_http_resp_fini(req->pending);
+		free(req->pending);
+		req->pending = NULL;
+		req->state   = HEARTH_HTTP_REQ_REJECTED;
+		return rc;
+	}
 	case HEARTH_HTTP_REQ_ROUTED:
 		break;
 	default:
@@ -614,16 +642,16 @@ static void
 http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	hearth_http_server *s	= cls;
-	hearth_http_req	   *req = *con_cls;
+	hearth_http_server *s   = cls;
+	hearth_http_req    *req = *con_cls;
 	(void) conn;
 	(void) toe;
 	if (req == NULL)
 		return;
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double secs = (double) (t1.tv_sec - req->t0.tv_sec) +
-	    (double) (t1.tv_nsec - req->t0.tv_nsec) / 1e9;
+	double secs = (double) (t1.tv_sec - req->t0.tv_sec)
+	    + (double) (t1.tv_nsec - req->t0.tv_nsec) / 1e9;
 	/* 499 (nginx's "client closed request"): it left before an answer */
 	char status[16];
 	snprintf(status, sizeof(status), "%d",
@@ -633,6 +661,10 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	hearth_metric_observe(s->m_duration, lv, secs);
 	hearth_metric_observe(s->m_body, lv, (double) req->body_bytes);
 	hearth_metric_add(s->m_inflight, NULL, -1);
+	if (req->pending != NULL) { /* the client left before it was sent */
+		hearth_http_resp_fini(req->pending);
+		free(req->pending);
+	}
 	hearth_buf_fini(&req->body);
 	hearth_arena_free(req->arena);
 	free(req);

@@ -8,8 +8,11 @@
  *   headers in ──http_begin──▶ ROUTED ──http_body (per chunk)──▶ ROUTED
  *      │ no route / wrong method / headers or Content-Length too big │
  *      ▼                                              body done      ▼
- *   REJECTED (404/405/413/431 queued at once)   http_dispatch: handler runs,
- *      │                                        response queued
+ *   REJECTED: the JSON error is queued at once when a  http_dispatch:
+ *      │ body is announced (MHD then closes without    handler runs,
+ *      │ reading it), else on the next call            response queued
+ *      │ (REJECT_PENDING), which keeps keep-alive
+ *      │
  *      │   body passes max_body_bytes while streaming (no Content-Length):
  *      │   TOO_LARGE: chunks are dropped, 413 at the end; a client that
  *      │   sends more than HTTP_DISCARD_MAX past the limit is disconnected
@@ -25,8 +28,9 @@
  *  (1) routes are added before hearth_http_server_start and never after,
  *      so request threads read the table without locks;
  *  (2) a request's body is at most max_body_bytes (when not 0) in memory;
- *  (3) every request that reached a handler is counted exactly once in
- *      hearth_http_requests_total, when it completes.
+ *  (3) every request MHD hands us is counted exactly once in
+ *      hearth_http_requests_total, when it completes (status 499 when
+ *      the client left before any answer was queued).
  *
  * Routing: an exact route beats a prefix route, a longer prefix beats a
  * shorter one; among routes with that same path the method must match
@@ -63,13 +67,13 @@
 #define HEARTH_HTTP_MAX_RESP_HEADERS 8
 
 typedef struct hearth_http_server hearth_http_server;
-typedef struct hearth_http_req	  hearth_http_req; /* valid in the handler */
+typedef struct hearth_http_req    hearth_http_req; /* valid in the handler */
 
 typedef struct hearth_http_resp {
-	int	    status;	  /* default 200 */
-	const char *content_type; /* default "text/plain; charset=utf-8";
-				     a literal or something outliving the
-				     handler call */
+	int status; /* default 200 */
+	/* default "text/plain; charset=utf-8"; a literal or something that
+	 * outlives the handler call */
+	const char *content_type;
 	hearth_buf  body;
 	/* private: extra headers set with hearth_http_resp_header */
 	size_t n_headers;
@@ -77,18 +81,18 @@ typedef struct hearth_http_resp {
 	char  *header_values[HEARTH_HTTP_MAX_RESP_HEADERS];
 } hearth_http_resp;
 
-typedef void (*hearth_http_handler)(void *ctx, hearth_http_req *req,
-    hearth_http_resp *resp);
+typedef void (*hearth_http_handler)(
+    void *ctx, hearth_http_req *req, hearth_http_resp *resp);
 
 typedef struct hearth_http_opts {
-	const char *address;		  /* NULL or "" = 0.0.0.0 */
-	uint16_t    port;		  /* 0 = ephemeral */
-	unsigned    threads;		  /* MHD thread pool size; 0 = 1 */
-	size_t	    max_body_bytes;	  /* larger → 413; 0 = no limit */
+	const char *address;              /* NULL or "" = 0.0.0.0 */
+	uint16_t    port;                 /* 0 = ephemeral */
+	unsigned    threads;              /* MHD thread pool size; 0 = 1 */
+	size_t      max_body_bytes;       /* larger → 413; 0 = no limit */
 	unsigned    connection_timeout_s; /* idle close; 0 = never */
-	unsigned    max_connections;	  /* 0 = MHD's default */
-	size_t	    max_request_header_bytes; /* larger → 431; 0 = MHD's */
-	size_t	    request_arena_cap;	  /* per request; 0 = no cap */
+	unsigned    max_connections;      /* 0 = MHD's default */
+	size_t      max_request_header_bytes; /* larger → 431; 0 = MHD's */
+	size_t      request_arena_cap;        /* per request; 0 = no cap */
 } hearth_http_opts;
 
 /* Create a stopped server. m may be NULL (no metrics). log is copied.
@@ -123,11 +127,10 @@ const char *hearth_http_req_path(const hearth_http_req *r); /* decoded */
 const char *hearth_http_req_query(const hearth_http_req *r, const char *name);
 /* Up to max values of a repeated parameter, in request order; returns how
  * many were stored in vals (never more than max). */
-size_t hearth_http_req_query_all(const hearth_http_req *r, const char *name,
-    const char **vals, size_t max);
+size_t hearth_http_req_query_all(
+    const hearth_http_req *r, const char *name, const char **vals, size_t max);
 /* Request header (case-insensitive name), NULL when absent. */
-const char *hearth_http_req_header(const hearth_http_req *r,
-    const char *name);
+const char *hearth_http_req_header(const hearth_http_req *r, const char *name);
 /* The whole body (NUL-terminated for convenience, not counted in *len);
  * never NULL. */
 const uint8_t *hearth_http_req_body(const hearth_http_req *r, size_t *len);
@@ -142,8 +145,8 @@ void hearth_http_resp_fini(hearth_http_resp *resp);
 /* Set a response header (copied; an existing one with the same name,
  * case-insensitive, is replaced). At most HEARTH_HTTP_MAX_RESP_HEADERS.
  * Values with CR or LF are refused (header injection) and dropped. */
-void hearth_http_resp_header(hearth_http_resp *resp, const char *name,
-    const char *value);
+void hearth_http_resp_header(
+    hearth_http_resp *resp, const char *name, const char *value);
 
 /* Replace the body with {"code":"<from status>","message":"<fmt>"} and
  * Content-Type application/json. Codes as ingest-http.md §8 maps them:
@@ -153,8 +156,8 @@ void hearth_http_resp_header(hearth_http_resp *resp, const char *name,
 void hearth_http_resp_error(hearth_http_resp *resp, int status,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Same with an explicit Connect code (e.g. 404 "not_found"). */
-void hearth_http_resp_error_code(hearth_http_resp *resp, int status,
-    const char *code, const char *fmt, ...)
+void hearth_http_resp_error_code(
+    hearth_http_resp *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* hearth_http_resp_error(resp, hearth_http_status_from_err(err->code),
  * "%s", err->msg). */

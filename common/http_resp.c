@@ -17,7 +17,7 @@ void
 hearth_http_resp_init(hearth_http_resp *resp)
 {
 	memset(resp, 0, sizeof(*resp));
-	resp->status	   = 200;
+	resp->status       = 200;
 	resp->content_type = HTTP_DEFAULT_CONTENT_TYPE;
 	hearth_buf_init(&resp->body);
 }
@@ -43,8 +43,8 @@ http_resp_find_header(const hearth_http_resp *resp, const char *name)
 }
 
 void
-hearth_http_resp_header(hearth_http_resp *resp, const char *name,
-    const char *value)
+hearth_http_resp_header(
+    hearth_http_resp *resp, const char *name, const char *value)
 {
 	if (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL)
 		return; /* header injection; see http.h */
@@ -72,17 +72,27 @@ const char *
 hearth_http_code_from_status(int status)
 {
 	switch (status) {
-	case 400: return "invalid_argument";
-	case 401: return "unauthenticated";
-	case 403: return "permission_denied";
-	case 404: return "unimplemented";
-	case 413: return "invalid_argument";
-	case 429: return "resource_exhausted";
-	case 499: return "canceled";
+	case 400:
+		return "invalid_argument";
+	case 401:
+		return "unauthenticated";
+	case 403:
+		return "permission_denied";
+	case 404:
+		return "unimplemented";
+	case 413:
+		return "invalid_argument";
+	case 429:
+		return "resource_exhausted";
+	case 499:
+		return "canceled";
 	case 502:
-	case 503: return "unavailable";
-	case 504: return "deadline_exceeded";
-	default: return "unknown";
+	case 503:
+		return "unavailable";
+	case 504:
+		return "deadline_exceeded";
+	default:
+		return "unknown";
 	}
 }
 
@@ -91,13 +101,20 @@ hearth_http_status_from_err(int code)
 {
 	switch (code) {
 	case HEARTH_EINVAL:
-	case HEARTH_ELIMIT: return 400;
-	case HEARTH_ENOTFOUND: return 404;
-	case HEARTH_ETOOLARGE: return 413;
-	case HEARTH_EBUSY: return 429;
-	case HEARTH_EUNAVAIL: return 503;
-	case HEARTH_ETIMEDOUT: return 504;
-	default: return 500;
+	case HEARTH_ELIMIT:
+		return 400;
+	case HEARTH_ENOTFOUND:
+		return 404;
+	case HEARTH_ETOOLARGE:
+		return 413;
+	case HEARTH_EBUSY:
+		return 429;
+	case HEARTH_EUNAVAIL:
+		return 503;
+	case HEARTH_ETIMEDOUT:
+		return 504;
+	default:
+		return 500;
 	}
 }
 
@@ -108,7 +125,7 @@ http_resp_verror(hearth_http_resp *resp, int status, const char *code,
 	hearth_buf msg;
 	hearth_buf_init(&msg);
 	hearth_buf_vprintf(&msg, fmt, ap);
-	resp->status	   = status;
+	resp->status       = status;
 	resp->content_type = "application/json";
 	hearth_buf_reset(&resp->body);
 	resp->body.failed = 0; /* an error must get through a failed body */
@@ -122,8 +139,8 @@ http_resp_verror(hearth_http_resp *resp, int status, const char *code,
 }
 
 void
-hearth_http_resp_error(hearth_http_resp *resp, int status, const char *fmt,
-    ...)
+hearth_http_resp_error(
+    hearth_http_resp *resp, int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -133,8 +150,8 @@ hearth_http_resp_error(hearth_http_resp *resp, int status, const char *fmt,
 }
 
 void
-hearth_http_resp_error_code(hearth_http_resp *resp, int status,
-    const char *code, const char *fmt, ...)
+hearth_http_resp_error_code(
+    hearth_http_resp *resp, int status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -145,9 +162,8 @@ hearth_http_resp_error_code(hearth_http_resp *resp, int status,
 void
 hearth_http_resp_err(hearth_http_resp *resp, const hearth_err *err)
 {
-	hearth_http_resp_error(resp,
-	    hearth_http_status_from_err(err->code), "%s",
-	    err->msg[0] != '\0' ? err->msg : hearth_strerror(err->code));
+	hearth_http_resp_error(resp, hearth_http_status_from_err(err->code),
+	    "%s", err->msg[0] != '\0' ? err->msg : hearth_strerror(err->code));
 }
 
 /* 1 when Accept-Encoding offers gzip with a non-zero q. */
@@ -156,7 +172,7 @@ http_accepts_gzip(const char *ae)
 {
 	while (ae != NULL && *ae != '\0') {
 		ae += strspn(ae, " \t,");
-		size_t	    n	 = strcspn(ae, " \t,;");
+		size_t      n    = strcspn(ae, " \t,;");
 		const char *name = ae;
 		ae += n;
 		double q = 1;
@@ -167,9 +183,9 @@ http_accepts_gzip(const char *ae)
 				q = strtod(ae + 2, NULL);
 			ae += strcspn(ae, ";,");
 		}
-		int is_gzip = (n == 4 && strncasecmp(name, "gzip", 4) == 0) ||
-		    (n == 6 && strncasecmp(name, "x-gzip", 6) == 0) ||
-		    (n == 1 && name[0] == '*');
+		int is_gzip = (n == 4 && strncasecmp(name, "gzip", 4) == 0)
+		    || (n == 6 && strncasecmp(name, "x-gzip", 6) == 0)
+		    || (n == 1 && name[0] == '*');
 		if (is_gzip && q > 0)
 			return 1;
 	}
@@ -186,7 +202,8 @@ http_gzip(const char *in, size_t n, hearth_buf *out)
 		return -1;
 	/* windowBits 15 + 16: the gzip wrapper rather than raw zlib */
 	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-		Z_DEFAULT_STRATEGY) != Z_OK)
+	        Z_DEFAULT_STRATEGY)
+	    != Z_OK)
 		return -1;
 	uLong bound = deflateBound(&zs, (uLong) n);
 	hearth_buf_reset(out);
@@ -198,9 +215,9 @@ http_gzip(const char *in, size_t n, hearth_buf *out)
 	zs.avail_in  = (uInt) n;
 	zs.next_out  = (Bytef *) out->data;
 	zs.avail_out = (uInt) bound;
-	int rc	     = deflate(&zs, Z_FINISH);
+	int rc       = deflate(&zs, Z_FINISH);
 	if (rc == Z_STREAM_END) {
-		out->len	    = zs.total_out;
+		out->len            = zs.total_out;
 		out->data[out->len] = '\0';
 	}
 	deflateEnd(&zs);
@@ -210,11 +227,11 @@ http_gzip(const char *in, size_t n, hearth_buf *out)
 static int
 http_should_gzip(const hearth_http_req *req, const hearth_http_resp *resp)
 {
-	return resp->status >= 200 && resp->status < 300 &&
-	    resp->body.len > HTTP_GZIP_MIN &&
-	    http_resp_find_header(resp, "Content-Encoding") == NULL &&
-	    http_accepts_gzip(MHD_lookup_connection_value(req->conn,
-		MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	return resp->status >= 200 && resp->status < 300
+	    && resp->body.len > HTTP_GZIP_MIN
+	    && http_resp_find_header(resp, "Content-Encoding") == NULL
+	    && http_accepts_gzip(MHD_lookup_connection_value(
+	        req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 }
 
 enum MHD_Result
@@ -225,14 +242,14 @@ hearth_http_send(hearth_http_req *req, hearth_http_resp *resp)
 		    "the response could not be built (out of memory)");
 	if (resp->status < 100 || resp->status > 599)
 		resp->status = 500;
-	int	   gz = http_should_gzip(req, resp);
+	int        gz = http_should_gzip(req, resp);
 	hearth_buf zipped;
 	hearth_buf_init(&zipped);
 	if (gz && http_gzip(resp->body.data, resp->body.len, &zipped) != 0)
 		gz = 0;
 	hearth_buf *body = gz ? &zipped : &resp->body;
-	size_t	    len;
-	char	   *data = hearth_buf_take(body, &len);
+	size_t      len;
+	char       *data = hearth_buf_take(body, &len);
 	hearth_buf_fini(&zipped);
 	struct MHD_Response *r = NULL;
 	if (data != NULL)
@@ -245,7 +262,7 @@ hearth_http_send(hearth_http_req *req, hearth_http_resp *resp)
 	if (http_resp_find_header(resp, "Content-Type") == NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 		    resp->content_type != NULL ? resp->content_type
-					       : HTTP_DEFAULT_CONTENT_TYPE);
+		                               : HTTP_DEFAULT_CONTENT_TYPE);
 	for (size_t i = 0; i < resp->n_headers; i++)
 		MHD_add_response_header(
 		    r, resp->header_names[i], resp->header_values[i]);
@@ -255,8 +272,8 @@ hearth_http_send(hearth_http_req *req, hearth_http_resp *resp)
 		MHD_add_response_header(
 		    r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
 	}
-	enum MHD_Result rc = MHD_queue_response(
-	    req->conn, (unsigned) resp->status, r);
+	enum MHD_Result rc
+	    = MHD_queue_response(req->conn, (unsigned) resp->status, r);
 	MHD_destroy_response(r);
 	if (rc == MHD_YES)
 		req->status = resp->status;

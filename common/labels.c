@@ -14,7 +14,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define LABELS_RUN 16 /* insertion-sorted run length before merging */
+#define LABELS_RUN 16       /* insertion-sorted run length before merging */
 #define LABELS_MSG_NAME 128 /* longest excerpt of input in a message */
 
 /* Length of a quoted excerpt in a message: one hostile key cannot crowd
@@ -36,7 +36,7 @@ labels_reverse(hearth_label *ls, size_t lo, size_t hi)
 {
 	while (lo + 1 < hi) {
 		hearth_label t = ls[lo];
-		ls[lo]	       = ls[hi - 1];
+		ls[lo]         = ls[hi - 1];
 		ls[hi - 1]     = t;
 		lo++;
 		hi--;
@@ -65,14 +65,14 @@ labels_merge(hearth_label *ls, size_t lo, size_t mid, size_t hi)
 	if (hi - lo == 2) {
 		if (labels_less(&ls[mid], &ls[lo])) {
 			hearth_label t = ls[lo];
-			ls[lo]	       = ls[mid];
-			ls[mid]	       = t;
+			ls[lo]         = ls[mid];
+			ls[mid]        = t;
 		}
 		return;
 	}
 	size_t cut1, cut2;
 	if (mid - lo > hi - mid) {
-		cut1	      = lo + (mid - lo) / 2;
+		cut1     = lo + (mid - lo) / 2;
 		size_t a = mid, b = hi; /* first in [mid,hi) not < ls[cut1] */
 		while (a < b) {
 			size_t m = a + (b - a) / 2;
@@ -83,7 +83,7 @@ labels_merge(hearth_label *ls, size_t lo, size_t mid, size_t hi)
 		}
 		cut2 = a;
 	} else {
-		cut2	      = mid + (hi - mid) / 2;
+		cut2     = mid + (hi - mid) / 2;
 		size_t a = lo, b = mid; /* first in [lo,mid) > ls[cut2] */
 		while (a < b) {
 			size_t m = a + (b - a) / 2;
@@ -108,7 +108,7 @@ hearth_labels_sort(hearth_label *ls, size_t n)
 		size_t hi = lo + LABELS_RUN < n ? lo + LABELS_RUN : n;
 		for (size_t i = lo + 1; i < hi; i++) {
 			hearth_label t = ls[i];
-			size_t	     j = i;
+			size_t       j = i;
 			while (j > lo && labels_less(&t, &ls[j - 1])) {
 				ls[j] = ls[j - 1];
 				j--;
@@ -154,11 +154,10 @@ hearth_labels_get(const hearth_label *ls, size_t n, const char *name)
 }
 
 uint64_t
-hearth_labels_fingerprint(const char *tenant, const hearth_label *ls,
-    size_t n)
+hearth_labels_fingerprint(const char *tenant, const hearth_label *ls, size_t n)
 {
 	static const unsigned char sep = 0xff;
-	XXH3_state_t		   st;
+	XXH3_state_t               st;
 	XXH3_INITSTATE(&st);
 	XXH3_64bits_reset(&st);
 	XXH3_64bits_update(&st, tenant, strlen(tenant));
@@ -173,14 +172,14 @@ hearth_labels_fingerprint(const char *tenant, const hearth_label *ls,
 }
 
 int
-hearth_labels_equal(const hearth_label *a, size_t na, const hearth_label *b,
-    size_t nb)
+hearth_labels_equal(
+    const hearth_label *a, size_t na, const hearth_label *b, size_t nb)
 {
 	if (na != nb)
 		return 0;
 	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i].name, b[i].name) != 0 ||
-		    strcmp(a[i].value, b[i].value) != 0)
+		if (strcmp(a[i].name, b[i].name) != 0
+		    || strcmp(a[i].value, b[i].value) != 0)
 			return 0;
 	return 1;
 }
@@ -189,14 +188,14 @@ int
 hearth_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *) s;
-	size_t		     i = 0;
+	size_t               i = 0;
 	while (i < n) {
 		unsigned c = p[i];
 		if (c < 0x80) {
 			i++;
 			continue;
 		}
-		size_t	 need;
+		size_t   need;
 		unsigned lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
 		if (c >= 0xc2 && c <= 0xdf) {
 			need = 1;
@@ -235,41 +234,42 @@ hearth_labels_validate(const hearth_label *ls, size_t n,
 	if (n == 0)
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "labels: a series needs at least one label");
-	if (lim->max_label_names_per_series > 0 &&
-	    n > lim->max_label_names_per_series)
+	if (lim->max_label_names_per_series > 0
+	    && n > lim->max_label_names_per_series)
 		return hearth_err_set(err, HEARTH_ELIMIT,
 		    "max_label_names_per_series: series has %zu labels, "
-		    "limit %zu", n, lim->max_label_names_per_series);
+		    "limit %zu",
+		    n, lim->max_label_names_per_series);
 	const char *metric = hearth_labels_get(ls, n, "__name__");
 	if (metric == NULL || metric[0] == '\0')
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "labels: __name__ (the profile name) is missing or empty");
 	if (!hearth_utf8_valid(metric, strlen(metric)))
-		return hearth_err_set(err, HEARTH_EINVAL,
-		    "labels: __name__ is not valid UTF-8");
+		return hearth_err_set(
+		    err, HEARTH_EINVAL, "labels: __name__ is not valid UTF-8");
 	const char *svc = hearth_labels_get(ls, n, "service_name");
 	if (svc == NULL || svc[0] == '\0')
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "labels: service_name is missing or empty");
 	for (size_t i = 0; i < n; i++) {
 		const char *name = ls[i].name, *value = ls[i].value;
-		size_t	    nl = strlen(name), vl = strlen(value);
-		int	    cut = labels_cut(nl);
-		if (lim->max_label_name_length > 0 &&
-		    nl > lim->max_label_name_length)
+		size_t      nl = strlen(name), vl = strlen(value);
+		int         cut = labels_cut(nl);
+		if (lim->max_label_name_length > 0
+		    && nl > lim->max_label_name_length)
 			return hearth_err_set(err, HEARTH_ELIMIT,
 			    "max_label_name_length: label name \"%.*s...\" is "
-			    "%zu bytes, limit %zu", cut, name, nl,
-			    lim->max_label_name_length);
-		if (lim->max_label_value_length > 0 &&
-		    vl > lim->max_label_value_length)
+			    "%zu bytes, limit %zu",
+			    cut, name, nl, lim->max_label_name_length);
+		if (lim->max_label_value_length > 0
+		    && vl > lim->max_label_value_length)
 			return hearth_err_set(err, HEARTH_ELIMIT,
 			    "max_label_value_length: label \"%.*s\" value is "
-			    "%zu bytes, limit %zu", cut, name, vl,
-			    lim->max_label_value_length);
+			    "%zu bytes, limit %zu",
+			    cut, name, vl, lim->max_label_value_length);
 		if (nl == 0)
-			return hearth_err_set(err, HEARTH_EINVAL,
-			    "labels: empty label name");
+			return hearth_err_set(
+			    err, HEARTH_EINVAL, "labels: empty label name");
 		if (!hearth_utf8_valid(name, nl))
 			return hearth_err_set(err, HEARTH_EINVAL,
 			    "labels: label name \"%.*s\" is not valid UTF-8",
@@ -277,11 +277,13 @@ hearth_labels_validate(const hearth_label *ls, size_t n,
 		if (!hearth_utf8_valid(value, vl))
 			return hearth_err_set(err, HEARTH_EINVAL,
 			    "labels: value of label \"%.*s\" is not valid "
-			    "UTF-8", cut, name);
+			    "UTF-8",
+			    cut, name);
 		if (i > 0 && strcmp(ls[i - 1].name, name) == 0)
 			return hearth_err_set(err, HEARTH_EINVAL,
 			    "duplicate_label_names: label \"%.*s\" appears "
-			    "twice", cut, name);
+			    "twice",
+			    cut, name);
 	}
 	return 0;
 }
@@ -291,15 +293,15 @@ hearth_labels_validate(const hearth_label *ls, size_t n,
 static int
 labels_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-	    c == '\f';
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'
+	    || c == '\f';
 }
 
 static int
 labels_alnum(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9');
 }
 
 /* Trim [*lo, *hi) of ASCII whitespace. */
@@ -318,7 +320,7 @@ static const char *
 labels_show(char c, char buf[8])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char	  u	= (unsigned char) c;
+	unsigned char     u     = (unsigned char) c;
 	if (u >= 0x21 && u < 0x7f && u != '"' && u != '\\') {
 		buf[0] = '\'';
 		buf[1] = c;
@@ -338,7 +340,7 @@ typedef struct labels_parse {
 	hearth_arena *a;
 	const char   *s;
 	hearth_label *ls;
-	size_t	      n, cap;
+	size_t        n, cap;
 	hearth_err   *err;
 } labels_parse;
 
@@ -354,25 +356,25 @@ labels_nomem(labels_parse *p)
 static int
 labels_put(labels_parse *p, size_t k0, size_t k1, size_t v0, size_t v1)
 {
-	size_t	    kl = k1 - k0;
+	size_t      kl = k1 - k0;
 	const char *k  = p->s + k0;
 	/* __* keys are SDK-internal; only the session id survives (§3). */
-	if (kl >= 2 && k[0] == '_' && k[1] == '_' &&
-	    !(kl == 14 && memcmp(k, "__session_id__", 14) == 0))
+	if (kl >= 2 && k[0] == '_' && k[1] == '_'
+	    && !(kl == 14 && memcmp(k, "__session_id__", 14) == 0))
 		return 0;
 	char *value = hearth_arena_strndup(p->a, p->s + v0, v1 - v0);
 	if (value == NULL)
 		return labels_nomem(p);
 	for (size_t i = 0; i < p->n; i++)
-		if (strlen(p->ls[i].name) == kl &&
-		    memcmp(p->ls[i].name, k, kl) == 0) {
+		if (strlen(p->ls[i].name) == kl
+		    && memcmp(p->ls[i].name, k, kl) == 0) {
 			p->ls[i].value = value;
 			return 0;
 		}
 	if (p->n == p->cap) {
-		size_t	      nc = p->cap ? p->cap * 2 : 8;
-		hearth_label *nl = hearth_arena_realloc(p->a, p->ls,
-		    p->cap * sizeof(*nl), nc * sizeof(*nl));
+		size_t        nc = p->cap ? p->cap * 2 : 8;
+		hearth_label *nl = hearth_arena_realloc(
+		    p->a, p->ls, p->cap * sizeof(*nl), nc * sizeof(*nl));
 		if (nl == NULL)
 			return labels_nomem(p);
 		p->ls  = nl;
@@ -391,8 +393,8 @@ static int
 labels_parse_braces(labels_parse *p, size_t open, size_t len)
 {
 	const char *s = p->s;
-	size_t	    i = open + 1;
-	char	    cb[8];
+	size_t      i = open + 1;
+	char        cb[8];
 	for (;;) {
 		size_t k0 = i;
 		while (i < len && s[i] != '=' && s[i] != ',' && s[i] != '}')
@@ -403,17 +405,20 @@ labels_parse_braces(labels_parse *p, size_t open, size_t len)
 		if (i == len && k0 == k1)
 			return hearth_err_set(p->err, HEARTH_EINVAL,
 			    "name: missing closing '}' (labels opened at "
-			    "offset %zu)", open);
+			    "offset %zu)",
+			    open);
 		if (i == len || (s[i] != '=' && k0 != k1))
 			return hearth_err_set(p->err, HEARTH_EINVAL,
 			    "name: label \"%.*s\" at offset %zu has no value "
-			    "(expected key=value)", kc, s + k0, k0);
+			    "(expected key=value)",
+			    kc, s + k0, k0);
 		if (s[i] == '}')
 			return 0; /* `{}` or a trailing `,}` */
 		if (s[i] == ',')
 			return hearth_err_set(p->err, HEARTH_EINVAL,
 			    "name: empty label at offset %zu (expected "
-			    "key=value)", i);
+			    "key=value)",
+			    i);
 		if (k0 == k1)
 			return hearth_err_set(p->err, HEARTH_EINVAL,
 			    "name: empty label key before '=' at offset %zu",
@@ -421,7 +426,8 @@ labels_parse_braces(labels_parse *p, size_t open, size_t len)
 		for (size_t j = k0; j < k1; j++)
 			if (!labels_alnum(s[j]) && s[j] != '_' && s[j] != '.')
 				return hearth_err_set(p->err, HEARTH_EINVAL,
-				    "name: label key \"%.*s\" has character %s "
+				    "name: label key \"%.*s\" has character "
+				    "%s "
 				    "at offset %zu that is not allowed "
 				    "(allowed: A-Z a-z 0-9 _ .)",
 				    kc, s + k0, labels_show(s[j], cb), j);
@@ -430,8 +436,10 @@ labels_parse_braces(labels_parse *p, size_t open, size_t len)
 		while (i < len && s[i] != ',' && s[i] != '}') {
 			if (s[i] == '\0')
 				return hearth_err_set(p->err, HEARTH_EINVAL,
-				    "name: NUL byte at offset %zu in the value "
-				    "of label \"%.*s\"", i, kc, s + k0);
+				    "name: NUL byte at offset %zu in the "
+				    "value "
+				    "of label \"%.*s\"",
+				    i, kc, s + k0);
 			i++;
 		}
 		if (i == len)
@@ -454,9 +462,9 @@ hearth_labels_parse_ingest_name(hearth_arena *a, const char *s, size_t len,
     const char **app, hearth_label **labels, size_t *n, hearth_err *err)
 {
 	HEARTH_ASSERT(a != NULL && app != NULL && labels != NULL && n != NULL);
-	*app	    = NULL;
-	*labels	    = NULL;
-	*n	    = 0;
+	*app        = NULL;
+	*labels     = NULL;
+	*n          = 0;
 	size_t open = 0;
 	while (open < len && s[open] != '{')
 		open++;
@@ -469,8 +477,8 @@ hearth_labels_parse_ingest_name(hearth_arena *a, const char *s, size_t len,
 	char cb[8];
 	for (size_t i = lo; i < hi; i++) {
 		char c = s[i];
-		if (!labels_alnum(c) && c != '_' && c != '.' && c != '-' &&
-		    c != '/')
+		if (!labels_alnum(c) && c != '_' && c != '.' && c != '-'
+		    && c != '/')
 			return hearth_err_set(err, HEARTH_EINVAL,
 			    "name: application name \"%.*s\" has character %s "
 			    "at offset %zu that is not allowed (allowed: A-Z "
@@ -487,8 +495,8 @@ hearth_labels_parse_ingest_name(hearth_arena *a, const char *s, size_t len,
 	char *name = hearth_arena_strndup(a, s + lo, hi - lo);
 	if (name == NULL)
 		return labels_nomem(&p);
-	*app	= name;
+	*app    = name;
 	*labels = p.ls;
-	*n	= p.n;
+	*n      = p.n;
 	return 0;
 }

@@ -33,15 +33,15 @@ size_t hearth_labels_sort(hearth_label *ls, size_t n);
  * Returns the new count. */
 size_t hearth_labels_drop_empty(hearth_label *ls, size_t n);
 /* Value of name in a sorted or unsorted set, or NULL. */
-const char *hearth_labels_get(const hearth_label *ls, size_t n,
-    const char *name);
+const char *hearth_labels_get(
+    const hearth_label *ls, size_t n, const char *name);
 /* Fingerprint of a sorted set for a tenant: XXH3-64 over tenant, then
  * each name and value with separators that cannot occur in UTF-8 (0xff). */
-uint64_t hearth_labels_fingerprint(const char *tenant, const hearth_label *ls,
-    size_t n);
+uint64_t hearth_labels_fingerprint(
+    const char *tenant, const hearth_label *ls, size_t n);
 /* 1 when two sorted sets are equal. */
-int hearth_labels_equal(const hearth_label *a, size_t na,
-    const hearth_label *b, size_t nb);
+int hearth_labels_equal(
+    const hearth_label *a, size_t na, const hearth_label *b, size_t nb);
 /* 1 when s[0..n) is valid UTF-8. */
 int hearth_utf8_valid(const char *s, size_t n);
 
@@ -73,8 +73,7 @@ int hearth_labels_validate(const hearth_label *ls, size_t n,
  * (`{a=1,,b=2}`), missing '}' (upstream drops the unterminated pair), NUL
  * byte in a value. Values are not checked for UTF-8 here; that is
  * hearth_labels_validate's job. */
-int hearth_labels_parse_ingest_name(hearth_arena *a, const char *s,
-    size_t len, const char **app, hearth_label **labels, size_t *n,
-    hearth_err *err);
+int hearth_labels_parse_ingest_name(hearth_arena *a, const char *s, size_t len,
+    const char **app, hearth_label **labels, size_t *n, hearth_err *err);
 
 #endif

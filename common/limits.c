@@ -39,7 +39,7 @@ limits_sat_sub(int64_t a, int64_t b)
 static const char *
 limits_format_time(int64_t unix_s, char *out, size_t outsz)
 {
-	time_t	  t = (time_t) unix_s;
+	time_t    t = (time_t) unix_s;
 	struct tm tm;
 	if (gmtime_r(&t, &tm) == NULL) {
 		snprintf(out, outsz, "%" PRId64 "s", unix_s);
@@ -78,8 +78,8 @@ hearth_limits_check_time(const hearth_limits *l, int64_t profile_ns,
 		return 0;
 	/* A window too wide for int64 nanoseconds (over 292 years) cannot
 	 * reject anything representable: skip it. */
-	if (l->reject_older_than_ms > 0 &&
-	    l->reject_older_than_ms <= INT64_MAX / 1000000) {
+	if (l->reject_older_than_ms > 0
+	    && l->reject_older_than_ms <= INT64_MAX / 1000000) {
 		int64_t oldest = limits_sat_sub(
 		    now_ns, limits_sat_mul(l->reject_older_than_ms, 1000000));
 		if (profile_ns < oldest)
@@ -88,12 +88,12 @@ hearth_limits_check_time(const hearth_limits *l, int64_t profile_ns,
 			    "window (reject_older_than: %s); set the limit to "
 			    "0 to accept old profiles",
 			    limits_format_time(limits_ns_to_s(profile_ns),
-				when, sizeof(when)),
+			        when, sizeof(when)),
 			    hearth_config_duration_format(
-				l->reject_older_than_ms, lim, sizeof(lim)));
+			        l->reject_older_than_ms, lim, sizeof(lim)));
 	}
-	if (l->reject_newer_than_ms > 0 &&
-	    l->reject_newer_than_ms <= INT64_MAX / 1000000) {
+	if (l->reject_newer_than_ms > 0
+	    && l->reject_newer_than_ms <= INT64_MAX / 1000000) {
 		int64_t newest = limits_sat_add(
 		    now_ns, limits_sat_mul(l->reject_newer_than_ms, 1000000));
 		if (profile_ns > newest)
@@ -103,9 +103,9 @@ hearth_limits_check_time(const hearth_limits *l, int64_t profile_ns,
 			    "clock, or set the limit to 0 to accept future "
 			    "profiles",
 			    limits_format_time(limits_ns_to_s(profile_ns),
-				when, sizeof(when)),
+			        when, sizeof(when)),
 			    hearth_config_duration_format(
-				l->reject_newer_than_ms, lim, sizeof(lim)));
+			        l->reject_newer_than_ms, lim, sizeof(lim)));
 	}
 	return 0;
 }
@@ -118,15 +118,15 @@ hearth_limits_check_query(const hearth_limits *l, int64_t *start_ms,
 	if (*start_ms > *end_ms)
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "query start time is after end time (start %s, end %s)",
-		    limits_format_time(limits_ns_to_s(limits_sat_mul(*start_ms,
-					   1000000)),
-			a, sizeof(a)),
-		    limits_format_time(limits_ns_to_s(limits_sat_mul(*end_ms,
-					   1000000)),
-			b, sizeof(b)));
+		    limits_format_time(
+		        limits_ns_to_s(limits_sat_mul(*start_ms, 1000000)), a,
+		        sizeof(a)),
+		    limits_format_time(
+		        limits_ns_to_s(limits_sat_mul(*end_ms, 1000000)), b,
+		        sizeof(b)));
 	if (l->max_query_lookback_ms > 0) {
-		int64_t oldest =
-		    limits_sat_sub(now_ms, l->max_query_lookback_ms);
+		int64_t oldest
+		    = limits_sat_sub(now_ms, l->max_query_lookback_ms);
 		if (*end_ms < oldest)
 			return 1;
 		if (*start_ms < oldest)
@@ -141,14 +141,14 @@ hearth_limits_check_query(const hearth_limits *l, int64_t *start_ms,
 			    "query a shorter range or raise the limit",
 			    hearth_config_duration_format(len, a, sizeof(a)),
 			    hearth_config_duration_format(
-				l->max_query_length_ms, b, sizeof(b)));
+			        l->max_query_length_ms, b, sizeof(b)));
 	}
 	return 0;
 }
 
 int
-hearth_limits_max_nodes(const hearth_limits *l, int64_t requested,
-    int64_t *out, hearth_err *err)
+hearth_limits_max_nodes(
+    const hearth_limits *l, int64_t requested, int64_t *out, hearth_err *err)
 {
 	int64_t max = l->max_flamegraph_nodes_max;
 	if (requested < 0 || (max > 0 && requested > max))

@@ -46,22 +46,22 @@
 
 typedef struct hearth_limits {
 	/* ingest */
-	int64_t ingestion_body_limit_mb;	 /* raw body, MiB (413) */
-	int64_t max_label_names_per_series;	 /* labels per series */
-	int64_t max_label_name_length;		 /* bytes */
-	int64_t max_label_value_length;		 /* bytes */
-	int64_t max_profile_size_bytes;		 /* uncompressed pprof */
-	int64_t max_profile_stacktrace_samples;	 /* samples per profile */
-	int64_t max_profile_stacktrace_depth;	 /* deeper: truncated */
+	int64_t ingestion_body_limit_mb;         /* raw body, MiB (413) */
+	int64_t max_label_names_per_series;      /* labels per series */
+	int64_t max_label_name_length;           /* bytes */
+	int64_t max_label_value_length;          /* bytes */
+	int64_t max_profile_size_bytes;          /* uncompressed pprof */
+	int64_t max_profile_stacktrace_samples;  /* samples per profile */
+	int64_t max_profile_stacktrace_depth;    /* deeper: truncated */
 	int64_t max_profile_symbol_value_length; /* longer: truncated */
-	int64_t reject_older_than_ms;		 /* ingest window, past */
-	int64_t reject_newer_than_ms;		 /* ingest window, future */
+	int64_t reject_older_than_ms;            /* ingest window, past */
+	int64_t reject_newer_than_ms;            /* ingest window, future */
 	/* query */
-	int64_t max_query_length_ms;	      /* end - start */
-	int64_t max_query_lookback_ms;	      /* start >= now - lookback */
+	int64_t max_query_length_ms;          /* end - start */
+	int64_t max_query_lookback_ms;        /* start >= now - lookback */
 	int64_t max_flamegraph_nodes_default; /* when max_nodes is 0 */
 	int64_t max_flamegraph_nodes_max;     /* largest max_nodes accepted */
-	int64_t query_timeout_ms;	      /* whole query deadline */
+	int64_t query_timeout_ms;             /* whole query deadline */
 } hearth_limits;
 
 /* ingestion_body_limit_mb in bytes (MiB = 1048576); 0 = no limit. */
@@ -92,7 +92,7 @@ int hearth_limits_check_query(const hearth_limits *l, int64_t *start_ms,
 /* Effective flame graph node limit for a requested max_nodes: 0 (absent)
  * → max_flamegraph_nodes_default; negative or above
  * max_flamegraph_nodes_max (when that is not 0) → -HEARTH_EINVAL. */
-int hearth_limits_max_nodes(const hearth_limits *l, int64_t requested,
-    int64_t *out, hearth_err *err);
+int hearth_limits_max_nodes(
+    const hearth_limits *l, int64_t requested, int64_t *out, hearth_err *err);
 
 #endif

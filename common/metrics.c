@@ -11,11 +11,11 @@
 
 enum { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 
-static const char *const metrics_type_names[] = { "counter", "gauge",
-	"histogram" };
+static const char *const metrics_type_names[]
+    = { "counter", "gauge", "histogram" };
 
-static const double metrics_default_buckets[] = { .005, .01, .025, .05, .1,
-	.25, .5, 1, 2.5, 5, 10 };
+static const double metrics_default_buckets[]
+    = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
 
 #define METRICS_DROPPED_NAME "hearth_metrics_dropped_series_total"
 
@@ -23,51 +23,52 @@ static const double metrics_default_buckets[] = { .005, .01, .025, .05, .1,
  * bucket counts (histograms), then the value pointers, then the bytes of
  * the values. */
 typedef struct metrics_series {
-	uint64_t  hash;
-	size_t	  n_values; /* the family's n_labels, for sorting */
-	double	  value;   /* counter, gauge */
-	double	  sum;	   /* histogram */
-	uint64_t  count;   /* histogram */
-	uint64_t *buckets; /* histogram: per bucket, NOT cumulative; +Inf last */
-	char	**values;  /* n_labels strings */
+	uint64_t hash;
+	size_t   n_values; /* the family's n_labels, for sorting */
+	double   value;    /* counter, gauge */
+	double   sum;      /* histogram */
+	uint64_t count;    /* histogram */
+	uint64_t
+	      *buckets; /* histogram: per bucket, NOT cumulative; +Inf last */
+	char **values;  /* n_labels strings */
 } metrics_series;
 
 struct hearth_metric {
-	char	       *name;
-	char	       *help;
-	int		type;
-	size_t		n_labels;
-	char	      **label_names;
-	double	       *bounds; /* histogram upper bounds, without +Inf */
-	size_t		n_bounds;
+	char           *name;
+	char           *help;
+	int             type;
+	size_t          n_labels;
+	char          **label_names;
+	double         *bounds; /* histogram upper bounds, without +Inf */
+	size_t          n_bounds;
 	hearth_metrics *owner;
 
-	pthread_mutex_t mu; /* guards everything below */
+	pthread_mutex_t  mu; /* guards everything below */
 	metrics_series **series;
-	size_t		 n_series;
-	size_t		 cap_series;
+	size_t           n_series;
+	size_t           cap_series;
 	/* Open addressing on hash, linear probing, NULL = empty slot; size
 	 * is a power of two kept at most half full. */
 	metrics_series **index;
-	size_t		 index_cap;
+	size_t           index_cap;
 };
 
 typedef struct metrics_collector {
 	hearth_metrics_collect_fn fn;
-	void			 *ctx;
+	void                     *ctx;
 } metrics_collector;
 
 struct hearth_metrics {
 	/* Lock order: write_mu, then mu, then a family's mu. */
-	pthread_mutex_t	   write_mu; /* one write (and its callbacks) at a time */
-	pthread_mutex_t	   mu;	     /* families and collectors arrays */
-	hearth_metric	 **fams;
-	size_t		   n_fams;
-	size_t		   cap_fams;
+	pthread_mutex_t write_mu; /* one write (and its callbacks) at a time */
+	pthread_mutex_t mu;       /* families and collectors arrays */
+	hearth_metric **fams;
+	size_t          n_fams;
+	size_t          cap_fams;
 	metrics_collector *collectors;
-	size_t		   n_collectors;
-	size_t		   cap_collectors;
-	hearth_metric	  *dropped;
+	size_t             n_collectors;
+	size_t             cap_collectors;
+	hearth_metric     *dropped;
 };
 
 static int
@@ -78,10 +79,10 @@ metrics_valid_name(const char *s, int is_label)
 	if (is_label && s[0] == '_' && s[1] == '_')
 		return 0;
 	for (const char *p = s; *p != '\0'; p++) {
-		char c	= *p;
-		int  ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    c == '_' || (!is_label && c == ':') ||
-		    (p != s && c >= '0' && c <= '9');
+		char c  = *p;
+		int  ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		    || c == '_' || (!is_label && c == ':')
+		    || (p != s && c >= '0' && c <= '9');
 		if (!ok)
 			return 0;
 	}
@@ -119,34 +120,34 @@ metrics_series_matches(const hearth_metric *f, const metrics_series *s,
 	if (s->hash != hash)
 		return 0;
 	for (size_t i = 0; i < f->n_labels; i++)
-		if (strcmp(s->values[i], metrics_value_or_empty(values, i)) !=
-		    0)
+		if (strcmp(s->values[i], metrics_value_or_empty(values, i))
+		    != 0)
 			return 0;
 	return 1;
 }
 
 static metrics_series *
-metrics_series_new(const hearth_metric *f, uint64_t hash,
-    const char *const *values)
+metrics_series_new(
+    const hearth_metric *f, uint64_t hash, const char *const *values)
 {
 	size_t n_counts = f->type == METRICS_HISTOGRAM ? f->n_bounds + 1 : 0;
-	size_t bytes	= sizeof(metrics_series) + n_counts * sizeof(uint64_t) +
-	    f->n_labels * sizeof(char *);
+	size_t bytes    = sizeof(metrics_series) + n_counts * sizeof(uint64_t)
+	    + f->n_labels * sizeof(char *);
 	for (size_t i = 0; i < f->n_labels; i++)
 		bytes += strlen(metrics_value_or_empty(values, i)) + 1;
 	metrics_series *s = calloc(1, bytes);
 	if (s == NULL)
 		return NULL;
-	char *p	   = (char *) (s + 1);
-	s->hash	   = hash;
+	char *p     = (char *) (s + 1);
+	s->hash     = hash;
 	s->n_values = f->n_labels;
-	s->buckets = (uint64_t *) p;
+	s->buckets  = (uint64_t *) p;
 	p += n_counts * sizeof(uint64_t);
 	s->values = (char **) p;
 	p += f->n_labels * sizeof(char *);
 	for (size_t i = 0; i < f->n_labels; i++) {
 		const char *v = metrics_value_or_empty(values, i);
-		size_t	    l = strlen(v) + 1;
+		size_t      l = strlen(v) + 1;
 		memcpy(p, v, l);
 		s->values[i] = p;
 		p += l;
@@ -169,7 +170,7 @@ metrics_index_fill(hearth_metric *f)
 static int
 metrics_index_grow(hearth_metric *f)
 {
-	size_t		 cap = f->index_cap ? f->index_cap * 2 : 16;
+	size_t           cap = f->index_cap ? f->index_cap * 2 : 16;
 	metrics_series **idx = calloc(cap, sizeof(*idx));
 	if (idx == NULL)
 		return HEARTH_ENOMEM;
@@ -185,24 +186,23 @@ metrics_index_grow(hearth_metric *f)
 static metrics_series *
 metrics_lookup(hearth_metric *f, const char *const *values, int *capped)
 {
-	*capped	      = 0;
+	*capped       = 0;
 	uint64_t hash = metrics_hash(f->n_labels, values);
 	if (f->index_cap > 0) {
 		size_t j = (size_t) hash & (f->index_cap - 1);
 		for (; f->index[j] != NULL; j = (j + 1) & (f->index_cap - 1))
-			if (metrics_series_matches(f, f->index[j], hash,
-				values))
+			if (metrics_series_matches(
+			        f, f->index[j], hash, values))
 				return f->index[j];
 	}
 	if (f->n_series >= HEARTH_METRICS_MAX_SERIES) {
 		*capped = 1;
 		return NULL;
 	}
-	if ((f->n_series + 1) * 2 > f->index_cap &&
-	    metrics_index_grow(f) != 0)
+	if ((f->n_series + 1) * 2 > f->index_cap && metrics_index_grow(f) != 0)
 		return NULL;
 	if (f->n_series == f->cap_series) {
-		size_t		 cap = f->cap_series ? f->cap_series * 2 : 4;
+		size_t           cap = f->cap_series ? f->cap_series * 2 : 4;
 		metrics_series **ns  = realloc(f->series, cap * sizeof(*ns));
 		if (ns == NULL)
 			return NULL;
@@ -213,7 +213,7 @@ metrics_lookup(hearth_metric *f, const char *const *values, int *capped)
 	if (s == NULL)
 		return NULL;
 	f->series[f->n_series++] = s;
-	size_t j		 = (size_t) hash & (f->index_cap - 1);
+	size_t j                 = (size_t) hash & (f->index_cap - 1);
 	while (f->index[j] != NULL)
 		j = (j + 1) & (f->index_cap - 1);
 	f->index[j] = s;
@@ -249,13 +249,13 @@ metrics_family_new(hearth_metrics *m, int type, const char *name,
 		return NULL;
 	pthread_mutex_init(&f->mu, NULL);
 	f->owner       = m;
-	f->type	       = type;
-	f->name	       = strdup(name);
-	f->help	       = strdup(help != NULL ? help : "");
+	f->type        = type;
+	f->name        = strdup(name);
+	f->help        = strdup(help != NULL ? help : "");
 	f->label_names = calloc(n_labels + 1, sizeof(char *));
 	f->bounds      = calloc(n_bounds + 1, sizeof(double));
-	if (f->name == NULL || f->help == NULL || f->label_names == NULL ||
-	    f->bounds == NULL)
+	if (f->name == NULL || f->help == NULL || f->label_names == NULL
+	    || f->bounds == NULL)
 		goto fail;
 	for (size_t i = 0; i < n_labels; i++) {
 		f->label_names[i] = strdup(label_names[i]);
@@ -287,9 +287,9 @@ metrics_same_shape(const hearth_metric *f, int type, size_t n_labels,
 	for (size_t i = 0; i < n_labels; i++)
 		if (strcmp(f->label_names[i], label_names[i]) != 0)
 			return 0;
-	if (type == METRICS_HISTOGRAM &&
-	    (f->n_bounds != n_bounds ||
-		memcmp(f->bounds, bounds, n_bounds * sizeof(double)) != 0))
+	if (type == METRICS_HISTOGRAM
+	    && (f->n_bounds != n_bounds
+	        || memcmp(f->bounds, bounds, n_bounds * sizeof(double)) != 0))
 		return 0;
 	return 1;
 }
@@ -312,17 +312,17 @@ metrics_register(hearth_metrics *m, int type, const char *name,
 	for (size_t i = 0; i < m->n_fams; i++) {
 		if (strcmp(m->fams[i]->name, name) == 0) {
 			f = m->fams[i];
-			HEARTH_ASSERT(metrics_same_shape(f, type, n_labels,
-			    label_names, bounds, n_bounds));
+			HEARTH_ASSERT(metrics_same_shape(
+			    f, type, n_labels, label_names, bounds, n_bounds));
 			goto out;
 		}
 	}
 	if (m->n_fams == m->cap_fams) {
-		size_t		cap = m->cap_fams ? m->cap_fams * 2 : 16;
+		size_t          cap = m->cap_fams ? m->cap_fams * 2 : 16;
 		hearth_metric **nf  = realloc(m->fams, cap * sizeof(*nf));
 		if (nf == NULL)
 			goto out;
-		m->fams	    = nf;
+		m->fams     = nf;
 		m->cap_fams = cap;
 	}
 	f = metrics_family_new(
@@ -351,19 +351,19 @@ hearth_metrics_gauge(hearth_metrics *m, const char *name, const char *help,
 }
 
 hearth_metric *
-hearth_metrics_histogram(hearth_metrics *m, const char *name,
-    const char *help, size_t n_labels, const char *const *label_names,
-    const double *buckets, size_t n_buckets)
+hearth_metrics_histogram(hearth_metrics *m, const char *name, const char *help,
+    size_t n_labels, const char *const *label_names, const double *buckets,
+    size_t n_buckets)
 {
 	if (n_buckets == 0) {
-		buckets	  = metrics_default_buckets;
+		buckets   = metrics_default_buckets;
 		n_buckets = sizeof(metrics_default_buckets) / sizeof(double);
 	}
 	if (isinf(buckets[n_buckets - 1]) && buckets[n_buckets - 1] > 0)
 		n_buckets--;
 	for (size_t i = 0; i < n_buckets; i++) /* invariant (3) */
-		HEARTH_ASSERT(!isnan(buckets[i]) &&
-		    (i == 0 || buckets[i] > buckets[i - 1]));
+		HEARTH_ASSERT(!isnan(buckets[i])
+		    && (i == 0 || buckets[i] > buckets[i - 1]));
 	return metrics_register(m, METRICS_HISTOGRAM, name, help, n_labels,
 	    label_names, buckets, n_buckets);
 }
@@ -377,11 +377,10 @@ hearth_metrics_new(void)
 	pthread_mutex_init(&m->write_mu, NULL);
 	pthread_mutex_init(&m->mu, NULL);
 	static const char *const labels[] = { "metric" };
-	m->dropped			  = hearth_metrics_counter(m,
-	     METRICS_DROPPED_NAME,
-	     "Samples dropped because their metric family reached its "
-			       "limit of distinct label sets.",
-	     1, labels);
+	m->dropped = hearth_metrics_counter(m, METRICS_DROPPED_NAME,
+	    "Samples dropped because their metric family reached its "
+	    "limit of distinct label sets.",
+	    1, labels);
 	if (m->dropped == NULL) {
 		hearth_metrics_free(m);
 		return NULL;
@@ -416,8 +415,8 @@ metrics_count_dropped(hearth_metric *f)
 }
 
 static void
-metrics_update(hearth_metric *f, const char *const *label_values, double v,
-    int op)
+metrics_update(
+    hearth_metric *f, const char *const *label_values, double v, int op)
 {
 	if (f == NULL)
 		return;
@@ -457,8 +456,8 @@ hearth_metric_set(hearth_metric *f, const char *const *label_values, double v)
 }
 
 void
-hearth_metric_observe(hearth_metric *f, const char *const *label_values,
-    double v)
+hearth_metric_observe(
+    hearth_metric *f, const char *const *label_values, double v)
 {
 	if (f == NULL || isnan(v))
 		return;
@@ -510,7 +509,7 @@ hearth_metric_reset(hearth_metric *f)
 	if (f->n_labels == 0) {
 		metrics_series *s = f->series[0];
 		s->value = s->sum = 0;
-		s->count	  = 0;
+		s->count          = 0;
 		if (f->type == METRICS_HISTOGRAM)
 			memset(s->buckets, 0,
 			    (f->n_bounds + 1) * sizeof(uint64_t));
@@ -525,21 +524,21 @@ hearth_metric_reset(hearth_metric *f)
 }
 
 int
-hearth_metrics_on_collect(hearth_metrics *m, hearth_metrics_collect_fn fn,
-    void *ctx)
+hearth_metrics_on_collect(
+    hearth_metrics *m, hearth_metrics_collect_fn fn, void *ctx)
 {
 	HEARTH_ASSERT(m != NULL && fn != NULL);
 	int rc = 0;
 	pthread_mutex_lock(&m->mu);
 	if (m->n_collectors == m->cap_collectors) {
-		size_t		   cap = m->cap_collectors ? m->cap_collectors * 2 : 4;
-		metrics_collector *nc =
-		    realloc(m->collectors, cap * sizeof(*nc));
+		size_t cap = m->cap_collectors ? m->cap_collectors * 2 : 4;
+		metrics_collector *nc
+		    = realloc(m->collectors, cap * sizeof(*nc));
 		if (nc == NULL) {
 			rc = HEARTH_ENOMEM;
 			goto out;
 		}
-		m->collectors	  = nc;
+		m->collectors     = nc;
 		m->cap_collectors = cap;
 	}
 	m->collectors[m->n_collectors].fn  = fn;
@@ -551,8 +550,8 @@ out:
 }
 
 void
-hearth_metrics_remove_collect(hearth_metrics *m, hearth_metrics_collect_fn fn,
-    void *ctx)
+hearth_metrics_remove_collect(
+    hearth_metrics *m, hearth_metrics_collect_fn fn, void *ctx)
 {
 	/* Taking write_mu waits for a write that may be running fn. */
 	pthread_mutex_lock(&m->write_mu);
@@ -560,8 +559,8 @@ hearth_metrics_remove_collect(hearth_metrics *m, hearth_metrics_collect_fn fn,
 	for (size_t i = 0; i < m->n_collectors; i++) {
 		if (m->collectors[i].fn == fn && m->collectors[i].ctx == ctx) {
 			memmove(&m->collectors[i], &m->collectors[i + 1],
-			    (m->n_collectors - i - 1) *
-				sizeof(metrics_collector));
+			    (m->n_collectors - i - 1)
+			        * sizeof(metrics_collector));
 			m->n_collectors--;
 			break;
 		}
@@ -666,8 +665,8 @@ metrics_cmp_family(const void *a, const void *b)
 }
 
 static void
-metrics_write_series(hearth_buf *out, const hearth_metric *f,
-    const metrics_series *s)
+metrics_write_series(
+    hearth_buf *out, const hearth_metric *f, const metrics_series *s)
 {
 	if (f->type != METRICS_HISTOGRAM) {
 		hearth_buf_puts(out, f->name);
@@ -677,7 +676,7 @@ metrics_write_series(hearth_buf *out, const hearth_metric *f,
 		hearth_buf_putc(out, '\n');
 		return;
 	}
-	uint64_t	    cum = 0;
+	uint64_t            cum = 0;
 	static const double inf = INFINITY;
 	for (size_t b = 0; b <= f->n_bounds; b++) {
 		cum += s->buckets[b];
@@ -728,16 +727,16 @@ hearth_metrics_write(hearth_metrics *m, hearth_buf *out)
 	 * position and re-read the count each round. */
 	for (size_t i = 0;; i++) {
 		pthread_mutex_lock(&m->mu);
-		int		  more = i < m->n_collectors;
-		metrics_collector c    = more ? m->collectors[i]
-					      : (metrics_collector) { 0 };
+		int               more = i < m->n_collectors;
+		metrics_collector c
+		    = more ? m->collectors[i] : (metrics_collector) { 0 };
 		pthread_mutex_unlock(&m->mu);
 		if (!more)
 			break;
 		c.fn(c.ctx, m);
 	}
 	pthread_mutex_lock(&m->mu);
-	size_t		n    = m->n_fams;
+	size_t          n    = m->n_fams;
 	hearth_metric **fams = malloc((n ? n : 1) * sizeof(*fams));
 	if (fams != NULL)
 		memcpy(fams, m->fams, n * sizeof(*fams));

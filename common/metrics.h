@@ -78,15 +78,15 @@ hearth_metric *hearth_metrics_histogram(hearth_metrics *m, const char *name,
 
 /* Counter or gauge: add v. A counter ignores negative and NaN v (counters
  * only go up). */
-void hearth_metric_add(hearth_metric *f, const char *const *label_values,
-    double v);
+void hearth_metric_add(
+    hearth_metric *f, const char *const *label_values, double v);
 /* Counter or gauge: set the value (for counters, meant for collect
  * callbacks that mirror a count kept elsewhere). */
-void hearth_metric_set(hearth_metric *f, const char *const *label_values,
-    double v);
+void hearth_metric_set(
+    hearth_metric *f, const char *const *label_values, double v);
 /* Histogram: record one observation (NaN is ignored). */
-void hearth_metric_observe(hearth_metric *f, const char *const *label_values,
-    double v);
+void hearth_metric_observe(
+    hearth_metric *f, const char *const *label_values, double v);
 /* Remove one series (e.g. a tenant that is gone); no-op when absent. */
 void hearth_metric_del(hearth_metric *f, const char *const *label_values);
 /* Remove every series of a labelled family (collect callbacks that
@@ -98,13 +98,13 @@ typedef void (*hearth_metrics_collect_fn)(void *ctx, hearth_metrics *m);
  * at a time. The caller keeps ctx alive until it removes the callback with
  * hearth_metrics_remove_collect() (or frees the registry). Returns 0 or
  * HEARTH_ENOMEM. */
-int hearth_metrics_on_collect(hearth_metrics *m, hearth_metrics_collect_fn fn,
-    void *ctx);
+int hearth_metrics_on_collect(
+    hearth_metrics *m, hearth_metrics_collect_fn fn, void *ctx);
 /* Remove the callback registered with this exact (fn, ctx); when it
  * returns, fn is not running and will not run again. Must not be called
  * from inside a collect callback (it waits for the running write). */
-void hearth_metrics_remove_collect(hearth_metrics *m,
-    hearth_metrics_collect_fn fn, void *ctx);
+void hearth_metrics_remove_collect(
+    hearth_metrics *m, hearth_metrics_collect_fn fn, void *ctx);
 
 /* Append the text exposition of every family to out. Returns 0, or
  * HEARTH_ENOMEM when out could not grow (its content is then partial). */

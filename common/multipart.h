@@ -35,17 +35,17 @@
 
 #include <stddef.h>
 
-#define HEARTH_MULTIPART_MAX_PARTS    64
-#define HEARTH_MULTIPART_MAX_HEADER   (16 * 1024) /* bytes per part */
+#define HEARTH_MULTIPART_MAX_PARTS 64
+#define HEARTH_MULTIPART_MAX_HEADER (16 * 1024) /* bytes per part */
 /* RFC 2046 says 70; Go's reader (what upstream runs) takes longer ones. */
 #define HEARTH_MULTIPART_MAX_BOUNDARY 200
 
 typedef struct hearth_multipart_part {
-	const char *name;	  /* Content-Disposition name, never NULL */
-	const char *filename;	  /* NULL when there is no filename param */
+	const char *name;         /* Content-Disposition name, never NULL */
+	const char *filename;     /* NULL when there is no filename param */
 	const char *content_type; /* NULL when there is no Content-Type */
-	const char *data;	  /* into the body; not NUL-terminated */
-	size_t	    len;
+	const char *data;         /* into the body; not NUL-terminated */
+	size_t      len;
 } hearth_multipart_part;
 
 /* The boundary parameter of a Content-Type header such as
@@ -55,8 +55,8 @@ typedef struct hearth_multipart_part {
  * parameters, no boundary parameter, empty or longer than
  * HEARTH_MULTIPART_MAX_BOUNDARY, a quoted boundary with a backslash
  * escape or a control character. */
-int hearth_multipart_boundary(const char *content_type,
-    const char **boundary, size_t *len, hearth_err *err);
+int hearth_multipart_boundary(const char *content_type, const char **boundary,
+    size_t *len, hearth_err *err);
 
 /* Parse body[0..len) with the given boundary into an arena array of parts
  * in body order (*parts NULL and *n 0 for a body with no parts, i.e. only

@@ -21,7 +21,9 @@
  *     same "0x<address>" name of its location.
  * Names longer than max_symbol_length keep their LAST bytes (the end of a
  * qualified name is the informative part), moved forward to a UTF-8
- * character boundary so the result stays valid UTF-8. Stacks deeper than
+ * character boundary so the result stays valid UTF-8 (when the limit is
+ * smaller than the last character, that one character is kept). The
+ * "0x<address>" names count too. Stacks deeper than
  * max_stack_depth FRAMES (the flame graph's depth, inlined frames count)
  * keep the root-side frames.
  *
@@ -53,7 +55,10 @@
  *                  (and the gzip.h messages for a bad gzip body);
  *   HEARTH_ELIMIT  a §8.1 limit, named as in §8.2: "pprof: the profile
  *                  exceeds the samples count limit
- *                  (max_profile_stacktrace_samples, actual: N, limit: M)";
+ *                  (max_profile_stacktrace_samples, actual: N, limit: M)"
+ *                  (also max_profile_size_bytes, where a gzip body stops
+ *                  decompressing at the limit and says "actual: more than
+ *                  M", and max_profile_stacktrace_sample_labels);
  *                  or the arena cap ("request memory limit reached (...)");
  *   HEARTH_ETOOLARGE the gunzipped body passed max_decompressed.
  * Positions in messages ("sample 3", "function 3", "string_table[5]") are

@@ -92,8 +92,10 @@ int hearth_selector_parse(const char *s, size_t len, hearth_selector **out,
 void hearth_selector_free(hearth_selector *s);
 
 /* Append a matcher (copies name and value, compiles regexes). Used to AND
- * in `__profile_type__="..."` and similar. On error s is unchanged;
- * an invalid regex gives -HEARTH_EINVAL with a message naming the label. */
+ * in `__profile_type__="..."` and similar. name must be non-empty, name
+ * and value valid UTF-8. On error s is unchanged: -HEARTH_EINVAL with a
+ * message naming the label (bad regex, empty name, invalid UTF-8), or
+ * -HEARTH_ENOMEM. */
 int hearth_selector_add(hearth_selector *s, hearth_match_op op,
     const char *name, const char *value, hearth_err *err);
 

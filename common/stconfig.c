@@ -15,8 +15,8 @@
 typedef struct js {
 	hearth_arena *a;
 	const char   *s;
-	size_t	      n, i;
-	int	      depth;
+	size_t        n, i;
+	int           depth;
 	hearth_err   *err;
 } js;
 
@@ -37,8 +37,9 @@ js_nomem(js *j)
 static void
 js_ws(js *j)
 {
-	while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' ||
-				  j->s[j->i] == '\n' || j->s[j->i] == '\r'))
+	while (j->i < j->n
+	    && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n'
+	        || j->s[j->i] == '\r'))
 		j->i++;
 }
 
@@ -55,7 +56,7 @@ js_hex4(const char *s, uint32_t *out)
 {
 	uint32_t v = 0;
 	for (int k = 0; k < 4; k++) {
-		char	 c = s[k];
+		char     c = s[k];
 		uint32_t d;
 		if (c >= '0' && c <= '9')
 			d = (uint32_t) (c - '0');
@@ -108,10 +109,10 @@ js_unicode(js *j, char *o)
 	j->i += 5;
 	if (cp == 0)
 		return js_fail(j, "\\u0000 is not allowed in a string");
-	if (cp >= 0xd800 && cp <= 0xdbff && j->n - j->i >= 6 &&
-	    j->s[j->i] == '\\' && j->s[j->i + 1] == 'u' &&
-	    js_hex4(j->s + j->i + 2, &lo) == 0 && lo >= 0xdc00 &&
-	    lo <= 0xdfff) {
+	if (cp >= 0xd800 && cp <= 0xdbff && j->n - j->i >= 6
+	    && j->s[j->i] == '\\' && j->s[j->i + 1] == 'u'
+	    && js_hex4(j->s + j->i + 2, &lo) == 0 && lo >= 0xdc00
+	    && lo <= 0xdfff) {
 		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 		j->i += 6;
 	} else if (cp >= 0xd800 && cp <= 0xdfff) {
@@ -133,7 +134,7 @@ js_string(js *j, char **out)
 		return js_fail(j, "unterminated string");
 	if (!hearth_utf8_valid(j->s + start, k - start))
 		return js_fail(j, "string is not valid UTF-8");
-	j->i = start;
+	j->i    = start;
 	char *o = out != NULL ? hearth_arena_alloc(j->a, k - start + 1) : NULL;
 	char  tmp[4];
 	if (out != NULL && o == NULL)
@@ -142,8 +143,9 @@ js_string(js *j, char **out)
 	while (j->s[j->i] != '"') {
 		unsigned char c = (unsigned char) j->s[j->i];
 		if (c < 0x20)
-			return js_fail(j, "control character in a string "
-					  "(escape it)");
+			return js_fail(j,
+			    "control character in a string "
+			    "(escape it)");
 		if (c != '\\') {
 			if (o != NULL)
 				o[m] = (char) c;
@@ -154,14 +156,30 @@ js_string(js *j, char **out)
 		j->i++;
 		char e = j->s[j->i], d;
 		switch (e) {
-		case '"': d = '"'; break;
-		case '\\': d = '\\'; break;
-		case '/': d = '/'; break;
-		case 'b': d = '\b'; break;
-		case 'f': d = '\f'; break;
-		case 'n': d = '\n'; break;
-		case 'r': d = '\r'; break;
-		case 't': d = '\t'; break;
+		case '"':
+			d = '"';
+			break;
+		case '\\':
+			d = '\\';
+			break;
+		case '/':
+			d = '/';
+			break;
+		case 'b':
+			d = '\b';
+			break;
+		case 'f':
+			d = '\f';
+			break;
+		case 'n':
+			d = '\n';
+			break;
+		case 'r':
+			d = '\r';
+			break;
+		case 't':
+			d = '\t';
+			break;
 		case 'u': {
 			int w = js_unicode(j, o != NULL ? o + m : tmp);
 			if (w < 0)
@@ -169,7 +187,8 @@ js_string(js *j, char **out)
 			m += (size_t) w;
 			continue;
 		}
-		default: return js_fail(j, "invalid escape in a string");
+		default:
+			return js_fail(j, "invalid escape in a string");
 		}
 		if (o != NULL)
 			o[m] = d;
@@ -189,8 +208,9 @@ js_literal(js *j, const char *lit)
 {
 	size_t l = strlen(lit);
 	if (j->n - j->i < l || memcmp(j->s + j->i, lit, l) != 0)
-		return js_fail(j, "invalid literal (expected true, false or "
-				  "null)");
+		return js_fail(j,
+		    "invalid literal (expected true, false or "
+		    "null)");
 	j->i += l;
 	return 0;
 }
@@ -253,8 +273,9 @@ js_skip_container(js *j, char open)
 			if ((rc = js_string(j, NULL)) != 0)
 				return rc;
 			if (js_peek(j) != ':')
-				return js_fail(j, "expected ':' after an object "
-						  "key");
+				return js_fail(j,
+				    "expected ':' after an object "
+				    "key");
 			j->i++;
 		}
 		if ((rc = js_skip(j)) != 0)
@@ -265,9 +286,9 @@ js_skip_container(js *j, char open)
 			break;
 		if (c != ',') {
 			j->i--;
-			return js_fail(j, open == '{'
-				? "expected ',' or '}' in an object"
-				: "expected ',' or ']' in an array");
+			return js_fail(j,
+			    open == '{' ? "expected ',' or '}' in an object"
+			                : "expected ',' or ']' in an array");
 		}
 	}
 	j->depth--;
@@ -291,8 +312,8 @@ js_skip(js *j)
 		return js_literal(j, "null");
 	if (c == '-' || (c >= '0' && c <= '9'))
 		return js_number(j);
-	return js_fail(j, c < 0 ? "unexpected end of input"
-				: "expected a JSON value");
+	return js_fail(
+	    j, c < 0 ? "unexpected end of input" : "expected a JSON value");
 }
 
 /* Message for a member of the wrong type: names the entry and member. */
@@ -304,8 +325,7 @@ js_type_error(js *j, const char *st, const char *member, const char *want)
 }
 
 static int
-js_member_string(js *j, const char *st, const char *member,
-    const char **dst)
+js_member_string(js *j, const char *st, const char *member, const char **dst)
 {
 	int c = js_peek(j);
 	if (c == 'n') {
@@ -359,14 +379,14 @@ js_entry(js *j, hearth_stconfig_entry *e)
 		if (strcasecmp(key, "units") == 0)
 			rc = js_member_string(j, st, "units", &e->units);
 		else if (strcasecmp(key, "display-name") == 0)
-			rc = js_member_string(j, st, "display-name",
-			    &e->display_name);
+			rc = js_member_string(
+			    j, st, "display-name", &e->display_name);
 		else if (strcasecmp(key, "aggregation") == 0)
-			rc = js_member_string(j, st, "aggregation",
-			    &e->aggregation);
+			rc = js_member_string(
+			    j, st, "aggregation", &e->aggregation);
 		else if (strcasecmp(key, "cumulative") == 0)
-			rc = js_member_bool(j, st, "cumulative",
-			    &e->cumulative);
+			rc = js_member_bool(
+			    j, st, "cumulative", &e->cumulative);
 		else if (strcasecmp(key, "sampled") == 0)
 			rc = js_member_bool(j, st, "sampled", &e->sampled);
 		else
@@ -410,20 +430,21 @@ js_slot(js *j, hearth_stconfig_entry *v, size_t *n, char *key)
 static int
 js_top(js *j, hearth_stconfig *c)
 {
-	hearth_stconfig_entry *v = hearth_arena_calloc(j->a,
-	    HEARTH_STCONFIG_MAX_ENTRIES, sizeof(*v));
+	hearth_stconfig_entry *v = hearth_arena_calloc(
+	    j->a, HEARTH_STCONFIG_MAX_ENTRIES, sizeof(*v));
 	if (v == NULL)
 		return js_nomem(j);
-	size_t n  = 0;
-	j->depth  = 1;
+	size_t n = 0;
+	j->depth = 1;
 	j->i++;
 	int ch = js_peek(j);
 	while (ch != '}') {
 		char *key;
 		int   rc;
 		if (ch != '"')
-			return js_fail(j, ch < 0 ? "unexpected end of input"
-						 : "expected a string key");
+			return js_fail(j,
+			    ch < 0 ? "unexpected end of input"
+			           : "expected a string key");
 		if ((rc = js_string(j, &key)) != 0)
 			return rc;
 		if (js_peek(j) != ':')
@@ -451,14 +472,15 @@ js_top(js *j, hearth_stconfig *c)
 			if ((ch = js_peek(j)) == '}')
 				return js_fail(j, "trailing ',' in an object");
 		} else if (ch != '}') {
-			return js_fail(j, ch < 0 ? "unexpected end of input"
-						 : "expected ',' or '}' in an "
-						   "object");
+			return js_fail(j,
+			    ch < 0 ? "unexpected end of input"
+			           : "expected ',' or '}' in an "
+			             "object");
 		}
 	}
 	j->i++;
 	c->entries = v;
-	c->n	   = n;
+	c->n       = n;
 	return 0;
 }
 
@@ -468,8 +490,8 @@ hearth_stconfig_parse(hearth_arena *a, const char *json, size_t len,
 {
 	HEARTH_ASSERT(a != NULL && out != NULL);
 	HEARTH_ASSERT(len == 0 || json != NULL);
-	*out		= NULL;
-	js		 j = { .a = a, .s = json, .n = len, .err = err };
+	*out               = NULL;
+	js               j = { .a = a, .s = json, .n = len, .err = err };
 	hearth_stconfig *c = hearth_arena_calloc(a, 1, sizeof(*c));
 	if (c == NULL)
 		return js_nomem(&j);
@@ -479,8 +501,9 @@ hearth_stconfig_parse(hearth_arena *a, const char *json, size_t len,
 	else if (ch == '{')
 		rc = js_top(&j, c);
 	else
-		rc = js_fail(&j, ch < 0 ? "empty input (expected an object)"
-					: "expected an object");
+		rc = js_fail(&j,
+		    ch < 0 ? "empty input (expected an object)"
+		           : "expected an object");
 	if (rc != 0)
 		return rc;
 	if (js_peek(&j) >= 0)
@@ -525,16 +548,15 @@ hearth_stconfig_find(const hearth_stconfig *c, const char *sample_type)
 }
 
 const char *
-hearth_stconfig_display_name(const hearth_stconfig *c,
-    const char *sample_type)
+hearth_stconfig_display_name(const hearth_stconfig *c, const char *sample_type)
 {
 	const hearth_stconfig_entry *e = hearth_stconfig_find(c, sample_type);
 	return e != NULL ? e->display_name : NULL;
 }
 
 const char *
-hearth_stconfig_profile_name(const hearth_stconfig *c,
-    const char *const *sample_types, size_t n)
+hearth_stconfig_profile_name(
+    const hearth_stconfig *c, const char *const *sample_types, size_t n)
 {
 	if (n == 0)
 		return NULL;
@@ -548,9 +570,10 @@ hearth_stconfig_profile_name(const hearth_stconfig *c,
 			name = sample_types[i];
 		if (strstr(name, "cpu") != NULL)
 			return "process_cpu";
-		if (strstr(name, "alloc_") != NULL ||
-		    strstr(name, "inuse_") != NULL ||
-		    strcmp(name, "space") == 0 || strcmp(name, "objects") == 0)
+		if (strstr(name, "alloc_") != NULL
+		    || strstr(name, "inuse_") != NULL
+		    || strcmp(name, "space") == 0
+		    || strcmp(name, "objects") == 0)
 			return "memory";
 		if (strstr(name, "mutex_") != NULL)
 			return "mutex";

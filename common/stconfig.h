@@ -35,21 +35,21 @@
 
 #include <stddef.h>
 
-#define HEARTH_STCONFIG_MAX_DEPTH   64
+#define HEARTH_STCONFIG_MAX_DEPTH 64
 #define HEARTH_STCONFIG_MAX_ENTRIES 256
 
 typedef struct hearth_stconfig_entry {
 	const char *sample_type;
-	const char *units;	  /* NULL when absent */
+	const char *units;        /* NULL when absent */
 	const char *display_name; /* NULL when absent */
 	const char *aggregation;  /* NULL when absent ("sum", "average") */
-	int	    cumulative;	  /* 0 when absent */
-	int	    sampled;	  /* 0 when absent */
+	int         cumulative;   /* 0 when absent */
+	int         sampled;      /* 0 when absent */
 } hearth_stconfig_entry;
 
 typedef struct hearth_stconfig {
 	const hearth_stconfig_entry *entries; /* in first-appearance order */
-	size_t			     n;
+	size_t                       n;
 } hearth_stconfig;
 
 /* Parse json[0..len) into an arena config. */
@@ -63,13 +63,13 @@ int hearth_stconfig_parse(hearth_arena *a, const char *json, size_t len,
 const hearth_stconfig *hearth_stconfig_default(void);
 
 /* Entry of sample_type in c (c NULL = the default map), or NULL. */
-const hearth_stconfig_entry *hearth_stconfig_find(const hearth_stconfig *c,
-    const char *sample_type);
+const hearth_stconfig_entry *hearth_stconfig_find(
+    const hearth_stconfig *c, const char *sample_type);
 
 /* display-name of sample_type in c, or in the default map when c is NULL;
  * NULL when there is none. */
-const char *hearth_stconfig_display_name(const hearth_stconfig *c,
-    const char *sample_type);
+const char *hearth_stconfig_display_name(
+    const hearth_stconfig *c, const char *sample_type);
 
 /* `__name__` of a pprof upload from its sample types (ingest-http.md §7):
  * "wall" if any type is wall; else the first (display) name that
@@ -78,7 +78,7 @@ const char *hearth_stconfig_display_name(const hearth_stconfig *c,
  * "block_" -> "block", "goroutines" -> "goroutines"; else the (display)
  * name of the last type. NULL when n == 0. The result is a string
  * literal or borrowed from c or sample_types. */
-const char *hearth_stconfig_profile_name(const hearth_stconfig *c,
-    const char *const *sample_types, size_t n);
+const char *hearth_stconfig_profile_name(
+    const hearth_stconfig *c, const char *const *sample_types, size_t n);
 
 #endif

@@ -12,8 +12,8 @@
 static int
 tenant_char_ok(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9'))
 		return 1;
 	return c != '\0' && strchr("!-_.*'()", c) != NULL;
 }
@@ -22,7 +22,8 @@ int
 hearth_tenant_validate(const char *id, size_t len, hearth_err *err)
 {
 	if (len == 0)
-		return hearth_err_set(err, HEARTH_EINVAL, "tenant ID is empty");
+		return hearth_err_set(
+		    err, HEARTH_EINVAL, "tenant ID is empty");
 	if (len > HEARTH_TENANT_MAX)
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "tenant ID is %zu bytes, limit %d", len,
@@ -44,8 +45,8 @@ hearth_tenant_validate(const char *id, size_t len, hearth_err *err)
 		    (int) len, id, shown, i);
 	}
 	/* "." and ".." would be path segments if an ID ever names a file. */
-	if ((len == 1 && id[0] == '.') ||
-	    (len == 2 && id[0] == '.' && id[1] == '.'))
+	if ((len == 1 && id[0] == '.')
+	    || (len == 2 && id[0] == '.' && id[1] == '.'))
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "tenant ID \"%.*s\" is not allowed", (int) len, id);
 	return 0;
@@ -60,8 +61,8 @@ tenant_missing(hearth_err *err)
 }
 
 int
-hearth_tenant_resolve(const char *header, int multitenancy_enabled,
-    char *out, size_t outsz, hearth_err *err)
+hearth_tenant_resolve(const char *header, int multitenancy_enabled, char *out,
+    size_t outsz, hearth_err *err)
 {
 	HEARTH_ASSERT(out != NULL && outsz > HEARTH_TENANT_MAX);
 	if (!multitenancy_enabled) {
@@ -119,11 +120,13 @@ hearth_tenant_split(hearth_arena *a, const char *header,
 	const char *p = header;
 	for (size_t i = 0; i < parts; i++) {
 		const char *bar = strchr(p, '|');
-		size_t	    len = bar != NULL ? (size_t) (bar - p) : strlen(p);
-		int	    rc	= hearth_tenant_validate(p, len, err);
+		size_t      len = bar != NULL ? (size_t) (bar - p) : strlen(p);
+		int         rc  = hearth_tenant_validate(p, len, err);
 		if (rc != 0) {
-			hearth_err_prefix(err, "X-Scope-OrgID: tenant %zu of "
-			    "%zu", i + 1, parts);
+			hearth_err_prefix(err,
+			    "X-Scope-OrgID: tenant %zu of "
+			    "%zu",
+			    i + 1, parts);
 			return rc;
 		}
 		if ((v[i] = hearth_arena_strndup(a, p, len)) == NULL)

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#define HEARTH_TENANT_MAX	150
+#define HEARTH_TENANT_MAX 150
 #define HEARTH_TENANT_ANONYMOUS "anonymous"
 
 /* 0 when id[0..len) is a valid tenant ID, else HEARTH_EINVAL with a

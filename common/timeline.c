@@ -52,8 +52,8 @@ hearth_timeline_step_seconds(int64_t from_ms, int64_t until_ms)
 	int64_t raw_ns = diff * 2000 / 3;
 	if (raw_ns < TIMELINE_MS(TIMELINE_MIN_STEP_S * 1000))
 		return TIMELINE_MIN_STEP_S;
-	for (size_t i = 0; i < sizeof(timeline_steps) / sizeof(timeline_steps[0]);
-	     i++)
+	size_t rows = sizeof(timeline_steps) / sizeof(timeline_steps[0]);
+	for (size_t i = 0; i < rows; i++)
 		if (raw_ns <= timeline_steps[i].bound_ns)
 			return timeline_steps[i].step_s;
 	return TIMELINE_YEAR_S;

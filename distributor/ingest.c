@@ -236,21 +236,25 @@ ingest_series(hearth_arena *a, const hearth_ingest_params *p,
 			memcpy(tl, ls, n * sizeof(*tl));
 			size_t tn = n;
 			const char *name = hearth_labels_get(ls, n, "__name__");
-			int has_period = u->period_type != NULL && u->period_type[0] != '\0';
+			/* The id always has 5 parts; a period part may be
+			 * empty alone (.NET sends a unit without a type). */
+			const char *ptype = u->period_type ? u->period_type : "";
+			const char *punit = u->period_unit ? u->period_unit : "";
 			tl[tn].name	 = "__type__";
 			tl[tn++].value	 = st->type;
 			tl[tn].name	 = "__unit__";
 			tl[tn++].value	 = st->unit;
-			if (has_period) {
+			if (*ptype != '\0') {
 				tl[tn].name    = "__period_type__";
-				tl[tn++].value = u->period_type;
+				tl[tn++].value = ptype;
+			}
+			if (*punit != '\0') {
 				tl[tn].name    = "__period_unit__";
-				tl[tn++].value = u->period_unit;
+				tl[tn++].value = punit;
 			}
 			tl[tn].name    = "__profile_type__";
 			tl[tn++].value = ingest_printf(a, "%s:%s:%s:%s:%s", name,
-			    st->type, st->unit, has_period ? u->period_type : "",
-			    has_period ? u->period_unit : "");
+			    st->type, st->unit, ptype, punit);
 			tl[tn].name    = "__service_name__";
 			tl[tn++].value = service != NULL ? service : "";
 			if (tl[tn - 2].value == NULL)
@@ -536,6 +540,14 @@ ingest_multipart(hearth_arena *a, const hearth_ingest_params *p,
 	}
 	if (profile == NULL)
 		return 0; /* upstream: 200, nothing stored */
+	/* Old .NET agents send spyName=unknown; their sample_type_config with
+	 * an "inuse-space" key gives them away (ingest-http.md §5.3). */
+	hearth_ingest_params dp = *p;
+	if ((p->spy_name == NULL || strcmp(p->spy_name, "unknown") == 0) &&
+	    cfg != NULL && hearth_stconfig_find(cfg, "inuse-space") != NULL) {
+		dp.spy_name = "dotnetspy";
+		p	    = &dp;
+	}
 	return ingest_pprof_path(a, p, app, nl, nn,
 	    (const uint8_t *) profile->data, profile->len, cfg, res, err);
 }

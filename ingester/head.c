@@ -333,9 +333,12 @@ head_tenant_free(hearth_head *h, head_tenant *t)
 		t->cap_nodes * sizeof(*t->nodes) +
 		t->node_slots_cap * sizeof(*t->node_slots) +
 		t->cap_series * sizeof(*t->series) +
-		t->dup_cap * sizeof(*t->dup_slots) + sizeof(*t)));
+		t->dup_cap * sizeof(*t->dup_slots) + sizeof(*t) +
+		strlen(t->name) + 1));
 	head_table_free(h, t, &t->str_table);
 	head_table_free(h, t, &t->series_table);
+	/* Invariant (5): every byte the tenant counted was given back. */
+	HEARTH_ASSERT(t->bytes == 0);
 	free(t->strs);
 	free(t->nodes);
 	free(t->node_slots);
@@ -353,12 +356,11 @@ head_tenant_new(hearth_head *h, const char *name)
 	head_tenant	    *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
-	head_account(h, t, (ptrdiff_t) sizeof(*t));
 	if ((t->name = strdup(name)) == NULL) {
-		head_account(h, t, -(ptrdiff_t) sizeof(*t));
 		free(t);
 		return NULL;
 	}
+	head_account(h, t, (ptrdiff_t) (sizeof(*t) + strlen(name) + 1));
 	/* Writers first: a steady stream of queries must not starve pushes
 	 * (glibc's default prefers readers). */
 	pthread_rwlockattr_init(&attr);
@@ -424,8 +426,11 @@ hearth_head_free(hearth_head *h)
 		return;
 	for (uint32_t i = 0; i < h->n_tenants; i++)
 		head_tenant_free(h, h->tenants[i]);
+	head_account(h, NULL,
+	    -(ptrdiff_t) (h->cap_tenants * sizeof(*h->tenants)));
+	head_table_free(h, NULL, &h->tenant_table);
+	HEARTH_ASSERT(atomic_load(&h->bytes) == sizeof(*h)); /* (5) */
 	free(h->tenants);
-	free(h->tenant_table.slots);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
 }

@@ -692,14 +692,24 @@ querier_labels_common(hearth_querier *q, hearth_http_req *req,
 	const char *query = hearth_http_req_query(req, "query");
 	const char *sel	  = "{}";
 	if (query != NULL && *query != '\0') {
-		hearth_selector *s = NULL;
-		if (hearth_selector_parse(query, strlen(query), &s, &err) != 0) {
-			hearth_err_prefix(&err, "query");
-			querier_fail(resp, &err);
-			return;
+		/* A profile type in the metric-name position narrows the
+		 * answer to that type, as in render; a plain selector is
+		 * used as it is. */
+		querier_query tq = { 0 };
+		if (querier_parse_query(a, query, "query", &tq, &err) == 0) {
+			sel = tq.selector;
+		} else {
+			hearth_selector *s = NULL;
+			hearth_err_clear(&err);
+			if (hearth_selector_parse(query, strlen(query), &s,
+			        &err) != 0) {
+				hearth_err_prefix(&err, "query");
+				querier_fail(resp, &err);
+				return;
+			}
+			hearth_selector_free(s);
+			sel = query;
 		}
-		hearth_selector_free(s);
-		sel = query;
 	}
 	Hearth__Ingester__LabelsRequest lr;
 	hearth__ingester__labels_request__init(&lr);

@@ -30,11 +30,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hearth_buf_init(&d2);
 	HEARTH_ASSERT(hearth_config_dump(&c, &d1) == 0);
 	hearth_config_defaults(&back);
-	rc = hearth_config_parse_yaml_string(&back, d1.data, d1.len, "dump", &err);
+	rc = hearth_config_parse_yaml_string(
+	    &back, d1.data, d1.len, "dump", &err);
 	HEARTH_ASSERT(rc == 0);
 	HEARTH_ASSERT(memcmp(&back, &c, sizeof(c)) == 0);
 	HEARTH_ASSERT(hearth_config_dump(&back, &d2) == 0);
-	HEARTH_ASSERT(d1.len == d2.len && memcmp(d1.data, d2.data, d1.len) == 0);
+	HEARTH_ASSERT(
+	    d1.len == d2.len && memcmp(d1.data, d2.data, d1.len) == 0);
 	hearth_buf_fini(&d1);
 	hearth_buf_fini(&d2);
 	return 0;

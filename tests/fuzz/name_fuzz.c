@@ -12,9 +12,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int
 name_fuzz_app_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' ||
-	    c == '/';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'
+	    || c == '/';
 }
 
 int
@@ -24,11 +24,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hearth_err    err;
 	const char   *app = NULL;
 	hearth_label *ls  = NULL;
-	size_t	      n	  = 0;
+	size_t        n   = 0;
 	if (a == NULL)
 		abort();
-	int rc = hearth_labels_parse_ingest_name(a, (const char *) data, size,
-	    &app, &ls, &n, &err);
+	int rc = hearth_labels_parse_ingest_name(
+	    a, (const char *) data, size, &app, &ls, &n, &err);
 	if (rc == 0) {
 		HEARTH_ASSERT(app != NULL && app[0] != '\0');
 		for (const char *c = app; *c != '\0'; c++)
@@ -36,8 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < n; i++) {
 			const char *k = ls[i].name;
 			HEARTH_ASSERT(k[0] != '\0');
-			HEARTH_ASSERT(strncmp(k, "__", 2) != 0 ||
-			    strcmp(k, "__session_id__") == 0);
+			HEARTH_ASSERT(strncmp(k, "__", 2) != 0
+			    || strcmp(k, "__session_id__") == 0);
 			for (size_t j = 0; j < i; j++)
 				HEARTH_ASSERT(strcmp(ls[j].name, k) != 0);
 		}

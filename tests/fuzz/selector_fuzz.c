@@ -21,8 +21,8 @@ fuzz_same(const hearth_selector *a, const hearth_selector *b)
 	HEARTH_ASSERT(a->n == b->n);
 	for (size_t i = 0; i < a->n; i++) {
 		HEARTH_ASSERT(a->matchers[i].op == b->matchers[i].op);
-		HEARTH_ASSERT(strcmp(a->matchers[i].name, b->matchers[i].name) ==
-		    0);
+		HEARTH_ASSERT(
+		    strcmp(a->matchers[i].name, b->matchers[i].name) == 0);
 		HEARTH_ASSERT(strcmp(a->matchers[i].value,
 				  b->matchers[i].value) == 0);
 	}
@@ -94,7 +94,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	HEARTH_ASSERT(rc == 0);
 	fuzz_same(s, t);
 	HEARTH_ASSERT(hearth_selector_format(t, &b2) == 0);
-	HEARTH_ASSERT(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0);
+	HEARTH_ASSERT(b1.len == b2.len &&
+	    memcmp(b1.data, b2.data, b1.len) == 0);
 	fuzz_match(s, data, size);
 	hearth_buf_fini(&b1);
 	hearth_buf_fini(&b2);

@@ -20,9 +20,9 @@ stconfig_fuzz_str(const char *s)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	hearth_arena	*a = hearth_arena_new(64u << 20);
+	hearth_arena    *a = hearth_arena_new(64u << 20);
 	hearth_stconfig *c = NULL;
-	hearth_err	 err;
+	hearth_err       err;
 	if (a == NULL)
 		abort();
 	int rc = hearth_stconfig_parse(a, (const char *) data, size, &c, &err);
@@ -37,11 +37,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			stconfig_fuzz_str(e->units);
 			stconfig_fuzz_str(e->display_name);
 			stconfig_fuzz_str(e->aggregation);
-			HEARTH_ASSERT(hearth_stconfig_find(c, e->sample_type) ==
-			    e);
+			HEARTH_ASSERT(
+			    hearth_stconfig_find(c, e->sample_type) == e);
 			types[i] = e->sample_type;
 		}
-		const char *name = hearth_stconfig_profile_name(c, types, c->n);
+		const char *name
+		    = hearth_stconfig_profile_name(c, types, c->n);
 		HEARTH_ASSERT((name == NULL) == (c->n == 0));
 		free(types);
 	} else {

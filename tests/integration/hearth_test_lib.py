@@ -48,7 +48,13 @@ SOURCE_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
 def hearth_bin():
-    return os.environ.get("HEARTH_BIN", os.path.join(SOURCE_ROOT, "build", "hearth"))
+    if os.environ.get("HEARTH_BIN"):
+        return os.environ["HEARTH_BIN"]
+    for rel in (("build", "cmd", "hearth"), ("build", "hearth")):
+        path = os.path.join(SOURCE_ROOT, *rel)
+        if os.path.exists(path):
+            return path
+    return os.path.join(SOURCE_ROOT, "build", "cmd", "hearth")
 
 
 def testdata_dir():
@@ -353,31 +359,53 @@ def http_request(method, url, body=None, headers=None, timeout=60):
         return Response(e.code, dict(e.headers.items()) if e.headers else {}, data)
 
 
-def raw_http(port, raw_request, timeout=10):
-    """Send raw bytes on a fresh connection; return (status, body) of the answer.
+def raw_http(port, method, path, headers=None, body=b"", chunked=False, timeout=30):
+    """One request on a fresh socket, for what urllib cannot do.
 
-    For requests urllib cannot produce (lying Content-Length, cut bodies).
+    A server may answer (413) and close while the body is still being sent;
+    urllib then fails with EPIPE, while this keeps reading and returns the
+    answer. chunked=True sends the body with Transfer-Encoding: chunked (no
+    Content-Length). Returns a Response (status 0 if nothing came back).
     """
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n" % (method, path, port)
+    for k, v in (headers or {}).items():
+        head += "%s: %s\r\n" % (k, v)
+    if chunked:
+        head += "Transfer-Encoding: chunked\r\n"
+        step = 65536
+        wire = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + step]), body[i:i + step])
+                        for i in range(0, len(body), step)) + b"0\r\n\r\n"
+    else:
+        head += "Content-Length: %d\r\n" % len(body)
+        wire = body
+    data = b""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(raw_request)
         try:
-            s.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        chunks = []
-        while True:
-            try:
+            s.sendall(head.encode() + b"\r\n")
+            for i in range(0, len(wire), 65536):
+                s.sendall(wire[i:i + 65536])
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the server answered early and closed; read what it said
+        try:
+            while True:
                 b = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not b:
-                break
-            chunks.append(b)
-    data = b"".join(chunks)
-    head, _, body = data.partition(b"\r\n\r\n")
-    line = head.split(b"\r\n", 1)[0].split()
-    status = int(line[1]) if len(line) > 1 and line[1].isdigit() else 0
-    return status, body
+                if not b:
+                    break
+                data += b
+        except (ConnectionResetError, socket.timeout):
+            pass
+    head_b, _, rest = data.partition(b"\r\n\r\n")
+    lines = head_b.decode("latin-1").split("\r\n")
+    parts = lines[0].split() if lines and lines[0] else []
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip()] = v.strip()
+    n = hdrs.get("Content-Length") or hdrs.get("content-length")
+    if n is not None and n.isdigit():
+        rest = rest[:int(n)]
+    return Response(status, hdrs, rest)
 
 
 # ---------------------------------------------------------------------------

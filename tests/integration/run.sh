@@ -3,14 +3,18 @@
 #
 #   HEARTH_BIN=build/hearth tests/integration/run.sh [test_x.py ...]
 #
-# HEARTH_BIN defaults to <source>/build/hearth, HEARTH_TESTDATA to
+# HEARTH_BIN defaults to <source>/build/cmd/hearth, HEARTH_TESTDATA to
 # <source>/../shared/testdata. Each file starts its own hearth processes on
 # 127.0.0.1. Prints one line per file and a closing "N passed, N failed"
 # line; the exit status is the number of failed tests (capped at 100).
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-export HEARTH_BIN="${HEARTH_BIN:-$root/build/hearth}"
+if [ -z "${HEARTH_BIN:-}" ]; then
+	HEARTH_BIN="$root/build/cmd/hearth"
+	[ -x "$HEARTH_BIN" ] || HEARTH_BIN="$root/build/hearth"
+fi
+export HEARTH_BIN
 export HEARTH_TESTDATA="${HEARTH_TESTDATA:-$(cd "$root/.." && pwd)/shared/testdata}"
 
 if [ ! -x "$HEARTH_BIN" ]; then

@@ -171,6 +171,7 @@ class Case:
     body: object = None       # bytes, or a callable returning bytes or (bytes, headers)
     headers: dict = field(default_factory=dict)
     hints: tuple = ()          # the message must contain one of these (case-insensitive)
+    raw: str = ""              # "length" / "chunked": send on a raw socket (server may close early)
 
 
 def ingest_pprof(name, body, status=422, hints=(), params=()):
@@ -214,7 +215,9 @@ CASES = [
          body=lambda: gzip.compress(b"a;b 1\n" * 1000)[:40], headers={"Content-Encoding": "gzip"},
          hints=("gzip",)),
     # -- pprof bodies (422) --------------------------------------------------
-    ingest_pprof("pprof_empty_body", b"", hints=("empty", "sample type")),
+    # Upstream would parse an empty body (folded: 200, pprof: 422 empty
+    # profile); hearth rejects every empty body up front with 400.
+    ingest_pprof("pprof_empty_body", b"", status=400, hints=("empty",)),
     ingest_pprof("pprof_truncated_gzip", lambda: gzip.compress(good_pprof())[:-12], hints=("gzip",)),
     ingest_pprof("pprof_gzip_garbage", b"\x1f\x8b\x08\x00garbage-after-the-magic", hints=("gzip",)),
     ingest_pprof("pprof_truncated_protobuf", truncated_pprof, hints=("protobuf", "truncated")),
@@ -247,8 +250,10 @@ CASES = [
     ingest_pprof("pprof_dotnet_without_dotnetspy", lambda: open(DOTNET[0], "rb").read(),
                  hints=("function", "alloc-samples", "id")),
     ingest_pprof("pprof_too_many_samples", too_many_samples, hints=("max_profile_stacktrace_samples",)),
-    ingest_pprof("pprof_decompressed_over_max_profile_size", decompression_bomb,
-                 hints=("max_profile_size_bytes",)),
+    # The gunzip output is capped by the body limit too (model.md §8.1:
+    # ingestion_body_limit_mb also bounds decompressed data): 413.
+    ingest_pprof("pprof_decompressed_over_body_limit", decompression_bomb, status=413,
+                 hints=("ingestion_body_limit", "1048576")),
     Case("pprof_label_value_too_long", 422,
          params=[("name", name_with_labels(1, 3000)), ("format", "pprof")], body=good_pprof,
          hints=("max_label_value_length",)),
@@ -275,10 +280,18 @@ CASES = [
                                  ("sample_type_config", "sample_type_config.json", None, b'{"cpu": ')]),
          hints=("sample_type_config", "json")),
     # -- size (413) ------------------------------------------------------------
+    # hearth may answer 413 and close while the body is still coming: raw socket.
     Case("body_over_limit", 413, params=[("name", "bad-big.cpu")],
-         body=lambda: b"main;work 1\n" * ((3 << 20) // 24)),
+         body=lambda: b"main;work 1\n" * ((3 << 20) // 24), raw="length",
+         hints=("ingestion_body_limit", "1048576")),
     Case("pprof_body_over_limit", 413, params=[("name", "bad-big"), ("format", "pprof")],
-         body=lambda: os.urandom(1536 * 1024)),
+         body=lambda: os.urandom(1536 * 1024), raw="length", hints=("ingestion_body_limit", "1048576")),
+    Case("chunked_body_over_limit", 413, params=[("name", "bad-big.cpu")],
+         body=lambda: b"main;work 1\n" * ((3 << 20) // 24), raw="chunked",
+         hints=("ingestion_body_limit", "1048576")),
+    # Upstream sends unknown formats to the folded parser; hearth names them.
+    Case("ingest_unknown_format", 400, params=[("name", "bad-fmt.cpu"), ("format", "bogus")],
+         body=b"a;b 1\n", hints=("bogus",)),
     # -- methods and routes ---------------------------------------------------
     Case("ingest_get_method", 405, "GET", "/ingest", [("name", "x.cpu")]),
     Case("render_post_method", 405, "POST", "/pyroscope/render", [("query", Q)], body=b""),
@@ -322,7 +335,11 @@ class TestBadInput(L.HearthTestCase):
             headers.update(extra)
         params = [(k, v) for k, v in c.params]
         what = "%s %s %s" % (c.method, c.path, L.encode_query(params)[:200])
-        r = H.request(c.method, c.path, params, body if c.method == "POST" else None, headers)
+        if c.raw:
+            path = c.path + ("?" + L.encode_query(params) if params else "")
+            r = L.raw_http(H.port, c.method, path, headers, body, chunked=(c.raw == "chunked"))
+        else:
+            r = H.request(c.method, c.path, params, body if c.method == "POST" else None, headers)
         self.assertStatus(r, c.status, "[%s] %s" % (c.name, what))
         ctype = (r.header("Content-Type") or "").split(";")[0].strip()
         self.assertEqual(ctype, "application/json", "[%s] error Content-Type: %r" % (c.name, ctype))
@@ -357,11 +374,13 @@ for _c in CASES:
     setattr(TestBadInput, "test_" + _c.name, _case_test(_c))
 
 
-class TestIngestionWindow(L.HearthTestCase):
-    """A hearth with the default window rejects old and far-future profiles (422)."""
+class TestDefaultWindowAndProfileSize(L.HearthTestCase):
+    """A hearth with the default ingestion window (1 h old, 10 min new) and a
+    small max_profile_size_bytes: old, far-future and oversized profiles get 422."""
 
-    def test_profiles_outside_the_window(self):
-        with L.HearthProcess(default_limits=False, name="hearth-window") as h2:
+    def test_profiles_outside_the_window_or_too_big(self):
+        with L.HearthProcess(flags=["-limits.max-profile-size-bytes=65536"], default_limits=False,
+                             name="hearth-window") as h2:
             old = open(os.path.join(L.testdata_dir(), "pprof", "cpu.pb.gz"), "rb").read()
             r = h2.post("/ingest", [("name", "old-app"), ("format", "pprof")], old)
             self.assertEqual(r.status, 422, "2021 profile with reject_older_than=1h: got %d %s" % (
@@ -373,6 +392,12 @@ class TestIngestionWindow(L.HearthTestCase):
             self.assertEqual(r.status, 422, "profile 1 day ahead with reject_newer_than=10m: got %d %s" % (
                 r.status, r.text()[:500]))
             self.assertIn("reject_newer_than", r.json().get("message", ""), "message names the limit")
+            b = good_builder()
+            b.s("y" * 100000)    # 100 KB decompressed > 64 KiB, well under the body limit
+            r = h2.post("/ingest", [("name", "big-app"), ("format", "pprof")], b.encode_gz())
+            self.assertEqual(r.status, 422, "profile over max_profile_size_bytes: got %d %s" % (
+                r.status, r.text()[:500]))
+            self.assertIn("max_profile_size_bytes", r.json().get("message", ""), "message names the limit")
             b = good_builder()   # now: accepted and queryable with the default query limits
             r = h2.post("/ingest", [("name", "fresh-app"), ("format", "pprof")], b.encode())
             self.assertEqual(r.status, 200, "current profile: %s" % r.text()[:500])
@@ -387,16 +412,17 @@ class TestZFinal(L.HearthTestCase):
 
     def test_valid_ingest_and_render_still_work(self):
         ts = L.now_s()
-        for fmt in ("folded", "groups", "bogus"):   # unknown formats fall to folded (§5 row 8)
-            H.ingest([("name", "after-%s.cpu" % fmt), ("from", str(ts)), ("format", fmt)],
+        for fmt in ("folded", "groups", ""):   # all take the folded branch (§5 row 8)
+            app = "after-%s" % (fmt or "none")
+            H.ingest([("name", app + ".cpu"), ("from", str(ts)), ("format", fmt)],
                      b"main;work 3\nmain 1\n")
-            fb = H.render('%s{service_name="after-%s"}' % (CPU, fmt), (ts - 60) * 1000, (ts + 60) * 1000)
-            self.assertEqual(fb["flamebearer"]["numTicks"], 4 * 10 ** 7, "folded with format=%s" % fmt)
+            fb = H.render('%s{service_name="%s"}' % (CPU, app), (ts - 60) * 1000, (ts + 60) * 1000)
+            self.assertEqual(fb["flamebearer"]["numTicks"], 4 * 10 ** 7, "folded with format=%r" % fmt)
         H.ingest([("name", "after-pprof"), ("format", "pprof")], good_pprof())
         fb = H.render('%s{service_name="after-pprof"}' % CPU, (ts - 60) * 1000, (ts + 60) * 1000)
         self.assertEqual(fb["flamebearer"]["numTicks"], 10, "pprof ingested after the bad inputs")
         # Empty inputs that are not errors (ingest-http.md §8: 200, nothing stored).
-        H.ingest([("name", "after-empty.cpu")], b"")
+        H.ingest([("name", "after-nosamples"), ("format", "pprof")], L.PprofBuilder().encode())
         ctype, body = L.multipart_encode([("sample_type_config", "sample_type_config.json", None, b"{}")])
         H.ingest([("name", "after-empty-mp")], body, {"Content-Type": ctype})
         self.assertEqual(H.get("/ready").status, 200)

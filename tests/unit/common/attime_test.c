@@ -10,10 +10,10 @@
 
 /* 2023-11-14T22:13:20.123456789Z */
 #define NOW INT64_C(1700000000123456789)
-#define S   INT64_C(1000000000)
+#define S INT64_C(1000000000)
 #define MIN (60 * S)
-#define H   (3600 * S)
-#define D   (86400 * S)
+#define H (3600 * S)
+#define D (86400 * S)
 
 static int64_t
 p(const char *s)
@@ -56,10 +56,9 @@ test_attime_unix_by_digit_count(void **state)
 	(void) state;
 	assert_int_equal(p("1700000000"), INT64_C(1700000000) * S);
 	assert_int_equal(p("1700000000123"), INT64_C(1700000000123000000));
-	assert_int_equal(p("1700000000123456"),
-	    INT64_C(1700000000123456000));
-	assert_int_equal(p("1700000000123456789"),
-	    INT64_C(1700000000123456789));
+	assert_int_equal(p("1700000000123456"), INT64_C(1700000000123456000));
+	assert_int_equal(
+	    p("1700000000123456789"), INT64_C(1700000000123456789));
 	assert_int_equal(p("0"), 0);
 	assert_int_equal(p("01700000000"), INT64_C(1700000000) * S); /* 11 */
 	assert_int_equal(p("17000000001"), INT64_MAX); /* 11: overflow */
@@ -120,10 +119,10 @@ test_attime_unparsable_is_now(void **state)
 {
 	(void) state;
 	assert_int_equal(p("garbage"), NOW);
-	assert_int_equal(p("now-5"), NOW);   /* no unit: 0 */
-	assert_int_equal(p("now-1q"), NOW);  /* unknown unit: 0 */
-	assert_int_equal(p("now-h"), NOW);   /* no number: 0 */
-	assert_int_equal(p("now-1S"), NOW);  /* units are case-sensitive */
+	assert_int_equal(p("now-5"), NOW);  /* no unit: 0 */
+	assert_int_equal(p("now-1q"), NOW); /* unknown unit: 0 */
+	assert_int_equal(p("now-h"), NOW);  /* no number: 0 */
+	assert_int_equal(p("now-1S"), NOW); /* units are case-sensitive */
 	assert_int_equal(p("now-"), NOW);
 	assert_int_equal(p("-1700000000"), NOW);
 	assert_int_equal(p("2024-01-02T10:00:00Z"), NOW); /* no ISO 8601 */
@@ -136,27 +135,24 @@ test_attime_strict_accepts_forms(void **state)
 {
 	(void) state;
 	hearth_err err;
-	int64_t	   v = 0;
-	assert_int_equal(hearth_attime_parse_strict("now", 3, NOW, &v, &err),
-	    0);
+	int64_t    v = 0;
+	assert_int_equal(
+	    hearth_attime_parse_strict("now", 3, NOW, &v, &err), 0);
 	assert_int_equal(v, NOW);
-	assert_int_equal(hearth_attime_parse_strict("NOW-1h30m", 9, NOW, &v,
-			     &err),
-	    0);
+	assert_int_equal(
+	    hearth_attime_parse_strict("NOW-1h30m", 9, NOW, &v, &err), 0);
 	assert_int_equal(v, NOW - H - 30 * MIN);
-	assert_int_equal(hearth_attime_parse_strict("-15m", 4, NOW, &v, &err),
-	    0);
+	assert_int_equal(
+	    hearth_attime_parse_strict("-15m", 4, NOW, &v, &err), 0);
 	assert_int_equal(v, NOW - 15 * MIN);
-	assert_int_equal(hearth_attime_parse_strict("1700000000123", 13, NOW,
-			     &v, &err),
-	    0);
+	assert_int_equal(
+	    hearth_attime_parse_strict("1700000000123", 13, NOW, &v, &err), 0);
 	assert_int_equal(v, INT64_C(1700000000123000000));
-	assert_int_equal(hearth_attime_parse_strict("20240102", 8, NOW, &v,
-			     &err),
-	    0);
+	assert_int_equal(
+	    hearth_attime_parse_strict("20240102", 8, NOW, &v, &err), 0);
 	assert_int_equal(v, INT64_C(1704153600) * S);
-	assert_int_equal(hearth_attime_parse_strict("9223372036854775807", 19,
-			     NOW, &v, &err),
+	assert_int_equal(hearth_attime_parse_strict(
+	                     "9223372036854775807", 19, NOW, &v, &err),
 	    0);
 	assert_int_equal(v, INT64_MAX);
 }
@@ -175,7 +171,8 @@ test_attime_strict_errors(void **state)
 		    "time \"garbage\" is neither a Unix timestamp nor a time "
 		    "relative to now (e.g. now-1h)" },
 		{ "2024-01-02",
-		    "time \"2024-01-02\" is neither a Unix timestamp nor a time "
+		    "time \"2024-01-02\" is neither a Unix timestamp nor a "
+		    "time "
 		    "relative to now (e.g. now-1h)" },
 		{ "nowx-1h",
 		    "time \"nowx-1h\" is neither a Unix timestamp nor a time "
@@ -191,7 +188,8 @@ test_attime_strict_errors(void **state)
 		    "time \"now-5\" has an offset with a missing or unknown "
 		    "unit (use s, m/min, h, d, w, M/mon, y)" },
 		{ "now-1h2q",
-		    "time \"now-1h2q\" has an offset with a missing or unknown "
+		    "time \"now-1h2q\" has an offset with a missing or "
+		    "unknown "
 		    "unit (use s, m/min, h, d, w, M/mon, y)" },
 		{ "9223372036854775808",
 		    "time \"9223372036854775808\" is out of range for a Unix "
@@ -202,26 +200,27 @@ test_attime_strict_errors(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		hearth_err err;
-		int64_t	   v  = 42;
-		int	   rc = hearth_attime_parse_strict(cases[i].in,
-		       strlen(cases[i].in), NOW, &v, &err);
+		int64_t    v  = 42;
+		int        rc = hearth_attime_parse_strict(
+		           cases[i].in, strlen(cases[i].in), NOW, &v, &err);
 		if (rc != HEARTH_EINVAL)
 			fail_msg("case %s: rc %d", cases[i].in, rc);
 		assert_string_equal(err.msg, cases[i].msg);
 		assert_int_equal(v, 42);
 	}
 	hearth_err err;
-	int64_t	   v;
-	assert_int_equal(hearth_attime_parse_strict(NULL, 0, NOW, &v, &err),
-	    HEARTH_EINVAL);
+	int64_t    v;
+	assert_int_equal(
+	    hearth_attime_parse_strict(NULL, 0, NOW, &v, &err), HEARTH_EINVAL);
 	assert_string_equal(err.msg, "time \"\" is empty");
 	char long_in[100];
 	memset(long_in, 'x', sizeof(long_in));
-	assert_int_equal(hearth_attime_parse_strict(long_in, sizeof(long_in),
-			     NOW, &v, &err),
+	assert_int_equal(hearth_attime_parse_strict(
+	                     long_in, sizeof(long_in), NOW, &v, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
-	    "time \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "time "
+	    "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxx...\" is neither a Unix timestamp nor a time relative to "
 	    "now (e.g. now-1h)");
 }

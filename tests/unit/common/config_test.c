@@ -14,12 +14,13 @@
 static int
 parse_yaml(hearth_config *c, const char *yaml, hearth_err *err)
 {
-	return hearth_config_parse_yaml_string(c, yaml, strlen(yaml), NULL, err);
+	return hearth_config_parse_yaml_string(
+	    c, yaml, strlen(yaml), NULL, err);
 }
 
 static int
-parse_args(hearth_config *c, int argc, const char **argv, int *help,
-    hearth_err *err)
+parse_args(
+    hearth_config *c, int argc, const char **argv, int *help, hearth_err *err)
 {
 	return hearth_config_parse_args(c, argc, (char **) argv, help, err);
 }
@@ -32,7 +33,8 @@ write_temp(const char *text)
 	snprintf(path, sizeof(path), "/tmp/hearth_config_test_XXXXXX");
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+	assert_int_equal(
+	    write(fd, text, strlen(text)), (ssize_t) strlen(text));
 	close(fd);
 	return path;
 }
@@ -84,22 +86,22 @@ test_config_yaml_sets_every_type(void **state)
 	hearth_err    err;
 	hearth_config_defaults(&c);
 	assert_int_equal(parse_yaml(&c,
-			     "# comment\n"
-			     "target: distributor,querier\n"
-			     "server:\n"
-			     "  http_listen_address: 127.0.0.1\n"
-			     "  http_listen_port: 9095\n"
-			     "  http_connection_timeout: 1m30s\n"
-			     "  log_level: \"debug\"\n"
-			     "multitenancy_enabled: true\n"
-			     "storage: {path: /var/lib/hearth}\n"
-			     "limits:\n"
-			     "  reject_older_than: 0\n"
-			     "  max_query_lookback: 1.5h\n"
-			     "  max_label_names_per_series: 40\n"
-			     "rpc:\n"
-			     "  timeout: 250ms\n",
-			     &err),
+	                     "# comment\n"
+	                     "target: distributor,querier\n"
+	                     "server:\n"
+	                     "  http_listen_address: 127.0.0.1\n"
+	                     "  http_listen_port: 9095\n"
+	                     "  http_connection_timeout: 1m30s\n"
+	                     "  log_level: \"debug\"\n"
+	                     "multitenancy_enabled: true\n"
+	                     "storage: {path: /var/lib/hearth}\n"
+	                     "limits:\n"
+	                     "  reject_older_than: 0\n"
+	                     "  max_query_lookback: 1.5h\n"
+	                     "  max_label_names_per_series: 40\n"
+	                     "rpc:\n"
+	                     "  timeout: 250ms\n",
+	                     &err),
 	    0);
 	assert_string_equal(c.target, "distributor,querier");
 	assert_string_equal(c.server.http_listen_address, "127.0.0.1");
@@ -125,9 +127,9 @@ test_config_yaml_null_keeps_value(void **state)
 	hearth_err    err;
 	hearth_config_defaults(&c);
 	assert_int_equal(parse_yaml(&c,
-			     "limits:\nserver:\n  http_listen_port:\n"
-			     "  log_level: ~\ntarget: null\n",
-			     &err),
+	                     "limits:\nserver:\n  http_listen_port:\n"
+	                     "  log_level: ~\ntarget: null\n",
+	                     &err),
 	    0);
 	assert_int_equal(c.server.http_listen_port, 4040);
 	assert_string_equal(c.server.log_level, "info");
@@ -148,24 +150,24 @@ test_config_yaml_unknown_key_names_path_and_line(void **state)
 	hearth_err    err;
 	hearth_config_defaults(&c);
 	assert_int_equal(parse_yaml(&c,
-			     "server:\n  http_listen_port: 1\n"
-			     "  http_listen_prot: 2\n",
-			     &err),
+	                     "server:\n  http_listen_port: 1\n"
+	                     "  http_listen_prot: 2\n",
+	                     &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 3: unknown key \"server.http_listen_prot\" (did you "
 	    "mean \"server.http_listen_port\"?)");
 	/* right key, wrong section */
-	assert_int_equal(parse_yaml(&c, "\n\nhttp_listen_port: 1\n", &err),
-	    HEARTH_EINVAL);
+	assert_int_equal(
+	    parse_yaml(&c, "\n\nhttp_listen_port: 1\n", &err), HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 3: unknown key \"http_listen_port\" (did you mean "
 	    "\"server.http_listen_port\"?)");
 	assert_int_equal(parse_yaml(&c, "zzz: 1\n", &err), HEARTH_EINVAL);
 	assert_string_equal(err.msg, "config: line 1: unknown key \"zzz\"");
 	/* a dotted top-level key is not a path shortcut */
-	assert_int_equal(
-	    parse_yaml(&c, "server.http_listen_port: 1\n", &err), HEARTH_EINVAL);
+	assert_int_equal(parse_yaml(&c, "server.http_listen_port: 1\n", &err),
+	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 1: unknown key \"server.http_listen_port\" (did you "
 	    "mean \"server.http_listen_port\"?)");
@@ -178,16 +180,17 @@ test_config_yaml_type_errors_name_key_line_and_type(void **state)
 	hearth_config c;
 	hearth_err    err;
 	hearth_config_defaults(&c);
-	assert_int_equal(parse_yaml(&c, "server:\n  http_listen_port: abc\n",
-			     &err),
+	assert_int_equal(
+	    parse_yaml(&c, "server:\n  http_listen_port: abc\n", &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 2: server.http_listen_port: expected an integer, "
 	    "got \"abc\"");
-	assert_int_equal(
-	    parse_yaml(&c, "multitenancy_enabled: maybe\n", &err), HEARTH_EINVAL);
+	assert_int_equal(parse_yaml(&c, "multitenancy_enabled: maybe\n", &err),
+	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
-	    "config: line 1: multitenancy_enabled: expected a boolean (true or "
+	    "config: line 1: multitenancy_enabled: expected a boolean (true "
+	    "or "
 	    "false), got \"maybe\"");
 	assert_int_equal(
 	    parse_yaml(&c, "limits:\n  reject_older_than: 30\n", &err),
@@ -195,8 +198,8 @@ test_config_yaml_type_errors_name_key_line_and_type(void **state)
 	assert_string_equal(err.msg,
 	    "config: line 2: limits.reject_older_than: missing unit in "
 	    "duration \"30\" (use ms, s, m, h, d, w or y, e.g. 30s or 1h30m)");
-	assert_int_equal(parse_yaml(&c, "server:\n  http_listen_port: 70000\n",
-			     &err),
+	assert_int_equal(
+	    parse_yaml(&c, "server:\n  http_listen_port: 70000\n", &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 2: server.http_listen_port: 70000 is out of range "
@@ -206,8 +209,8 @@ test_config_yaml_type_errors_name_key_line_and_type(void **state)
 	assert_string_equal(err.msg,
 	    "config: line 2: server.log_level: expected one of debug, info, "
 	    "warn, error, got \"loud\"");
-	assert_int_equal(parse_yaml(&c, "server:\n  http_listen_port: [1]\n",
-			     &err),
+	assert_int_equal(
+	    parse_yaml(&c, "server:\n  http_listen_port: [1]\n", &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 2: server.http_listen_port: expected an integer, "
@@ -229,21 +232,21 @@ test_config_yaml_syntax_and_structure_errors(void **state)
 	hearth_config c;
 	hearth_err    err;
 	hearth_config_defaults(&c);
-	assert_int_equal(parse_yaml(&c, "server:\n  a: [1, 2\n", &err),
-	    HEARTH_EINVAL);
+	assert_int_equal(
+	    parse_yaml(&c, "server:\n  a: [1, 2\n", &err), HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 3, column 1: did not find expected ',' or ']' "
 	    "(while parsing a flow sequence, started on line 2)");
 	assert_int_equal(parse_yaml(&c,
-			     "server:\n  http_listen_port: 1\n"
-			     "  http_listen_port: 2\n",
-			     &err),
+	                     "server:\n  http_listen_port: 1\n"
+	                     "  http_listen_port: 2\n",
+	                     &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 3: key \"server.http_listen_port\" is set twice "
 	    "(first on line 2)");
-	assert_int_equal(parse_yaml(&c, "server: {}\nrpc: {}\nserver: {}\n",
-			     &err),
+	assert_int_equal(
+	    parse_yaml(&c, "server: {}\nrpc: {}\nserver: {}\n", &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 3: section \"server\" appears twice (first on line "
@@ -253,8 +256,8 @@ test_config_yaml_syntax_and_structure_errors(void **state)
 	assert_string_equal(err.msg,
 	    "config: line 3: a second YAML document starts here; a config "
 	    "file holds one document");
-	assert_int_equal(
-	    parse_yaml(&c, "storage:\n  path: \"a\\0b\"\n", &err), HEARTH_EINVAL);
+	assert_int_equal(parse_yaml(&c, "storage:\n  path: \"a\\0b\"\n", &err),
+	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "config: line 2: storage.path: expected UTF-8 text without NUL "
 	    "bytes");
@@ -268,14 +271,15 @@ test_config_failed_parse_leaves_config_unchanged(void **state)
 	hearth_err    err;
 	hearth_config_defaults(&c);
 	memcpy(&before, &c, sizeof(c));
-	assert_int_equal(parse_yaml(&c,
-			     "target: querier\nserver:\n  http_listen_port: 1\n"
-			     "  bogus: 1\n",
-			     &err),
+	assert_int_equal(
+	    parse_yaml(&c,
+	        "target: querier\nserver:\n  http_listen_port: 1\n"
+	        "  bogus: 1\n",
+	        &err),
 	    HEARTH_EINVAL);
 	assert_memory_equal(&c, &before, sizeof(c));
 	const char *argv[] = { "hearth", "-target=querier", "-nope" };
-	int	    help;
+	int         help;
 	assert_int_equal(parse_args(&c, 3, argv, &help, &err), HEARTH_EINVAL);
 	assert_memory_equal(&c, &before, sizeof(c));
 }
@@ -286,7 +290,7 @@ test_config_flag_forms(void **state)
 	(void) state;
 	hearth_config c;
 	hearth_err    err;
-	int	      help = -1;
+	int           help = -1;
 	hearth_config_defaults(&c);
 	const char *argv[] = { "hearth", "-server.http-listen-port=1234",
 		"-target", "ingester", "--storage.path=/d",
@@ -314,7 +318,7 @@ test_config_flag_errors(void **state)
 	(void) state;
 	hearth_config c;
 	hearth_err    err;
-	int	      help;
+	int           help;
 	hearth_config_defaults(&c);
 	const char *a1[] = { "hearth", "-server.http-listen-prot=1" };
 	assert_int_equal(parse_args(&c, 2, a1, &help, &err), HEARTH_EINVAL);
@@ -369,9 +373,9 @@ test_config_flags_win_over_yaml(void **state)
 	(void) state;
 	hearth_config c;
 	hearth_err    err;
-	int	      help;
+	int           help;
 	const char   *path = write_temp("server:\n  http_listen_port: 7000\n"
-				      "  http_threads: 3\ntarget: querier\n");
+	                                  "  http_threads: 3\ntarget: querier\n");
 	hearth_config_defaults(&c);
 	/* the flag comes before -config.file and still wins */
 	const char *argv[] = { "hearth", "-server.http-listen-port=8000",
@@ -384,7 +388,7 @@ test_config_flags_win_over_yaml(void **state)
 
 	path = write_temp("server:\n  http_threads: x\n");
 	hearth_config_defaults(&c);
-	char	    arg[128];
+	char        arg[128];
 	const char *argv2[] = { "hearth", arg };
 	snprintf(arg, sizeof(arg), "-config.file=%s", path);
 	assert_int_equal(parse_args(&c, 2, argv2, &help, &err), HEARTH_EINVAL);
@@ -408,7 +412,8 @@ test_config_help_lists_every_flag(void **state)
 		"rpc.max-message-bytes", "rpc.timeout",
 		"auth.multitenancy-enabled", "limits.ingestion-body-limit-mb",
 		"limits.max-label-names-per-series",
-		"limits.max-label-name-length", "limits.max-label-value-length",
+		"limits.max-label-name-length",
+		"limits.max-label-value-length",
 		"limits.max-profile-size-bytes",
 		"limits.max-profile-stacktrace-samples",
 		"limits.max-profile-stacktrace-depth",
@@ -417,9 +422,9 @@ test_config_help_lists_every_flag(void **state)
 		"limits.max-query-length", "limits.max-query-lookback",
 		"limits.max-flamegraph-nodes-default",
 		"limits.max-flamegraph-nodes-max", "limits.query-timeout" };
-	char  *text = NULL;
-	size_t len  = 0;
-	FILE  *f    = open_memstream(&text, &len);
+	char                    *text    = NULL;
+	size_t                   len     = 0;
+	FILE                    *f       = open_memstream(&text, &len);
 	hearth_config_help(f);
 	fclose(f);
 	size_t n = sizeof(flags) / sizeof(flags[0]);
@@ -495,11 +500,13 @@ test_config_dump_round_trips(void **state)
 	hearth_config c, back;
 	hearth_err    err;
 	hearth_buf    b1, b2;
-	int	      help;
+	int           help;
 	hearth_config_defaults(&c);
-	const char *argv[] = { "hearth",
-		"-storage.path=/tmp/a \"quoted\" \\ dir: #x\t\xc3\xa9\xf0\x9f\x94\xa5",
-		"-target=querier", "-server.http-connection-timeout=1h1m1s1ms",
+	/* quotes, backslash, YAML syntax, a tab, 2- and 4-byte UTF-8 */
+	const char *path   = "-storage.path=/tmp/a \"quoted\" \\ dir: "
+	                     "#x\t\xc3\xa9\xf0\x9f\x94\xa5";
+	const char *argv[] = { "hearth", path, "-target=querier",
+		"-server.http-connection-timeout=1h1m1s1ms",
 		"-auth.multitenancy-enabled", "-limits.max-query-lookback=0",
 		"-server.http-listen-address=::1" };
 	assert_int_equal(parse_args(&c, 7, argv, &help, &err), 0);
@@ -512,8 +519,8 @@ test_config_dump_round_trips(void **state)
 	assert_non_null(
 	    strstr(b1.data, "  http_connection_timeout: 1h1m1s1ms\n"));
 	hearth_config_defaults(&back);
-	assert_int_equal(
-	    hearth_config_parse_yaml_string(&back, b1.data, b1.len, "dump", &err),
+	assert_int_equal(hearth_config_parse_yaml_string(
+	                     &back, b1.data, b1.len, "dump", &err),
 	    0);
 	assert_memory_equal(&back, &c, sizeof(c));
 	assert_int_equal(hearth_config_dump(&back, &b2), 0);
@@ -528,7 +535,7 @@ test_config_duration_parse_and_format(void **state)
 	(void) state;
 	static const struct {
 		const char *in;
-		int64_t	    ms;
+		int64_t     ms;
 		const char *out;
 	} ok[] = {
 		{ "0", 0, "0s" },
@@ -544,16 +551,16 @@ test_config_duration_parse_and_format(void **state)
 		{ "0s", 0, "0s" },
 		{ ".5s", 500, "500ms" },
 	};
-	char	   buf[32];
+	char       buf[32];
 	hearth_err err;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		int64_t ms = -1;
-		assert_int_equal(hearth_config_duration_parse(ok[i].in,
-				     strlen(ok[i].in), &ms, &err),
+		assert_int_equal(hearth_config_duration_parse(
+		                     ok[i].in, strlen(ok[i].in), &ms, &err),
 		    0);
 		assert_int_equal(ms, ok[i].ms);
-		assert_string_equal(hearth_config_duration_format(
-					ms, buf, sizeof(buf)),
+		assert_string_equal(
+		    hearth_config_duration_format(ms, buf, sizeof(buf)),
 		    ok[i].out);
 	}
 	assert_string_equal(
@@ -562,11 +569,14 @@ test_config_duration_parse_and_format(void **state)
 		const char *in;
 		const char *msg;
 	} bad[] = {
-		{ "", "expected a duration like 30s, 5m or 1h30m, got nothing" },
-		{ "5", "missing unit in duration \"5\" (use ms, s, m, h, d, w "
-		       "or y, e.g. 30s or 1h30m)" },
-		{ "5x", "unknown unit in duration \"5x\" (use ms, s, m, h, d, "
-			"w or y, e.g. 30s or 1h30m)" },
+		{ "",
+		    "expected a duration like 30s, 5m or 1h30m, got nothing" },
+		{ "5",
+		    "missing unit in duration \"5\" (use ms, s, m, h, d, w "
+		    "or y, e.g. 30s or 1h30m)" },
+		{ "5x",
+		    "unknown unit in duration \"5x\" (use ms, s, m, h, d, "
+		    "w or y, e.g. 30s or 1h30m)" },
 		{ "-5s", "duration \"-5s\" is negative" },
 		{ "h", "expected a number at \"h\" in duration \"h\"" },
 		{ "1h ", "expected a number at \" \" in duration \"1h \"" },
@@ -574,8 +584,8 @@ test_config_duration_parse_and_format(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ms;
-		assert_int_equal(hearth_config_duration_parse(bad[i].in,
-				     strlen(bad[i].in), &ms, &err),
+		assert_int_equal(hearth_config_duration_parse(
+		                     bad[i].in, strlen(bad[i].in), &ms, &err),
 		    HEARTH_EINVAL);
 		assert_string_equal(err.msg, bad[i].msg);
 	}
@@ -592,20 +602,21 @@ test_config_set_limit_for_tenant_overrides(void **state)
 	    hearth_config_set_limit(&l, "reject_older_than", "2h", &err), 0);
 	assert_int_equal(l.reject_older_than_ms, 7200000);
 	assert_int_equal(hearth_config_set_limit(
-			     &l, "max_label_names_per_series", "12", &err),
+	                     &l, "max_label_names_per_series", "12", &err),
 	    0);
 	assert_int_equal(l.max_label_names_per_series, 12);
-	assert_int_equal(
-	    hearth_config_set_limit(&l, "max_label_names_per_series", "-1", &err),
+	assert_int_equal(hearth_config_set_limit(
+	                     &l, "max_label_names_per_series", "-1", &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "max_label_names_per_series: -1 is out of range [0, "
 	    "9223372036854775807]");
-	assert_int_equal(hearth_config_set_limit(&l, "nope", "1", &err),
-	    HEARTH_ENOTFOUND);
+	assert_int_equal(
+	    hearth_config_set_limit(&l, "nope", "1", &err), HEARTH_ENOTFOUND);
 	assert_string_equal(err.msg, "unknown limit \"nope\"");
 	/* server settings are not per-tenant */
-	assert_int_equal(hearth_config_set_limit(&l, "http_threads", "1", &err),
+	assert_int_equal(
+	    hearth_config_set_limit(&l, "http_threads", "1", &err),
 	    HEARTH_ENOTFOUND);
 }
 
@@ -616,10 +627,13 @@ main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_yaml_sets_every_type),
 		cmocka_unit_test(test_config_yaml_null_keeps_value),
-		cmocka_unit_test(test_config_yaml_unknown_key_names_path_and_line),
-		cmocka_unit_test(test_config_yaml_type_errors_name_key_line_and_type),
+		cmocka_unit_test(
+		    test_config_yaml_unknown_key_names_path_and_line),
+		cmocka_unit_test(
+		    test_config_yaml_type_errors_name_key_line_and_type),
 		cmocka_unit_test(test_config_yaml_syntax_and_structure_errors),
-		cmocka_unit_test(test_config_failed_parse_leaves_config_unchanged),
+		cmocka_unit_test(
+		    test_config_failed_parse_leaves_config_unchanged),
 		cmocka_unit_test(test_config_flag_forms),
 		cmocka_unit_test(test_config_flag_errors),
 		cmocka_unit_test(test_config_help_flag_stops_parsing),

@@ -472,7 +472,8 @@ main(void)
 		cmocka_unit_test(test_flamebearer_literal_other_is_folded),
 		cmocka_unit_test(test_flamebearer_diff_truncation),
 		cmocka_unit_test(test_flamebearer_diff_negative_rejected),
-		cmocka_unit_test(test_flamebearer_names_byte_order_and_escaping),
+		cmocka_unit_test(
+		    test_flamebearer_names_byte_order_and_escaping),
 		cmocka_unit_test(test_flamebearer_root_self),
 		cmocka_unit_test(test_flamebearer_100k_nodes),
 		cmocka_unit_test(test_flamebearer_deep_stack),

@@ -40,8 +40,8 @@ render(const hearth_upload *u)
 			if (f > u->stack_off[st])
 				hearth_buf_putc(&l, ';');
 			uint32_t id = u->frames[f];
-			hearth_buf_append(&l, u->strings[id],
-			    u->string_lens[id]);
+			hearth_buf_append(
+			    &l, u->strings[id], u->string_lens[id]);
 		}
 		hearth_buf_printf(&l, " %lld", (long long) g->values[r]);
 		lines[r] = hearth_buf_take(&l, NULL);
@@ -65,9 +65,8 @@ check(const char *body, size_t len, int lines_mode,
 {
 	hearth_arena  *a = hearth_arena_new(0);
 	hearth_err     err;
-	hearth_upload *u  = (hearth_upload *) 1;
-	int	       rc = hearth_folded_parse(a, body, len, lines_mode, o, &u,
-	       &err);
+	hearth_upload *u = (hearth_upload *) 1;
+	int rc = hearth_folded_parse(a, body, len, lines_mode, o, &u, &err);
 	if (want != NULL) {
 		if (rc != 0)
 			fail_msg("unexpected error: %s", err.msg);
@@ -83,8 +82,8 @@ check(const char *body, size_t len, int lines_mode,
 	hearth_arena_free(a);
 }
 
-#define OK(body, want)	    check(body, strlen(body), 0, NULL, want, 0, NULL)
-#define BAD(body, rc, msg)  check(body, strlen(body), 0, NULL, NULL, rc, msg)
+#define OK(body, want) check(body, strlen(body), 0, NULL, want, 0, NULL)
+#define BAD(body, rc, msg) check(body, strlen(body), 0, NULL, NULL, rc, msg)
 
 static void
 test_folded_sums_identical_stacks(void **state)
@@ -102,9 +101,8 @@ test_folded_upload_shape(void **state)
 	hearth_err     err;
 	hearth_upload *u;
 	const char    *b = "a;b 1\na;c 2\n";
-	assert_int_equal(hearth_folded_parse(a, b, strlen(b), 0, NULL, &u,
-			     &err),
-	    0);
+	assert_int_equal(
+	    hearth_folded_parse(a, b, strlen(b), 0, NULL, &u, &err), 0);
 	assert_int_equal(u->n_strings, 4); /* "", a, b, c */
 	assert_string_equal(u->strings[0], "");
 	assert_int_equal(u->n_stacks, 2);
@@ -209,7 +207,7 @@ test_folded_max_stack_depth_keeps_root(void **state)
 {
 	(void) state;
 	hearth_folded_opts o = { .max_stack_depth = 2 };
-	const char	  *b = "a;b;c;d 1\na;b;x 2\nq 4\n";
+	const char        *b = "a;b;c;d 1\na;b;x 2\nq 4\n";
 	check(b, strlen(b), 0, &o, "a;b 3\nq 4\n", 0, NULL);
 	/* Frames past the limit are not even read. */
 	const char *bad = "a;b;\xff 1\n";
@@ -221,12 +219,12 @@ test_folded_max_symbol_length_keeps_tail(void **state)
 {
 	(void) state;
 	hearth_folded_opts o = { .max_symbol_length = 4 };
-	const char	  *b = "abcdefgh;xy 1\nzzzzefgh;xy 2\n";
+	const char        *b = "abcdefgh;xy 1\nzzzzefgh;xy 2\n";
 	check(b, strlen(b), 0, &o, "efgh;xy 3\n", 0, NULL);
 	/* "ééé" is 6 bytes; the last 3 start inside a character, so only
 	 * the last "é" is kept. */
 	o.max_symbol_length = 3;
-	const char *u = "\xc3\xa9\xc3\xa9\xc3\xa9 1\n";
+	const char *u       = "\xc3\xa9\xc3\xa9\xc3\xa9 1\n";
 	check(u, strlen(u), 0, &o, "\xc3\xa9 1\n", 0, NULL);
 }
 
@@ -234,8 +232,8 @@ static void
 test_folded_max_samples(void **state)
 {
 	(void) state;
-	hearth_folded_opts o = { .max_samples = 2 };
-	const char	  *ok = "a 1\nb 1\na 1\nz 0\n";
+	hearth_folded_opts o  = { .max_samples = 2 };
+	const char        *ok = "a 1\nb 1\na 1\nz 0\n";
 	check(ok, strlen(ok), 0, &o, "a 2\nb 1\n", 0, NULL);
 	const char *b = "a 1\nb 1\na 1\nc 1\n";
 	check(b, strlen(b), 0, &o, NULL, HEARTH_ELIMIT,
@@ -269,9 +267,8 @@ test_folded_no_line_length_limit(void **state)
 	hearth_arena  *a = hearth_arena_new(0);
 	hearth_err     err;
 	hearth_upload *u;
-	assert_int_equal(hearth_folded_parse(a, body, n + 3, 0, NULL, &u,
-			     &err),
-	    0);
+	assert_int_equal(
+	    hearth_folded_parse(a, body, n + 3, 0, NULL, &u, &err), 0);
 	assert_int_equal(u->n_stacks, 1);
 	assert_int_equal(u->n_frames, 2);
 	assert_int_equal(u->string_lens[u->frames[1]], n - 1001);
@@ -291,8 +288,8 @@ test_folded_arena_cap_is_limit(void **state)
 	hearth_arena  *a = hearth_arena_new(16 * 1024);
 	hearth_err     err;
 	hearth_upload *u;
-	assert_int_equal(hearth_folded_parse(a, b.data, b.len, 0, NULL, &u,
-			     &err),
+	assert_int_equal(
+	    hearth_folded_parse(a, b.data, b.len, 0, NULL, &u, &err),
 	    HEARTH_ELIMIT);
 	assert_int_equal(err.code, HEARTH_ELIMIT);
 	assert_non_null(strstr(err.msg, "memory limit"));

@@ -17,10 +17,10 @@
 #define BODY_LIMIT (1024 * 1024)
 
 typedef struct fixture {
-	hearth_metrics	   *m;
-	hearth_log	    log;
+	hearth_metrics     *m;
+	hearth_log          log;
 	hearth_http_server *s;
-	uint16_t	    port;
+	uint16_t            port;
 } fixture;
 
 /* ---- handlers ------------------------------------------------------ */
@@ -55,7 +55,7 @@ static void
 h_echo(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 {
 	(void) ctx;
-	size_t	       len;
+	size_t         len;
 	const uint8_t *b = hearth_http_req_body(req, &len);
 	hearth_buf_printf(&resp->body, "len=%zu fnv=%016llx nul=%d", len,
 	    (unsigned long long) fnv(b, len), b[len] == '\0');
@@ -66,11 +66,11 @@ h_query(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 {
 	(void) ctx;
 	const char *vals[8];
-	size_t	    n = hearth_http_req_query_all(req, "a", vals, 8);
+	size_t      n = hearth_http_req_query_all(req, "a", vals, 8);
 	hearth_buf_printf(&resp->body, "a=%zu", n);
 	for (size_t i = 0; i < n; i++)
 		hearth_buf_printf(&resp->body, "[%s]", vals[i]);
-	const char *b	 = hearth_http_req_query(req, "b");
+	const char *b    = hearth_http_req_query(req, "b");
 	const char *flag = hearth_http_req_query(req, "flag");
 	const char *none = hearth_http_req_query(req, "none");
 	hearth_buf_printf(&resp->body, " b=%s flag=%s none=%s",
@@ -84,8 +84,8 @@ static void
 h_headers(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 {
 	(void) ctx;
-	const char *t = hearth_http_req_header(req, "x-scope-orgid");
-	resp->status  = 201;
+	const char *t      = hearth_http_req_header(req, "x-scope-orgid");
+	resp->status       = 201;
 	resp->content_type = "application/x-test";
 	hearth_http_resp_header(resp, "X-Hearth-Tenant", t ? t : "none");
 	hearth_http_resp_header(resp, "X-Hearth-Twice", "first");
@@ -134,9 +134,10 @@ h_arena(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 {
 	(void) ctx;
 	hearth_arena *a = hearth_http_req_arena(req);
-	char	     *p = hearth_arena_strdup(a, "from the arena");
-	void	     *q = hearth_arena_alloc(a, 4096); /* over the 2 KiB cap */
-	hearth_buf_printf(&resp->body, "%s %s", p, q == NULL ? "capped" : "big");
+	char         *p = hearth_arena_strdup(a, "from the arena");
+	void         *q = hearth_arena_alloc(a, 4096); /* over the 2 KiB cap */
+	hearth_buf_printf(
+	    &resp->body, "%s %s", p, q == NULL ? "capped" : "big");
 }
 
 /* ---- fixture ------------------------------------------------------- */
@@ -145,26 +146,32 @@ static int
 setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	f->m	   = hearth_metrics_new();
+	f->m       = hearth_metrics_new();
 	hearth_log_init(&f->log, "http_test", HEARTH_LOG_ERROR);
 	hearth_http_opts o = {
-		.address		  = "127.0.0.1",
-		.port			  = 0,
-		.threads		  = 8,
-		.max_body_bytes		  = BODY_LIMIT,
-		.connection_timeout_s	  = 5,
-		.max_connections	  = 64,
+		.address                  = "127.0.0.1",
+		.port                     = 0,
+		.threads                  = 8,
+		.max_body_bytes           = BODY_LIMIT,
+		.connection_timeout_s     = 5,
+		.max_connections          = 64,
 		.max_request_header_bytes = 16384,
-		.request_arena_cap	  = 2048,
+		.request_arena_cap        = 2048,
 	};
 	hearth_err err;
-	assert_int_equal(hearth_http_server_new(&o, f->m, &f->log, &f->s, &err), 0);
+	assert_int_equal(
+	    hearth_http_server_new(&o, f->m, &f->log, &f->s, &err), 0);
 	hearth_http_server *s = f->s;
-	assert_int_equal(hearth_http_route(s, "GET", "/hello", 0, "hello", h_hello, NULL), 0);
+	assert_int_equal(
+	    hearth_http_route(s, "GET", "/hello", 0, "hello", h_hello, NULL),
+	    0);
 	hearth_http_route(s, "POST", "/echo", 0, "echo", h_echo, NULL);
-	hearth_http_route(s, "GET", "/static/", 1, "static", h_tagged, "static");
-	hearth_http_route(s, "GET", "/static/deep/", 1, "deep", h_tagged, "deep");
-	hearth_http_route(s, "GET", "/static/exact", 0, "exact", h_tagged, "exact");
+	hearth_http_route(
+	    s, "GET", "/static/", 1, "static", h_tagged, "static");
+	hearth_http_route(
+	    s, "GET", "/static/deep/", 1, "deep", h_tagged, "deep");
+	hearth_http_route(
+	    s, "GET", "/static/exact", 0, "exact", h_tagged, "exact");
 	hearth_http_route(s, NULL, "/any", 0, "any", h_tagged, "any");
 	hearth_http_route(s, "GET", "/both", 0, "both", h_tagged, "get");
 	hearth_http_route(s, "POST", "/both", 0, "both", h_tagged, "post");
@@ -195,7 +202,7 @@ teardown(void **state)
 
 typedef struct result {
 	CURLcode   rc;
-	long	   status;
+	long       status;
 	hearth_buf body;
 	hearth_buf headers;
 	curl_off_t downloaded;
@@ -218,7 +225,7 @@ static size_t
 on_read(char *p, size_t size, size_t n, void *ud)
 {
 	stream *st   = ud;
-	size_t	want = size * n;
+	size_t  want = size * n;
 	if (want > st->total - st->sent)
 		want = st->total - st->sent;
 	memset(p, 'z', want);
@@ -227,13 +234,13 @@ on_read(char *p, size_t size, size_t n, void *ud)
 }
 
 typedef struct req_opts {
-	const char	  *method; /* NULL = GET */
-	const char	  *body;
-	size_t		   body_len;
-	stream		  *chunked; /* body streamed without Content-Length */
+	const char        *method; /* NULL = GET */
+	const char        *body;
+	size_t             body_len;
+	stream            *chunked; /* body streamed without Content-Length */
 	const char *const *headers; /* NULL-terminated */
-	const char	  *accept_encoding;	 /* curl decodes it */
-	int		   raw_gzip;		 /* send the header, keep bytes */
+	const char        *accept_encoding; /* curl decodes it */
+	int                raw_gzip;        /* send the header, keep bytes */
 } req_opts;
 
 static void
@@ -244,7 +251,7 @@ do_request(const fixture *f, const char *path, const req_opts *o, result *r)
 	memset(r, 0, sizeof(*r));
 	hearth_buf_init(&r->body);
 	hearth_buf_init(&r->headers);
-	CURL		  *c = curl_easy_init();
+	CURL              *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -273,7 +280,8 @@ do_request(const fixture *f, const char *path, const req_opts *o, result *r)
 	if (o != NULL && o->raw_gzip)
 		h = curl_slist_append(h, "Accept-Encoding: gzip");
 	if (o != NULL && o->accept_encoding != NULL)
-		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, o->accept_encoding);
+		curl_easy_setopt(
+		    c, CURLOPT_ACCEPT_ENCODING, o->accept_encoding);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	r->rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -327,7 +335,8 @@ expect_metric(const fixture *f, const char *line)
 		hearth_metrics_write(f->m, &b);
 		int found = b.data != NULL && strstr(b.data, line) != NULL;
 		if (!found && i == 199)
-			fprintf(stderr, "metrics:\n%s\n", b.data ? b.data : "");
+			fprintf(
+			    stderr, "metrics:\n%s\n", b.data ? b.data : "");
 		hearth_buf_fini(&b);
 		if (found)
 			return;
@@ -348,7 +357,7 @@ test_http_routing_exact_prefix_and_any_method(void **state)
 	get(f, "/static/exact", 200, "exact GET /static/exact");
 	get(f, "/static/exactly", 200, "static GET /static/exactly");
 	req_opts del = { .method = "DELETE" };
-	result	 r;
+	result   r;
 	do_request(f, "/any", &del, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(body_of(&r), "any DELETE /any");
@@ -374,7 +383,7 @@ static void
 test_http_unknown_path_is_404_json(void **state)
 {
 	fixture *f = *state;
-	result	 r;
+	result   r;
 	do_request(f, "/nope?x=1", NULL, &r);
 	assert_int_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 404);
@@ -389,16 +398,44 @@ test_http_unknown_path_is_404_json(void **state)
 }
 
 static void
+test_http_errors_keep_the_connection_alive(void **state)
+{
+	fixture *f = *state;
+	char     url[128];
+	long     status, connects;
+	CURL    *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	hearth_buf b;
+	hearth_buf_init(&b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	const char *paths[] = { "/hello", "/nope", "/hello" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", f->port,
+		    paths[i]);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+		assert_int_equal(status, i == 1 ? 404 : 200);
+		/* only the first request opens a connection */
+		assert_int_equal(connects, i == 0 ? 1 : 0);
+	}
+	curl_easy_cleanup(c);
+	hearth_buf_fini(&b);
+}
+
+static void
 test_http_wrong_method_is_405_with_allow(void **state)
 {
 	fixture *f    = *state;
 	req_opts post = { .method = "POST", .body = "{}", .body_len = 2 };
-	result	 r;
+	result   r;
 	do_request(f, "/hello", &post, &r);
 	assert_int_equal(r.status, 405);
 	assert_true(has_header(&r, "Allow: GET, HEAD\r\n"));
 	assert_string_equal(body_of(&r),
-	    "{\"code\":\"unknown\",\"message\":\"method POST is not allowed for "
+	    "{\"code\":\"unknown\",\"message\":\"method POST is not allowed "
+	    "for "
 	    "/hello; use GET, HEAD\"}");
 	result_fini(&r);
 	req_opts put = { .method = "PUT" };
@@ -418,17 +455,16 @@ test_http_query_repeated_and_decoded(void **state)
 	get(f, "/q?a=1&b=two&a=x+y&flag&a=%2F%C3%A9%26", 200,
 	    "a=3[1][x y][/\xc3\xa9&] b=two flag= none=(null) max1=1");
 	get(f, "/q", 200, "a=0 b=(null) flag=(null) none=(null) max1=0");
-	get(f, "/q?b=&b=second", 200,
-	    "a=0 b= flag=(null) none=(null) max1=0");
+	get(f, "/q?b=&b=second", 200, "a=0 b= flag=(null) none=(null) max1=0");
 }
 
 static void
 test_http_request_and_response_headers(void **state)
 {
-	fixture		  *f	 = *state;
-	const char *const  hs[]	 = { "X-Scope-OrgID: acme", NULL };
-	req_opts	   o	 = { .headers = hs };
-	result		   r;
+	fixture          *f    = *state;
+	const char *const hs[] = { "X-Scope-OrgID: acme", NULL };
+	req_opts          o    = { .headers = hs };
+	result            r;
 	do_request(f, "/headers", &o, &r);
 	assert_int_equal(r.status, 201);
 	assert_string_equal(body_of(&r), "ok");
@@ -440,7 +476,7 @@ test_http_request_and_response_headers(void **state)
 	assert_true(has_header(&r, "Content-Type: application/x-test\r\n"));
 	result_fini(&r);
 	/* headers over max_request_header_bytes */
-	char	   *big	 = malloc(20000);
+	char       *big   = malloc(20000);
 	const char *hs2[] = { big, NULL };
 	memcpy(big, "X-Big: ", 7);
 	memset(big + 7, 'b', 17000);
@@ -448,7 +484,8 @@ test_http_request_and_response_headers(void **state)
 	o.headers  = hs2;
 	do_request(f, "/headers", &o, &r);
 	assert_int_equal(r.status, 431);
-	assert_non_null(strstr(body_of(&r), "\"message\":\"request headers are "));
+	assert_non_null(
+	    strstr(body_of(&r), "\"message\":\"request headers are "));
 	result_fini(&r);
 	free(big);
 }
@@ -457,22 +494,22 @@ static void
 test_http_large_body_is_delivered_whole(void **state)
 {
 	fixture *f   = *state;
-	size_t	 n   = BODY_LIMIT; /* exactly at the limit is allowed */
-	char	*buf = malloc(n);
+	size_t   n   = BODY_LIMIT; /* exactly at the limit is allowed */
+	char    *buf = malloc(n);
 	for (size_t i = 0; i < n; i++)
 		buf[i] = (char) (i * 7 + (i >> 11));
 	char want[128];
 	snprintf(want, sizeof(want), "len=%zu fnv=%016llx nul=1", n,
 	    (unsigned long long) fnv((const uint8_t *) buf, n));
 	req_opts o = { .method = "POST", .body = buf, .body_len = n };
-	result	 r;
+	result   r;
 	do_request(f, "/echo", &o, &r);
 	assert_int_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(body_of(&r), want);
 	result_fini(&r);
 	/* the same size streamed without Content-Length */
-	stream st = { n, 0 };
+	stream   st = { n, 0 };
 	req_opts oc = { .chunked = &st };
 	do_request(f, "/echo", &oc, &r);
 	assert_int_equal(r.status, 200);
@@ -491,18 +528,21 @@ static void
 test_http_body_over_limit_with_content_length_is_413(void **state)
 {
 	fixture *f   = *state;
-	size_t	 n   = BODY_LIMIT + 1;
-	char	*buf = calloc(1, n);
+	size_t   n   = BODY_LIMIT + 1;
+	char    *buf = calloc(1, n);
 	/* with and without curl's Expect: 100-continue */
 	const char *const no_expect[] = { "Expect:", NULL };
 	for (int k = 0; k < 2; k++) {
-		req_opts o = { .method = "POST", .body = buf, .body_len = n,
-			.headers = k ? no_expect : NULL };
-		result r;
+		req_opts o = { .method = "POST",
+			.body          = buf,
+			.body_len      = n,
+			.headers       = k ? no_expect : NULL };
+		result   r;
 		do_request(f, "/echo", &o, &r);
 		assert_int_equal(r.status, 413);
 		assert_string_equal(body_of(&r),
-		    "{\"code\":\"invalid_argument\",\"message\":\"request body "
+		    "{\"code\":\"invalid_argument\",\"message\":\"request "
+		    "body "
 		    "is 1048577 bytes, larger than the limit of 1048576 "
 		    "bytes\"}");
 		result_fini(&r);
@@ -518,26 +558,27 @@ static void
 test_http_streamed_body_over_limit_is_413(void **state)
 {
 	fixture *f  = *state;
-	stream	 st = { BODY_LIMIT + 300000, 0 };
+	stream   st = { BODY_LIMIT + 300000, 0 };
 	req_opts o  = { .chunked = &st };
-	result	 r;
+	result   r;
 	do_request(f, "/echo", &o, &r);
 	assert_int_equal(r.status, 413);
 	assert_string_equal(body_of(&r),
 	    "{\"code\":\"invalid_argument\",\"message\":\"request body is "
 	    "larger than the limit of 1048576 bytes\"}");
 	result_fini(&r);
-	expect_metric(f, "hearth_http_request_body_bytes_sum{route=\"echo\"} "
-			 "1348576\n");
+	expect_metric(f,
+	    "hearth_http_request_body_bytes_sum{route=\"echo\"} "
+	    "1348576\n");
 }
 
 static void
 test_http_endless_body_is_cut_off(void **state)
 {
 	fixture *f  = *state;
-	stream	 st = { (size_t) 200 << 20, 0 }; /* 200 MiB */
+	stream   st = { (size_t) 200 << 20, 0 }; /* 200 MiB */
 	req_opts o  = { .chunked = &st };
-	result	 r;
+	result   r;
 	do_request(f, "/echo", &o, &r);
 	/* hung up on: curl sees an error or a truncated exchange, and far
 	 * less than the whole stream was read */
@@ -553,11 +594,11 @@ test_http_endless_body_is_cut_off(void **state)
 static void
 test_http_gzip_response(void **state)
 {
-	fixture	  *f = *state;
+	fixture   *f = *state;
 	hearth_buf want;
 	hearth_buf_init(&want);
 	fill_big(&want);
-	result	 r;
+	result   r;
 	req_opts gz = { .accept_encoding = "gzip" };
 	do_request(f, "/big", &gz, &r);
 	assert_int_equal(r.status, 200);
@@ -580,7 +621,7 @@ test_http_gzip_response(void **state)
 	assert_int_equal(r.body.len, want.len);
 	result_fini(&r);
 	const char *const q0[] = { "Accept-Encoding: br, gzip;q=0", NULL };
-	req_opts	  oq	= { .headers = q0 };
+	req_opts          oq   = { .headers = q0 };
 	do_request(f, "/big", &oq, &r);
 	assert_false(has_header(&r, "Content-Encoding"));
 	result_fini(&r);
@@ -593,7 +634,7 @@ test_http_gzip_response(void **state)
 
 typedef struct worker {
 	const fixture *f;
-	int	       ok;
+	int            ok;
 } worker;
 
 static void *
@@ -603,8 +644,8 @@ worker_run(void *p)
 	for (int i = 0; i < 3; i++) {
 		result r;
 		do_request(w->f, "/slow", NULL, &r);
-		if (r.rc == CURLE_OK && r.status == 200 &&
-		    strcmp(body_of(&r), "slow") == 0)
+		if (r.rc == CURLE_OK && r.status == 200
+		    && strcmp(body_of(&r), "slow") == 0)
 			w->ok++;
 		result_fini(&r);
 	}
@@ -622,10 +663,10 @@ now_s(void)
 static void
 test_http_concurrent_requests(void **state)
 {
-	fixture	 *f = *state;
+	fixture  *f = *state;
 	pthread_t t[16];
-	worker	  w[16];
-	double	  t0 = now_s();
+	worker    w[16];
+	double    t0 = now_s();
 	for (int i = 0; i < 16; i++) {
 		w[i] = (worker) { f, 0 };
 		pthread_create(&t[i], NULL, worker_run, &w[i]);
@@ -642,8 +683,9 @@ test_http_concurrent_requests(void **state)
 	    "status=\"200\"} 48\n");
 	expect_metric(f,
 	    "hearth_http_request_duration_seconds_count{route=\"slow\"} 48\n");
-	expect_metric(f, "hearth_http_request_duration_seconds_bucket{route="
-			 "\"slow\",le=\"0.1\"} 0\n");
+	expect_metric(f,
+	    "hearth_http_request_duration_seconds_bucket{route="
+	    "\"slow\",le=\"0.1\"} 0\n");
 	expect_metric(f, "hearth_http_inflight_requests 0\n");
 }
 
@@ -651,7 +693,7 @@ static void
 test_http_handler_error_and_arena(void **state)
 {
 	fixture *f = *state;
-	result	 r;
+	result   r;
 	do_request(f, "/err", NULL, &r);
 	assert_int_equal(r.status, 400);
 	assert_string_equal(body_of(&r),
@@ -666,10 +708,10 @@ static void *
 slow_once(void *p)
 {
 	worker *w = p;
-	result	r;
+	result  r;
 	do_request(w->f, "/slow", NULL, &r);
-	w->ok = r.rc == CURLE_OK && r.status == 200 &&
-	    strcmp(body_of(&r), "slow") == 0;
+	w->ok = r.rc == CURLE_OK && r.status == 200
+	    && strcmp(body_of(&r), "slow") == 0;
 	result_fini(&r);
 	return NULL;
 }
@@ -677,9 +719,9 @@ slow_once(void *p)
 static void
 test_http_stop_finishes_inflight_requests(void **state)
 {
-	fixture	 *f = *state;
+	fixture  *f = *state;
 	pthread_t t;
-	worker	  w = { f, 0 };
+	worker    w = { f, 0 };
 	pthread_create(&t, NULL, slow_once, &w);
 	usleep(80000); /* the handler is sleeping now */
 	hearth_http_server_stop(f->s);
@@ -696,15 +738,16 @@ test_http_stop_finishes_inflight_requests(void **state)
 static void
 test_http_start_fails_on_busy_port(void **state)
 {
-	fixture		   *f = *state;
+	fixture            *f = *state;
 	hearth_http_opts    o = { .address = "127.0.0.1", .port = f->port };
 	hearth_http_server *s2;
-	hearth_err	    err;
-	assert_int_equal(hearth_http_server_new(&o, NULL, &f->log, &s2, &err), 0);
+	hearth_err          err;
+	assert_int_equal(
+	    hearth_http_server_new(&o, NULL, &f->log, &s2, &err), 0);
 	assert_int_equal(hearth_http_server_start(s2, &err), HEARTH_EIO);
 	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "http: cannot listen on 127.0.0.1:%u: ",
-	    f->port);
+	snprintf(prefix, sizeof(prefix),
+	    "http: cannot listen on 127.0.0.1:%u: ", f->port);
 	assert_memory_equal(err.msg, prefix, strlen(prefix));
 	assert_non_null(strstr(err.msg, "in use"));
 	hearth_http_server_free(s2);
@@ -716,12 +759,12 @@ test_http_bad_address(void **state)
 	(void) state;
 	hearth_http_opts    o = { .address = "not an address!", .port = 1 };
 	hearth_http_server *s = NULL;
-	hearth_err	    err;
-	assert_int_equal(hearth_http_server_new(&o, NULL, NULL, &s, &err),
-	    HEARTH_EINVAL);
+	hearth_err          err;
+	assert_int_equal(
+	    hearth_http_server_new(&o, NULL, NULL, &s, &err), HEARTH_EINVAL);
 	assert_null(s);
 	const char *want = "http: cannot use listen address \"not an "
-			   "address!\": ";
+	                   "address!\": ";
 	assert_memory_equal(err.msg, want, strlen(want));
 	print_message("%s\n", err.msg);
 }
@@ -730,9 +773,9 @@ static void
 test_http_ipv6_loopback(void **state)
 {
 	(void) state;
-	hearth_http_opts    o = { .address = "[::1]", .port = 0, .threads = 2 };
+	hearth_http_opts o = { .address = "[::1]", .port = 0, .threads = 2 };
 	hearth_http_server *s;
-	hearth_err	    err;
+	hearth_err          err;
 	assert_int_equal(hearth_http_server_new(&o, NULL, NULL, &s, &err), 0);
 	hearth_http_route(s, "GET", "/hello", 0, "hello", h_hello, NULL);
 	if (hearth_http_server_start(s, &err) != 0) {
@@ -742,7 +785,7 @@ test_http_ipv6_loopback(void **state)
 	char url[64];
 	snprintf(url, sizeof(url), "http://[::1]:%u/hello",
 	    hearth_http_server_port(s));
-	CURL	  *c = curl_easy_init();
+	CURL      *c = curl_easy_init();
 	hearth_buf b;
 	hearth_buf_init(&b);
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -769,7 +812,7 @@ test_http_status_and_code_mapping(void **state)
 	assert_int_equal(hearth_http_status_from_err(HEARTH_EIO), 500);
 	assert_int_equal(hearth_http_status_from_err(HEARTH_ENOMEM), 500);
 	static const struct {
-		int	    status;
+		int         status;
 		const char *code;
 	} m[] = { { 400, "invalid_argument" }, { 401, "unauthenticated" },
 		{ 403, "permission_denied" }, { 404, "unimplemented" },
@@ -799,8 +842,8 @@ test_http_resp_error_json_exact(void **state)
 	    "{\"code\":\"resource_exhausted\",\"message\":\"rate "
 	    "\\\"limit\\\"\\n\\u0001\"}");
 	hearth_http_resp_error_code(&resp, 404, "not_found", "no %d", 7);
-	assert_string_equal(resp.body.data,
-	    "{\"code\":\"not_found\",\"message\":\"no 7\"}");
+	assert_string_equal(
+	    resp.body.data, "{\"code\":\"not_found\",\"message\":\"no 7\"}");
 	hearth_err err;
 	hearth_err_set(&err, HEARTH_ETIMEDOUT, "rpc: deadline exceeded");
 	hearth_http_resp_err(&resp, &err);
@@ -825,6 +868,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_http_unknown_path_is_404_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_http_errors_keep_the_connection_alive, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_http_wrong_method_is_405_with_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_http_query_repeated_and_decoded, setup, teardown),
@@ -833,10 +879,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_http_large_body_is_delivered_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_http_body_over_limit_with_content_length_is_413, setup,
-		    teardown),
+		    test_http_body_over_limit_with_content_length_is_413,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_http_streamed_body_over_limit_is_413, setup, teardown),
+		    test_http_streamed_body_over_limit_is_413, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_http_endless_body_is_cut_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -846,7 +893,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_http_handler_error_and_arena, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_http_stop_finishes_inflight_requests, setup, teardown),
+		    test_http_stop_finishes_inflight_requests, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_http_start_fails_on_busy_port, setup, teardown),
 		cmocka_unit_test(test_http_bad_address),

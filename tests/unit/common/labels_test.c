@@ -18,7 +18,7 @@ test_labels_sort_basic_and_last_duplicate_wins(void **state)
 	(void) state;
 	hearth_label ls[] = { { "zone", "a" }, { "env", "dev" },
 		{ "app", "x" }, { "env", "prod" }, { "zone", "b" } };
-	size_t	     n	  = hearth_labels_sort(ls, 5);
+	size_t       n    = hearth_labels_sort(ls, 5);
 	assert_int_equal(n, 3);
 	assert_string_equal(ls[0].name, "app");
 	assert_string_equal(ls[0].value, "x");
@@ -49,13 +49,13 @@ test_labels_sort_matches_reference_all_sizes(void **state)
 		for (int k = 0; k < 40; k++)
 			last[k] = -1;
 		for (size_t i = 0; i < n; i++) {
-			rnd	    = rnd * 1103515245u + 12345u;
-			int k	    = (int) ((rnd >> 16) % 40);
+			rnd         = rnd * 1103515245u + 12345u;
+			int k       = (int) ((rnd >> 16) % 40);
 			ls[i].name  = names[k];
 			ls[i].value = values[i];
-			last[k]	    = (int) i;
+			last[k]     = (int) i;
 		}
-		size_t m = hearth_labels_sort(ls, n);
+		size_t m    = hearth_labels_sort(ls, n);
 		size_t want = 0;
 		for (int k = 0; k < 40; k++)
 			want += last[k] >= 0;
@@ -79,7 +79,7 @@ test_labels_drop_empty_keeps_order(void **state)
 	(void) state;
 	hearth_label ls[] = { { "a", "" }, { "b", "1" }, { "c", "" },
 		{ "d", "2" }, { "e", NULL } };
-	size_t	     n	  = hearth_labels_drop_empty(ls, 5);
+	size_t       n    = hearth_labels_drop_empty(ls, 5);
 	assert_int_equal(n, 2);
 	assert_string_equal(ls[0].name, "b");
 	assert_string_equal(ls[1].name, "d");
@@ -115,14 +115,14 @@ static void
 test_labels_fingerprint_layout(void **state)
 {
 	(void) state;
-	hearth_label ls[] = { { "app", "x" }, { "env", "prod" } };
+	hearth_label ls[]   = { { "app", "x" }, { "env", "prod" } };
 	const char   want[] = "acme\xff"
-			      "app\xffx\xff"
-			      "env\xffprod\xff";
+	                      "app\xffx\xff"
+	                      "env\xffprod\xff";
 	assert_int_equal(hearth_labels_fingerprint("acme", ls, 2),
 	    XXH3_64bits(want, sizeof(want) - 1));
-	assert_int_equal(hearth_labels_fingerprint("", NULL, 0),
-	    XXH3_64bits("\xff", 1));
+	assert_int_equal(
+	    hearth_labels_fingerprint("", NULL, 0), XXH3_64bits("\xff", 1));
 }
 
 static void
@@ -132,7 +132,7 @@ test_labels_fingerprint_separates_fields(void **state)
 	hearth_label x[] = { { "a", "bc" } };
 	hearth_label y[] = { { "ab", "c" } };
 	hearth_label z[] = { { "a", "b" }, { "c", "" } };
-	uint64_t     fx = hearth_labels_fingerprint("t", x, 1);
+	uint64_t     fx  = hearth_labels_fingerprint("t", x, 1);
 	assert_true(fx != hearth_labels_fingerprint("t", y, 1));
 	assert_true(fx != hearth_labels_fingerprint("t", z, 2));
 	assert_true(fx != hearth_labels_fingerprint("u", x, 1));
@@ -148,30 +148,29 @@ test_labels_utf8_valid_cases(void **state)
 	(void) state;
 	static const struct {
 		const char *s;
-		int	    ok;
+		int         ok;
 	} cases[] = {
-		{ "plain ascii", 1 },
-		{ "caf\xc3\xa9", 1 },		   /* é */
-		{ "\xe2\x82\xac", 1 },		   /* € */
-		{ "\xf0\x9f\x94\xa5", 1 },	   /* U+1F525 */
-		{ "\xf4\x8f\xbf\xbf", 1 },	   /* U+10FFFF */
-		{ "\xed\x9f\xbf", 1 },		   /* U+D7FF */
-		{ "\xc0\x80", 0 },		   /* overlong NUL */
-		{ "\xc1\xbf", 0 },		   /* overlong */
-		{ "\xe0\x9f\xbf", 0 },		   /* overlong 3-byte */
-		{ "\xf0\x8f\xbf\xbf", 0 },	   /* overlong 4-byte */
-		{ "\xed\xa0\x80", 0 },		   /* surrogate D800 */
-		{ "\xf4\x90\x80\x80", 0 },	   /* U+110000 */
-		{ "\xf5\x80\x80\x80", 0 },	   /* bad lead */
-		{ "\x80", 0 },			   /* lone continuation */
-		{ "\xc3", 0 },			   /* truncated */
-		{ "\xe2\x82", 0 },		   /* truncated */
-		{ "\xe2\x28\xa1", 0 },		   /* bad continuation */
-		{ "ok\xf0\x9f\x94", 0 },	   /* truncated at end */
+		{ "plain ascii", 1 }, { "caf\xc3\xa9", 1 }, /* é */
+		{ "\xe2\x82\xac", 1 },                      /* € */
+		{ "\xf0\x9f\x94\xa5", 1 },                  /* U+1F525 */
+		{ "\xf4\x8f\xbf\xbf", 1 },                  /* U+10FFFF */
+		{ "\xed\x9f\xbf", 1 },                      /* U+D7FF */
+		{ "\xc0\x80", 0 },                          /* overlong NUL */
+		{ "\xc1\xbf", 0 },                          /* overlong */
+		{ "\xe0\x9f\xbf", 0 },     /* overlong 3-byte */
+		{ "\xf0\x8f\xbf\xbf", 0 }, /* overlong 4-byte */
+		{ "\xed\xa0\x80", 0 },     /* surrogate D800 */
+		{ "\xf4\x90\x80\x80", 0 }, /* U+110000 */
+		{ "\xf5\x80\x80\x80", 0 }, /* bad lead */
+		{ "\x80", 0 },             /* lone continuation */
+		{ "\xc3", 0 },             /* truncated */
+		{ "\xe2\x82", 0 },         /* truncated */
+		{ "\xe2\x28\xa1", 0 },     /* bad continuation */
+		{ "ok\xf0\x9f\x94", 0 },   /* truncated at end */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal(hearth_utf8_valid(cases[i].s,
-				     strlen(cases[i].s)),
+		assert_int_equal(
+		    hearth_utf8_valid(cases[i].s, strlen(cases[i].s)),
 		    cases[i].ok);
 	assert_int_equal(hearth_utf8_valid("a\0b", 3), 1);
 	assert_int_equal(hearth_utf8_valid(NULL, 0), 1);
@@ -201,12 +200,11 @@ test_labels_validate_errors(void **state)
 	hearth_label none[1] = { { "a", "b" } };
 	assert_int_equal(hearth_labels_validate(none, 0, &lim_default, &err),
 	    HEARTH_EINVAL);
-	assert_string_equal(err.msg,
-	    "labels: a series needs at least one label");
+	assert_string_equal(
+	    err.msg, "labels: a series needs at least one label");
 
 	hearth_label noname[] = { { "service_name", "s" } };
-	assert_int_equal(hearth_labels_validate(noname, 1, &lim_default,
-			     &err),
+	assert_int_equal(hearth_labels_validate(noname, 1, &lim_default, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg,
 	    "labels: __name__ (the profile name) is missing or empty");
@@ -214,35 +212,33 @@ test_labels_validate_errors(void **state)
 	hearth_label nosvc[] = { { "__name__", "cpu" }, { "pod", "p" } };
 	assert_int_equal(hearth_labels_validate(nosvc, 2, &lim_default, &err),
 	    HEARTH_EINVAL);
-	assert_string_equal(err.msg,
-	    "labels: service_name is missing or empty");
+	assert_string_equal(
+	    err.msg, "labels: service_name is missing or empty");
 
-	hearth_label badname[] = { { "__name__", "cpu\xff" },
-		{ "service_name", "s" } };
-	assert_int_equal(hearth_labels_validate(badname, 2, &lim_default,
-			     &err),
+	hearth_label badname[]
+	    = { { "__name__", "cpu\xff" }, { "service_name", "s" } };
+	assert_int_equal(
+	    hearth_labels_validate(badname, 2, &lim_default, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "labels: __name__ is not valid UTF-8");
 
 	hearth_label badval[] = { { "__name__", "cpu" }, { "pod", "\xc3(" },
 		{ "service_name", "s" } };
-	assert_int_equal(hearth_labels_validate(badval, 3, &lim_default,
-			     &err),
+	assert_int_equal(hearth_labels_validate(badval, 3, &lim_default, &err),
 	    HEARTH_EINVAL);
-	assert_string_equal(err.msg,
-	    "labels: value of label \"pod\" is not valid UTF-8");
+	assert_string_equal(
+	    err.msg, "labels: value of label \"pod\" is not valid UTF-8");
 
 	hearth_label dup[] = { { "__name__", "cpu" }, { "pod", "a" },
 		{ "pod", "b" }, { "service_name", "s" } };
-	assert_int_equal(hearth_labels_validate(dup, 4, &lim_default, &err),
-	    HEARTH_EINVAL);
-	assert_string_equal(err.msg,
-	    "duplicate_label_names: label \"pod\" appears twice");
+	assert_int_equal(
+	    hearth_labels_validate(dup, 4, &lim_default, &err), HEARTH_EINVAL);
+	assert_string_equal(
+	    err.msg, "duplicate_label_names: label \"pod\" appears twice");
 
-	hearth_label empty[] = { { "", "x" }, { "__name__", "cpu" },
-		{ "service_name", "s" } };
-	assert_int_equal(hearth_labels_validate(empty, 3, &lim_default,
-			     &err),
+	hearth_label empty[]
+	    = { { "", "x" }, { "__name__", "cpu" }, { "service_name", "s" } };
+	assert_int_equal(hearth_labels_validate(empty, 3, &lim_default, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "labels: empty label name");
 }
@@ -252,27 +248,27 @@ test_labels_validate_limits(void **state)
 {
 	(void) state;
 	hearth_err err;
-	char	   big[3001];
+	char       big[3001];
 	memset(big, 'v', 3000);
-	big[3000]	   = '\0';
+	big[3000]         = '\0';
 	hearth_label ls[] = { { "__name__", "cpu" }, { "pod", big },
 		{ "service_name", "s" } };
-	assert_int_equal(hearth_labels_validate(ls, 3, &lim_default, &err),
-	    HEARTH_ELIMIT);
+	assert_int_equal(
+	    hearth_labels_validate(ls, 3, &lim_default, &err), HEARTH_ELIMIT);
 	assert_int_equal(err.code, HEARTH_ELIMIT);
 	assert_string_equal(err.msg,
 	    "max_label_value_length: label \"pod\" value is 3000 bytes, "
 	    "limit 2048");
 
 	hearth_labels_limits small = { 2, 4, 0 };
-	assert_int_equal(hearth_labels_validate(ls, 3, &small, &err),
-	    HEARTH_ELIMIT);
+	assert_int_equal(
+	    hearth_labels_validate(ls, 3, &small, &err), HEARTH_ELIMIT);
 	assert_string_equal(err.msg,
 	    "max_label_names_per_series: series has 3 labels, limit 2");
 
 	small.max_label_names_per_series = 0;
-	assert_int_equal(hearth_labels_validate(ls, 3, &small, &err),
-	    HEARTH_ELIMIT);
+	assert_int_equal(
+	    hearth_labels_validate(ls, 3, &small, &err), HEARTH_ELIMIT);
 	assert_string_equal(err.msg,
 	    "max_label_name_length: label name \"__name__...\" is 8 bytes, "
 	    "limit 4");
@@ -283,7 +279,7 @@ test_labels_validate_limits(void **state)
 typedef struct name_case {
 	const char *in;
 	const char *app;
-	size_t	    n;
+	size_t      n;
 	const char *kv[8]; /* name, value, name, value ... */
 } name_case;
 
@@ -304,8 +300,8 @@ test_labels_name_grammar_valid(void **state)
 		{ "app{a=1,b=2,a=3}", "app", 2, { "a", "3", "b", "2" } },
 		{ "app{__session_id__=0123456789abcdef,__name__=x,__foo=1,"
 		  "_x=2}",
-		    "app", 2, { "__session_id__", "0123456789abcdef", "_x",
-				  "2" } },
+		    "app", 2,
+		    { "__session_id__", "0123456789abcdef", "_x", "2" } },
 		{ "app{url=http://h:80/a b?c}", "app", 1,
 		    { "url", "http://h:80/a b?c" } },
 		{ "app{a=b=c}", "app", 1, { "a", "b=c" } },
@@ -321,17 +317,17 @@ test_labels_name_grammar_valid(void **state)
 		hearth_err    err;
 		const char   *app = NULL;
 		hearth_label *ls  = NULL;
-		size_t	      n	  = 99;
-		int rc = hearth_labels_parse_ingest_name(a, cases[c].in,
-		    strlen(cases[c].in), &app, &ls, &n, &err);
+		size_t        n   = 99;
+		int           rc  = hearth_labels_parse_ingest_name(
+		               a, cases[c].in, strlen(cases[c].in), &app, &ls, &n, &err);
 		if (rc != 0)
 			fail_msg("case %zu (%s): %s", c, cases[c].in, err.msg);
 		assert_string_equal(app, cases[c].app);
 		assert_int_equal(n, cases[c].n);
 		for (size_t i = 0; i < n; i++) {
 			assert_string_equal(ls[i].name, cases[c].kv[2 * i]);
-			assert_string_equal(ls[i].value,
-			    cases[c].kv[2 * i + 1]);
+			assert_string_equal(
+			    ls[i].value, cases[c].kv[2 * i + 1]);
 		}
 		hearth_arena_free(a);
 	}
@@ -342,17 +338,17 @@ static void
 test_labels_name_go_sdk(void **state)
 {
 	(void) state;
-	const char *in = "checkout{__session_id__=9f2c41d07ab3e655,env=prod,"
-			 "otel.scope.name=com.grafana.pyroscope/go,"
-			 "otel.scope.version=1.2.0,process.runtime.name=go,"
-			 "process.runtime.version=go1.22.4}";
-	hearth_arena *a = hearth_arena_new(0);
+	const char   *in = "checkout{__session_id__=9f2c41d07ab3e655,env=prod,"
+	                   "otel.scope.name=com.grafana.pyroscope/go,"
+	                   "otel.scope.version=1.2.0,process.runtime.name=go,"
+	                   "process.runtime.version=go1.22.4}";
+	hearth_arena *a  = hearth_arena_new(0);
 	hearth_err    err;
 	const char   *app;
 	hearth_label *ls;
-	size_t	      n;
-	assert_int_equal(hearth_labels_parse_ingest_name(a, in, strlen(in),
-			     &app, &ls, &n, &err),
+	size_t        n;
+	assert_int_equal(hearth_labels_parse_ingest_name(
+	                     a, in, strlen(in), &app, &ls, &n, &err),
 	    0);
 	assert_string_equal(app, "checkout");
 	assert_int_equal(n, 6);
@@ -365,7 +361,7 @@ test_labels_name_go_sdk(void **state)
 
 typedef struct name_err_case {
 	const char *in;
-	size_t	    len; /* 0 = strlen */
+	size_t      len; /* 0 = strlen */
 	const char *msg;
 } name_err_case;
 
@@ -385,7 +381,8 @@ test_labels_name_grammar_errors_with_offsets(void **state)
 		    "offset 2 that is not allowed (allowed: A-Z a-z 0-9 _ . - "
 		    "/)" },
 		{ "app\xc3\xa9{a=1}", 0,
-		    "name: application name \"app\xc3\xa9\" has character 0xc3 "
+		    "name: application name \"app\xc3\xa9\" has character "
+		    "0xc3 "
 		    "at offset 3 that is not allowed (allowed: A-Z a-z 0-9 _ "
 		    ". - /)" },
 		{ "a:b", 0,
@@ -426,10 +423,10 @@ test_labels_name_grammar_errors_with_offsets(void **state)
 		hearth_err    err;
 		const char   *app = "x";
 		hearth_label *ls  = (hearth_label *) 1;
-		size_t	      n	  = 99;
+		size_t        n   = 99;
 		size_t len = cases[c].len ? cases[c].len : strlen(cases[c].in);
-		int rc = hearth_labels_parse_ingest_name(a, cases[c].in, len,
-		    &app, &ls, &n, &err);
+		int    rc  = hearth_labels_parse_ingest_name(
+		        a, cases[c].in, len, &app, &ls, &n, &err);
 		if (rc != HEARTH_EINVAL)
 			fail_msg("case %zu (%s): rc %d", c, cases[c].in, rc);
 		assert_string_equal(err.msg, cases[c].msg);
@@ -447,24 +444,24 @@ test_labels_name_arena_cap_is_limit(void **state)
 	char   in[4096];
 	size_t len = (size_t) snprintf(in, sizeof(in), "app{");
 	for (int i = 0; i < 200; i++)
-		len += (size_t) snprintf(in + len, sizeof(in) - len,
-		    "k%d=value%d,", i, i);
-	in[len - 1]	= '}';
+		len += (size_t) snprintf(
+		    in + len, sizeof(in) - len, "k%d=value%d,", i, i);
+	in[len - 1]     = '}';
 	hearth_arena *a = hearth_arena_new(256);
 	hearth_err    err;
 	const char   *app;
 	hearth_label *ls;
-	size_t	      n;
-	assert_int_equal(hearth_labels_parse_ingest_name(a, in, len, &app, &ls,
-			     &n, &err),
+	size_t        n;
+	assert_int_equal(
+	    hearth_labels_parse_ingest_name(a, in, len, &app, &ls, &n, &err),
 	    HEARTH_ELIMIT);
 	assert_string_equal(err.msg,
 	    "name: request memory limit reached while parsing labels");
 	hearth_arena_free(a);
 
 	a = hearth_arena_new(0);
-	assert_int_equal(hearth_labels_parse_ingest_name(a, in, len, &app, &ls,
-			     &n, &err),
+	assert_int_equal(
+	    hearth_labels_parse_ingest_name(a, in, len, &app, &ls, &n, &err),
 	    0);
 	assert_int_equal(n, 200);
 	assert_string_equal(ls[199].name, "k199");
@@ -476,7 +473,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_labels_sort_basic_and_last_duplicate_wins),
+		cmocka_unit_test(
+		    test_labels_sort_basic_and_last_duplicate_wins),
 		cmocka_unit_test(test_labels_sort_matches_reference_all_sizes),
 		cmocka_unit_test(test_labels_drop_empty_keeps_order),
 		cmocka_unit_test(test_labels_get_unsorted_last_wins),

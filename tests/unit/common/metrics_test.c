@@ -37,15 +37,15 @@ static void
 test_metrics_counter_and_gauge_exact_text(void **state)
 {
 	(void) state;
-	hearth_metrics	  *m	  = hearth_metrics_new();
-	const char *const  ln[]	  = { "route", "status" };
-	hearth_metric	  *req	  = hearth_metrics_counter(m,
-	       "hearth_requests_total", "Requests served.", 2, ln);
-	hearth_metric	  *up	  = hearth_metrics_gauge(m, "hearth_up",
-	       "1 when running.", 0, NULL);
-	const char *const  a200[] = { "ingest", "200" };
-	const char *const  a400[] = { "ingest", "400" };
-	const char *const  r200[] = { "render", "200" };
+	hearth_metrics   *m    = hearth_metrics_new();
+	const char *const ln[] = { "route", "status" };
+	hearth_metric    *req  = hearth_metrics_counter(
+	        m, "hearth_requests_total", "Requests served.", 2, ln);
+	hearth_metric *up
+	    = hearth_metrics_gauge(m, "hearth_up", "1 when running.", 0, NULL);
+	const char *const a200[] = { "ingest", "200" };
+	const char *const a400[] = { "ingest", "400" };
+	const char *const r200[] = { "render", "200" };
 	hearth_metric_add(req, r200, 1);
 	hearth_metric_add(req, a200, 2);
 	hearth_metric_add(req, a200, 3);
@@ -84,11 +84,11 @@ static void
 test_metrics_histogram_default_buckets(void **state)
 {
 	(void) state;
-	hearth_metrics	  *m	= hearth_metrics_new();
-	const char *const  ln[] = { "route" };
-	hearth_metric	  *h	= hearth_metrics_histogram(m,
-	       "req_seconds", "Latency.", 1, ln, NULL, 0);
-	const char *const  v[]	= { "x" };
+	hearth_metrics   *m    = hearth_metrics_new();
+	const char *const ln[] = { "route" };
+	hearth_metric    *h    = hearth_metrics_histogram(
+	          m, "req_seconds", "Latency.", 1, ln, NULL, 0);
+	const char *const v[] = { "x" };
 	hearth_metric_observe(h, v, 0.003);
 	hearth_metric_observe(h, v, 0.01); /* le is inclusive */
 	hearth_metric_observe(h, v, 0.7);
@@ -118,10 +118,10 @@ static void
 test_metrics_histogram_custom_buckets_no_labels(void **state)
 {
 	(void) state;
-	hearth_metrics *m    = hearth_metrics_new();
-	const double	b[]  = { 1024, 1048576, INFINITY };
-	hearth_metric  *h    = hearth_metrics_histogram(
-	      m, "body_bytes", "Body size.", 0, NULL, b, 3);
+	hearth_metrics *m   = hearth_metrics_new();
+	const double    b[] = { 1024, 1048576, INFINITY };
+	hearth_metric  *h   = hearth_metrics_histogram(
+	       m, "body_bytes", "Body size.", 0, NULL, b, 3);
 	hearth_metric_observe(h, NULL, 100);
 	hearth_metric_observe(h, NULL, 5000);
 	expect_output(m,
@@ -139,11 +139,11 @@ static void
 test_metrics_escaping_of_help_and_label_values(void **state)
 {
 	(void) state;
-	hearth_metrics	  *m	= hearth_metrics_new();
-	const char *const  ln[] = { "path" };
-	hearth_metric	  *g	= hearth_metrics_gauge(m, "esc",
-	       "back\\slash and\nnewline \"quoted\"", 1, ln);
-	const char *const  v[]	= { "a\"b\\c\nd" };
+	hearth_metrics   *m    = hearth_metrics_new();
+	const char *const ln[] = { "path" };
+	hearth_metric    *g    = hearth_metrics_gauge(
+	          m, "esc", "back\\slash and\nnewline \"quoted\"", 1, ln);
+	const char *const v[] = { "a\"b\\c\nd" };
 	hearth_metric_set(g, v, -2.5);
 	expect_output(m,
 	    "# HELP esc back\\\\slash and\\nnewline \"quoted\"\n"
@@ -156,11 +156,11 @@ static void
 test_metrics_number_formats(void **state)
 {
 	(void) state;
-	hearth_metrics	  *m	= hearth_metrics_new();
-	const char *const  ln[] = { "k" };
-	hearth_metric	  *g	= hearth_metrics_gauge(m, "n", "h", 1, ln);
-	const char *const  k[7][1] = { { "a" }, { "b" }, { "c" }, { "d" },
-		 { "e" }, { "f" }, { "g" } };
+	hearth_metrics   *m       = hearth_metrics_new();
+	const char *const ln[]    = { "k" };
+	hearth_metric    *g       = hearth_metrics_gauge(m, "n", "h", 1, ln);
+	const char *const k[7][1] = { { "a" }, { "b" }, { "c" }, { "d" },
+		{ "e" }, { "f" }, { "g" } };
 	hearth_metric_set(g, k[0], 0.1);
 	hearth_metric_set(g, k[1], 1e300);
 	hearth_metric_set(g, k[2], INFINITY);
@@ -184,10 +184,10 @@ static void
 test_metrics_register_twice_returns_same_family(void **state)
 {
 	(void) state;
-	hearth_metrics	  *m	= hearth_metrics_new();
-	const char *const  ln[] = { "tenant" };
-	hearth_metric	  *a	= hearth_metrics_gauge(m, "g", "h", 1, ln);
-	hearth_metric	  *b	= hearth_metrics_gauge(m, "g", "other help", 1, ln);
+	hearth_metrics   *m    = hearth_metrics_new();
+	const char *const ln[] = { "tenant" };
+	hearth_metric    *a    = hearth_metrics_gauge(m, "g", "h", 1, ln);
+	hearth_metric *b = hearth_metrics_gauge(m, "g", "other help", 1, ln);
 	assert_ptr_equal(a, b);
 	hearth_metrics_free(m);
 }
@@ -196,10 +196,10 @@ static void
 test_metrics_cardinality_cap_drops_and_counts(void **state)
 {
 	(void) state;
-	hearth_metrics	  *m	= hearth_metrics_new();
-	const char *const  ln[] = { "id" };
-	hearth_metric	  *c	= hearth_metrics_counter(m, "c_total", "h", 1, ln);
-	char		   id[32];
+	hearth_metrics   *m    = hearth_metrics_new();
+	const char *const ln[] = { "id" };
+	hearth_metric    *c = hearth_metrics_counter(m, "c_total", "h", 1, ln);
+	char              id[32];
 	for (int i = 0; i < HEARTH_METRICS_MAX_SERIES + 5; i++) {
 		snprintf(id, sizeof(id), "%d", i);
 		const char *v[1] = { id };
@@ -230,18 +230,19 @@ static void
 test_metrics_del_and_reset(void **state)
 {
 	(void) state;
-	hearth_metrics	  *m	= hearth_metrics_new();
-	const char *const  ln[] = { "tenant" };
-	hearth_metric	  *g	= hearth_metrics_gauge(m, "series", "h", 1, ln);
-	const char *const  a[]	= { "a" }, *bb[] = { "b" }, *c[] = { "c" };
+	hearth_metrics   *m    = hearth_metrics_new();
+	const char *const ln[] = { "tenant" };
+	hearth_metric    *g    = hearth_metrics_gauge(m, "series", "h", 1, ln);
+	const char *const a[] = { "a" }, *bb[] = { "b" }, *c[] = { "c" };
 	hearth_metric_set(g, a, 1);
 	hearth_metric_set(g, bb, 2);
 	hearth_metric_set(g, c, 3);
 	hearth_metric_del(g, bb);
 	hearth_metric_del(g, bb); /* absent: no-op */
 	hearth_metric_add(g, c, 1);
-	expect_output(m, "# HELP series h\n# TYPE series gauge\n"
-			 "series{tenant=\"a\"} 1\nseries{tenant=\"c\"} 4\n");
+	expect_output(m,
+	    "# HELP series h\n# TYPE series gauge\n"
+	    "series{tenant=\"a\"} 1\nseries{tenant=\"c\"} 4\n");
 	hearth_metric_reset(g);
 	expect_output(m, "");
 	hearth_metric_set(g, bb, 7);
@@ -252,7 +253,7 @@ test_metrics_del_and_reset(void **state)
 
 typedef struct collect_ctx {
 	hearth_metric *g;
-	int	       calls;
+	int            calls;
 } collect_ctx;
 
 static void
@@ -261,7 +262,8 @@ collect_cb(void *ctx, hearth_metrics *m)
 	collect_ctx *c = ctx;
 	c->calls++;
 	if (c->g == NULL)
-		c->g = hearth_metrics_gauge(m, "late", "registered late", 0, NULL);
+		c->g = hearth_metrics_gauge(
+		    m, "late", "registered late", 0, NULL);
 	hearth_metric_set(c->g, NULL, c->calls * 10);
 }
 
@@ -270,15 +272,18 @@ test_metrics_collect_callback_runs_before_write(void **state)
 {
 	(void) state;
 	hearth_metrics *m = hearth_metrics_new();
-	collect_ctx	c = { NULL, 0 };
+	collect_ctx     c = { NULL, 0 };
 	assert_int_equal(hearth_metrics_on_collect(m, collect_cb, &c), 0);
-	expect_output(m, "# HELP late registered late\n# TYPE late gauge\n"
-			 "late 10\n");
-	expect_output(m, "# HELP late registered late\n# TYPE late gauge\n"
-			 "late 20\n");
+	expect_output(m,
+	    "# HELP late registered late\n# TYPE late gauge\n"
+	    "late 10\n");
+	expect_output(m,
+	    "# HELP late registered late\n# TYPE late gauge\n"
+	    "late 20\n");
 	hearth_metrics_remove_collect(m, collect_cb, &c);
-	expect_output(m, "# HELP late registered late\n# TYPE late gauge\n"
-			 "late 20\n");
+	expect_output(m,
+	    "# HELP late registered late\n# TYPE late gauge\n"
+	    "late 20\n");
 	assert_int_equal(c.calls, 2);
 	hearth_metrics_free(m);
 }
@@ -291,8 +296,8 @@ typedef struct thread_arg {
 static void *
 hammer(void *p)
 {
-	thread_arg	  *a	= p;
-	const char *const  v[]	= { "same" };
+	thread_arg       *a   = p;
+	const char *const v[] = { "same" };
 	for (int i = 0; i < 10000; i++) {
 		hearth_metric_add(a->c, v, 1);
 		hearth_metric_observe(a->h, NULL, 0.2);
@@ -304,11 +309,11 @@ static void
 test_metrics_concurrent_updates_are_exact(void **state)
 {
 	(void) state;
-	hearth_metrics	  *m	= hearth_metrics_new();
-	const char *const  ln[] = { "k" };
-	thread_arg	   a	= {
-		     hearth_metrics_counter(m, "c_total", "h", 1, ln),
-		     hearth_metrics_histogram(m, "h", "h", 0, NULL, NULL, 0),
+	hearth_metrics   *m    = hearth_metrics_new();
+	const char *const ln[] = { "k" };
+	thread_arg        a    = {
+		          hearth_metrics_counter(m, "c_total", "h", 1, ln),
+		          hearth_metrics_histogram(m, "h", "h", 0, NULL, NULL, 0),
 	};
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
@@ -345,13 +350,18 @@ main(void)
 		cmocka_unit_test(test_metrics_counter_and_gauge_exact_text),
 		cmocka_unit_test(test_metrics_families_sorted_by_name),
 		cmocka_unit_test(test_metrics_histogram_default_buckets),
-		cmocka_unit_test(test_metrics_histogram_custom_buckets_no_labels),
-		cmocka_unit_test(test_metrics_escaping_of_help_and_label_values),
+		cmocka_unit_test(
+		    test_metrics_histogram_custom_buckets_no_labels),
+		cmocka_unit_test(
+		    test_metrics_escaping_of_help_and_label_values),
 		cmocka_unit_test(test_metrics_number_formats),
-		cmocka_unit_test(test_metrics_register_twice_returns_same_family),
-		cmocka_unit_test(test_metrics_cardinality_cap_drops_and_counts),
+		cmocka_unit_test(
+		    test_metrics_register_twice_returns_same_family),
+		cmocka_unit_test(
+		    test_metrics_cardinality_cap_drops_and_counts),
 		cmocka_unit_test(test_metrics_del_and_reset),
-		cmocka_unit_test(test_metrics_collect_callback_runs_before_write),
+		cmocka_unit_test(
+		    test_metrics_collect_callback_runs_before_write),
 		cmocka_unit_test(test_metrics_concurrent_updates_are_exact),
 		cmocka_unit_test(test_metrics_null_family_is_ignored),
 	};

@@ -449,7 +449,8 @@ test_selector_format_canonical(void **state)
 {
 	(void) state;
 	hearth_selector *s = parse_ok(
-	    "foo:bar { a = 'b', 'c'=~\"x\\ny\", \"d.e\"!~`C:\\dir`, f!=\"q\\\"\\t"
+	    "foo:bar { a = 'b', 'c'=~\"x\\ny\", \"d.e\"!~`C:\\dir`, "
+	    "f!=\"q\\\"\\t"
 	    "\\x01\\u00e9\", }");
 	hearth_buf b;
 	hearth_buf_init(&b);
