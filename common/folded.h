@@ -10,7 +10,7 @@
  *     them), then the line is split at its LAST space; a line without a
  *     space is skipped. The count must be a base-10 integer (optional
  *     sign, as Go's strconv.Atoi) that fits int64 and is >= 0, or the whole
- *     body is rejected. lines: empty lines are skipped.
+ *     body is rejected. lines: empty and blank-only lines are skipped.
  *  2. Frames are separated by ';'; empty frames are skipped. A line whose
  *     frames are all empty is a sample of the empty stack.
  *  3. Every kept frame must be valid UTF-8 without NUL bytes.

@@ -133,20 +133,23 @@ querier_parse_query(hearth_arena *a, const char *text, const char *what,
 		return hearth_err_set(err, HEARTH_ELIMIT,
 		    "request memory limit reached");
 	}
-	/* __name__ becomes the stored __profile_type__ label. */
-	char *name  = strdup("__profile_type__");
-	char *value = strdup(out->profile_type);
-	if (name == NULL || value == NULL) {
-		free(name);
-		free(value);
+	/* __name__ becomes the stored __profile_type__ label; the other
+	 * matchers are copied into a fresh selector (never edited in place:
+	 * a matcher owns its compiled regex). */
+	hearth_selector *rpc = hearth_selector_new();
+	rc = rpc == NULL ? hearth_err_set(err, HEARTH_ENOMEM, "out of memory")
+			 : hearth_selector_add(rpc, HEARTH_MATCH_EQ,
+			       "__profile_type__", out->profile_type, err);
+	for (size_t i = 0; rc == 0 && i < sel->n; i++)
+		if (&sel->matchers[i] != pt)
+			rc = hearth_selector_add(rpc, sel->matchers[i].op,
+			    sel->matchers[i].name, sel->matchers[i].value, err);
+	hearth_selector_free(sel);
+	sel = rpc;
+	if (rc != 0) {
 		hearth_selector_free(sel);
-		return hearth_err_set(err, HEARTH_ENOMEM, "out of memory");
+		return rc;
 	}
-	free(pt->name);
-	free(pt->value);
-	pt->name  = name;
-	pt->value = value;
-	pt->op	  = HEARTH_MATCH_EQ;
 	hearth_buf b;
 	hearth_buf_init(&b);
 	rc = hearth_selector_format(sel, &b);

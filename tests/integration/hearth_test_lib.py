@@ -26,7 +26,6 @@ slowly).
 
 import atexit
 import gzip
-import http.client
 import json
 import os
 import random
@@ -1214,13 +1213,6 @@ def encode_single(tree, max_nodes=0):
             max_self = max(max_self, s)
         levels.append(flat)
     return {"names": names, "levels": levels, "numTicks": total, "maxSelf": max_self}
-
-
-def tree_str(tree, limit=40):
-    """Readable dump of a path tree for assertion messages."""
-    lines = ["%s total=%d self=%d" % (";".join(p), t, s) for p, (t, s) in sorted(tree.items())]
-    more = "" if len(lines) <= limit else "\n... %d more" % (len(lines) - limit)
-    return "\n".join(lines[:limit]) + more
 
 
 def diff_dicts(expected, got, limit=15):
