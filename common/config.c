@@ -2,12 +2,10 @@
 
 #include "log.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <yaml.h>
 
 static int
 config_check_log_level(const char *v, hearth_err *err)
@@ -551,16 +549,14 @@ config_unknown_flag(const char *name, size_t len, hearth_err *err)
 	    "unknown flag -%.*s (hearth -help lists every flag)", shown, name);
 }
 
-int
-hearth_config_parse_args(hearth_config *c, int argc, char **argv,
-    int *help_requested, hearth_err *err)
+/* Pass 1 of hearth_config_parse_args: -help and -config.file. */
+static int
+config_scan_args(
+    int argc, char **argv, const char **file, int *help, hearth_err *err)
 {
-	const char   *name, *value, *file = NULL;
-	size_t        len;
-	int           rc = 0;
-	hearth_config tmp;
-	*help_requested = 0;
-	/* Pass 1: help and the config file, which flags then override. */
+	const char *name, *value;
+	size_t      len;
+	*help = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
@@ -568,7 +564,7 @@ hearth_config_parse_args(hearth_config *c, int argc, char **argv,
 			continue;
 		if (config_is(name, len, "h")
 		    || config_is(name, len, "help")) {
-			*help_requested = 1;
+			*help = 1;
 			return 0;
 		}
 		if (!config_is(name, len, "config.file"))
@@ -577,8 +573,24 @@ hearth_config_parse_args(hearth_config *c, int argc, char **argv,
 			return hearth_err_set(err, HEARTH_EINVAL,
 			    "flag -config.file needs a file name, e.g. "
 			    "-config.file=hearth.yaml");
-		file = value != NULL ? value : argv[++i];
+		*file = value != NULL ? value : argv[++i];
 	}
+	return 0;
+}
+
+int
+hearth_config_parse_args(hearth_config *c, int argc, char **argv,
+    int *help_requested, hearth_err *err)
+{
+	const char   *name, *value, *file = NULL;
+	size_t        len;
+	int           rc;
+	hearth_config tmp;
+	/* Pass 1: help and the config file, which flags then override. */
+	if ((rc = config_scan_args(argc, argv, &file, help_requested, err))
+	        != 0
+	    || *help_requested)
+		return rc;
 	memcpy(&tmp, c, sizeof(tmp));
 	if (file != NULL
 	    && (rc = hearth_config_load_file(&tmp, file, err)) != 0)

@@ -22,6 +22,14 @@
 static const double http_body_buckets[] = { 1024, 4096, 16384, 65536, 262144,
 	1048576, 4194304, 16777216, 67108864, 268435456 };
 
+/* " (limits.x)" naming the setting behind the body limit, or "". The
+ * name is kept in a buffer owned by the server. */
+static const char *
+http_limit_name(const hearth_http_server *s)
+{
+	return s->limit_name;
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
     const char *url, const char *method, const char *version,
     const char *upload_data, size_t *upload_data_size, void **con_cls);
@@ -114,6 +122,10 @@ hearth_http_server_new(const hearth_http_opts *o, hearth_metrics *m,
 		return rc;
 	}
 	s->opts.address = NULL; /* borrowed pointer: not kept */
+	if (o->max_body_setting != NULL)
+		snprintf(s->limit_name, sizeof(s->limit_name), " (%s)",
+		    o->max_body_setting);
+	s->opts.max_body_setting = NULL; /* copied above */
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -243,8 +255,11 @@ hearth_http_server_stop(hearth_http_server *s)
 	/* Close the listening socket first so new clients are refused, then
 	 * give in-flight requests their time, then tear everything down. */
 	MHD_socket ls = MHD_quiesce_daemon(s->daemon);
+	/* shutdown, not close: MHD's threads drop the socket from their
+	 * epoll sets asynchronously, and closing now would let the number be
+	 * reused under them. shutdown refuses new clients all the same. */
 	if (ls != MHD_INVALID_SOCKET)
-		close(ls);
+		shutdown(ls, SHUT_RDWR);
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += s->opts.connection_timeout_s > 0
@@ -262,6 +277,8 @@ hearth_http_server_stop(hearth_http_server *s)
 		    "http stop gave up waiting for requests", "in_flight=%zu",
 		    left);
 	MHD_stop_daemon(s->daemon);
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
 	s->daemon = NULL;
 }
 
@@ -486,6 +503,37 @@ http_reject(hearth_http_req *req, int defer, int status, const char *allow,
 	return rc;
 }
 
+/* Content-Length over max_body_bytes: refuse now or read and drop. */
+static enum MHD_Result
+http_check_length(hearth_http_req *req, const char *cl)
+{
+	char  *end;
+	size_t max           = req->s->opts.max_body_bytes;
+	errno                = 0;
+	unsigned long long n = strtoull(cl, &end, 10);
+	req->body.limit      = max;
+	if (errno != 0 || end == cl || n <= max)
+		return MHD_YES;
+	const char *expect = MHD_lookup_connection_value(
+	    req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	req->announced = n;
+	/* A client waiting for 100 Continue sends nothing more, and one
+	 * announcing far too much is not worth reading: answer now (MHD then
+	 * closes the connection). Anyone else is already sending; closing on
+	 * them can reset the connection before they read the 413, so read
+	 * and drop the body, and answer at its end. */
+	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0)
+	    || n - max > HTTP_DISCARD_MAX) {
+		req->body_bytes = n; /* for the metric */
+		return http_reject(req, 0, 413, NULL,
+		    "request body is %llu bytes, larger than the limit of %zu "
+		    "bytes%s",
+		    n, max, http_limit_name(req->s));
+	}
+	req->state = HEARTH_HTTP_REQ_TOO_LARGE;
+	return MHD_YES;
+}
+
 static enum MHD_Result
 http_begin(hearth_http_server *s, struct MHD_Connection *conn, const char *url,
     const char *method, void **con_cls)
@@ -538,19 +586,8 @@ http_begin(hearth_http_server *s, struct MHD_Connection *conn, const char *url,
 			    "request headers are %zu bytes, the limit is %zu",
 			    sum, s->opts.max_request_header_bytes);
 	}
-	if (cl != NULL && s->opts.max_body_bytes > 0) {
-		char *end;
-		errno                = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno == 0 && end != cl && n > s->opts.max_body_bytes) {
-			req->body_bytes
-			    = n; /* what the client meant to send */
-			return http_reject(req, 0, 413, NULL,
-			    "request body is %llu bytes, larger than the "
-			    "limit of %zu bytes",
-			    n, s->opts.max_body_bytes);
-		}
-	}
+	if (cl != NULL && s->opts.max_body_bytes > 0)
+		return http_check_length(req, cl);
 	req->body.limit = s->opts.max_body_bytes;
 	return MHD_YES;
 }
@@ -577,7 +614,9 @@ http_body(hearth_http_req *req, const char *data, size_t *size)
 		}
 		return MHD_YES;
 	case HEARTH_HTTP_REQ_TOO_LARGE:
-		if (req->body_bytes - max > HTTP_DISCARD_MAX) {
+		/* a Content-Length refusal starts below max */
+		if (req->body_bytes > max
+		    && req->body_bytes - max > HTTP_DISCARD_MAX) {
 			HEARTH_LOG_DEBUGF(&req->s->log,
 			    "http body too large, disconnecting",
 			    "path=%s bytes=%llu", req->path,
@@ -596,9 +635,15 @@ http_dispatch(hearth_http_req *req)
 {
 	switch (req->state) {
 	case HEARTH_HTTP_REQ_TOO_LARGE:
+		if (req->announced > 0)
+			return http_reject(req, 0, 413, NULL,
+			    "request body is %llu bytes, larger than the "
+			    "limit of %zu bytes%s",
+			    req->announced, req->s->opts.max_body_bytes,
+			    http_limit_name(req->s));
 		return http_reject(req, 0, 413, NULL,
-		    "request body is larger than the limit of %zu bytes",
-		    req->s->opts.max_body_bytes);
+		    "request body is larger than the limit of %zu bytes%s",
+		    req->s->opts.max_body_bytes, http_limit_name(req->s));
 	case HEARTH_HTTP_REQ_NO_MEMORY:
 		return http_reject(req, 0, 503, NULL,
 		    "the server ran out of memory reading the request body; "

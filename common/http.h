@@ -6,16 +6,19 @@
  * each step is on the arrow:
  *
  *   headers in ──http_begin──▶ ROUTED ──http_body (per chunk)──▶ ROUTED
- *      │ no route / wrong method / headers or Content-Length too big │
+ *      │ no route, wrong method, headers too big, body too big (below) │
  *      ▼                                              body done      ▼
  *   REJECTED: the JSON error is queued at once when a  http_dispatch:
  *      │ body is announced (MHD then closes without    handler runs,
  *      │ reading it), else on the next call            response queued
  *      │ (REJECT_PENDING), which keeps keep-alive
  *      │
- *      │   body passes max_body_bytes while streaming (no Content-Length):
- *      │   TOO_LARGE: chunks are dropped, 413 at the end; a client that
- *      │   sends more than HTTP_DISCARD_MAX past the limit is disconnected
+ *      │   TOO_LARGE, when a streamed body passes max_body_bytes, or when
+ *      │   Content-Length is over it by less than HTTP_DISCARD_MAX (16 MiB)
+ *      │   and the client does not wait for 100 Continue: chunks are
+ *      │   dropped and 413 is sent at the end, so the client reads it
+ *      │   instead of a reset connection; one that sends more than
+ *      │   HTTP_DISCARD_MAX past the limit is disconnected
  *      ▼
  *   http_completed (MHD_OPTION_NOTIFY_COMPLETED): metrics, arena and
  *   body freed
@@ -89,6 +92,7 @@ typedef struct hearth_http_opts {
 	uint16_t    port;                 /* 0 = ephemeral */
 	unsigned    threads;              /* MHD thread pool size; 0 = 1 */
 	size_t      max_body_bytes;       /* larger → 413; 0 = no limit */
+	const char *max_body_setting;     /* named in 413 bodies; may be NULL */
 	unsigned    connection_timeout_s; /* idle close; 0 = never */
 	unsigned    max_connections;      /* 0 = MHD's default */
 	size_t      max_request_header_bytes; /* larger → 431; 0 = MHD's */

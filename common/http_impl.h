@@ -26,6 +26,7 @@ typedef struct hearth_http_route_row {
 struct hearth_http_server {
 	hearth_http_opts opts; /* .address is not kept (borrowed) */
 	hearth_log       log;
+	char             limit_name[96]; /* " (setting)" for 413s, or "" */
 	hearth_metrics  *metrics; /* borrowed, may be NULL */
 	hearth_metric   *m_requests, *m_duration, *m_body, *m_inflight;
 
@@ -68,9 +69,10 @@ struct hearth_http_req {
 	int                          status;  /* queued status, 0 = none yet */
 	hearth_http_resp            *pending; /* REJECT_PENDING's answer */
 	hearth_buf                   body;
-	uint64_t        body_bytes; /* received, dropped included */
-	hearth_arena   *arena;
-	struct timespec t0; /* CLOCK_MONOTONIC at headers */
+	uint64_t           body_bytes; /* received, dropped included */
+	unsigned long long announced;  /* Content-Length over the limit */
+	hearth_arena      *arena;
+	struct timespec    t0; /* CLOCK_MONOTONIC at headers */
 };
 
 /* Turn resp into an MHD response (gzip when the request allows it) and

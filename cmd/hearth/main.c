@@ -282,6 +282,7 @@ main(int argc, char **argv)
 		.port			  = (uint16_t) app->cfg.server.http_listen_port,
 		.threads		  = (unsigned) app->cfg.server.http_threads,
 		.max_body_bytes		  = body_limit,
+		.max_body_setting = "limits.ingestion_body_limit_mb",
 		.connection_timeout_s	  = (unsigned) (
 		    app->cfg.server.http_connection_timeout_ms / 1000),
 		.max_connections	  = (unsigned)
