@@ -16,6 +16,15 @@ config_check_log_level(const char *v, hearth_err *err)
 	return 0;
 }
 
+static int
+config_check_wal_sync(const char *v, hearth_err *err)
+{
+	if (strcmp(v, "always") != 0 && strcmp(v, "interval") != 0)
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "expected always or interval, got \"%s\"", v);
+	return 0;
+}
+
 #define OFF(f) offsetof(hearth_config, f)
 #define SIZE(f) sizeof(((hearth_config *) 0)->f)
 #define STR(f) HEARTH_CFG_STRING, OFF(f), SIZE(f)
@@ -54,18 +63,95 @@ const hearth_config_row hearth_config_rows[] = {
   "0 = no limit.", 0, 1000000, NULL, 0 },
 { "server.log_level", "log.level", STR(server.log_level), "info",
   "Log level: debug, info, warn or error.", ANY, config_check_log_level, 0 },
+{ "server.http_read_timeout", "server.http-read-timeout",
+  DUR(server.http_read_timeout_ms), "30s",
+  "Longest a client may take to send one request, headers and body, "
+  "counted from its connection or its previous response; slower clients "
+  "are disconnected. 0 = no limit.", NONNEG, NULL, 0 },
+{ "server.http_max_connections_per_ip", "server.http-max-connections-per-ip",
+  INT(server.http_max_connections_per_ip), "0",
+  "Most HTTP connections open at once from one client address; more are "
+  "closed at once. Leave 0 behind a load balancer (every client has its "
+  "address). 0 = no limit.", 0, 1000000, NULL, 0 },
+{ "server.http_max_header_bytes", "server.http-max-header-bytes",
+  INT(server.http_max_header_bytes), "65536",
+  "Largest request line plus headers in bytes; larger gets HTTP 431.",
+  1024, 16777216, NULL, 0 },
 { "storage.path", "storage.path", STR(storage.path), "./data",
   "Directory for the ingester's WAL and blocks.", ANY, NULL, 0 },
+{ "storage.wal_sync", "storage.wal-sync", STR(storage.wal_sync), "always",
+  "When a push is made durable: always (fsync before every acknowledgement; "
+  "concurrent pushes share one fsync) or interval (fsync every "
+  "-storage.wal-sync-interval; a machine crash may lose that much).",
+  ANY, config_check_wal_sync, 0 },
+{ "storage.wal_sync_interval", "storage.wal-sync-interval",
+  DUR(storage.wal_sync_interval_ms), "100ms",
+  "How often the WAL is fsynced when -storage.wal-sync=interval.",
+  1, 3600000, NULL, 0 },
+{ "storage.block_cache_bytes", "storage.block-cache-bytes",
+  INT(storage.block_cache_bytes), "67108864",
+  "RocksDB block cache in bytes (blocks read by queries).",
+  0, INT64_MAX, NULL, 0 },
+{ "storage.write_buffer_bytes", "storage.write-buffer-bytes",
+  INT(storage.write_buffer_bytes), "33554432",
+  "RocksDB memtable size in bytes, per column family.",
+  1048576, INT64_MAX, NULL, 0 },
+{ "ingester.block_duration", "ingester.block-duration",
+  DUR(ingester.block_duration_ms), "10m",
+  "Cut the head into a block this often.", 1000, INT64_MAX, NULL, 0 },
+{ "ingester.max_head_bytes", "ingester.max-head-bytes",
+  INT(ingester.max_head_bytes), "536870912",
+  "Memory budget of the head in bytes, heads being flushed included: it "
+  "is cut early at 80 %, and pushes past 100 % get HTTP 429.",
+  1048576, INT64_MAX, NULL, 0 },
+{ "ingester.compaction_interval", "ingester.compaction-interval",
+  DUR(ingester.compaction_interval_ms), "30s",
+  "How often blocks are checked for compaction.", 1, INT64_MAX, NULL, 0 },
+{ "ingester.retention_interval", "ingester.retention-interval",
+  DUR(ingester.retention_interval_ms), "1m",
+  "How often blocks past -limits.retention-period are deleted.",
+  1, INT64_MAX, NULL, 0 },
 { "rpc.max_message_bytes", "rpc.max-message-bytes",
   INT(rpc.max_message_bytes), "67108864",
   "Largest internal RPC message in bytes, either direction.",
   4096, INT32_MAX, NULL, 0 },
 { "rpc.timeout", "rpc.timeout", DUR(rpc.timeout_ms), "30s",
   "Deadline of one internal RPC call.", 1, INT64_MAX, NULL, 0 },
+{ "scrape.workers", "scrape.workers", INT(scrape.workers), "2",
+  "Threads that decode scraped profiles and push them to ingesters "
+  "(the HTTP side of scrape_configs runs on one more thread).",
+  1, 64, NULL, 0 },
+{ "scrape.dump_dir", "scrape.dump-dir", STR(scrape.dump_dir), "",
+  "Keep the raw body of every scrape as DIR/<job>/<instance>/<profile>/"
+  "<unix ms>.pprof, for debugging (docs/scrape.md). Empty = off.",
+  ANY, NULL, 0 },
+{ "scrape.dump_keep", "scrape.dump-keep", INT(scrape.dump_keep), "16",
+  "Raw scrape bodies kept per target and profile in -scrape.dump-dir; "
+  "older ones are deleted.", 1, 1000000, NULL, 0 },
 { "multitenancy_enabled", "auth.multitenancy-enabled",
   BOOL(auth.multitenancy_enabled), "false",
   "Require the X-Scope-OrgID header and keep tenants apart; when false "
   "every request is tenant \"anonymous\".", ANY, NULL, 0 },
+{ "auth.tokens_file", "auth.tokens-file", STR(auth.tokens_file), "",
+  "YAML file of bearer tokens and basic-auth users (hashes only) and the "
+  "tenants each may write and read; every data request must then carry "
+  "one, and it decides the tenant. Reloaded when it changes. "
+  "\"\" = no authentication (docs/security.md).", ANY, NULL, 0 },
+{ "runtime_config.file", "runtime-config.file", STR(runtime_config.file),
+  "", "YAML file of per-tenant limits (overrides: {tenant: {limit: value}}), "
+  "reloaded when it changes. \"\" = the limits below for every tenant.",
+  ANY, NULL, 0 },
+{ "runtime_config.period", "runtime-config.reload-period",
+  DUR(runtime_config.period_ms), "10s",
+  "How often the overrides file and the tokens file are checked for "
+  "changes.", 10, 86400000, NULL, 0 },
+LIMIT("ingestion_rate_mb", "ingestion-rate-mb", INT, ingestion_rate_mb,
+  "4", "Per-tenant ingestion rate in MiB/s of uncompressed profiles; "
+  "more gets HTTP 429 with Retry-After. 0 = no limit."),
+LIMIT("ingestion_burst_size_mb", "ingestion-burst-size-mb", INT,
+  ingestion_burst_size_mb, "2",
+  "Per-tenant burst in MiB over the ingestion rate; a single request "
+  "larger than this is always refused (429)."),
 LIMIT("ingestion_body_limit_mb", "ingestion-body-limit-mb", INT,
   ingestion_body_limit_mb, "256",
   "Largest ingest request body in MiB; larger gets HTTP 413. 0 = no limit."),
@@ -78,6 +164,10 @@ LIMIT("max_label_name_length", "max-label-name-length", INT,
 LIMIT("max_label_value_length", "max-label-value-length", INT,
   max_label_value_length, "2048",
   "Longest label value in bytes. 0 = no limit."),
+LIMIT("max_global_series_per_tenant", "max-global-series-per-tenant",
+  INT, max_global_series_per_tenant, "5000",
+  "Most series a tenant may have in the ingester's head; pushes that "
+  "would add more get HTTP 429 until the head is cut. 0 = no limit."),
 LIMIT("max_profile_size_bytes", "max-profile-size-bytes", INT,
   max_profile_size_bytes, "4194304",
   "Largest uncompressed profile in bytes; larger is rejected. 0 = no limit."),
@@ -112,6 +202,13 @@ LIMIT("max_flamegraph_nodes_max", "max-flamegraph-nodes-max", INT,
   "Largest max_nodes a query may ask for. 0 = no limit."),
 LIMIT("query_timeout", "query-timeout", DUR, query_timeout_ms, "1m",
   "Deadline of one query, fan-out included. 0 = none."),
+LIMIT("max_concurrent_queries", "max-concurrent-queries", INT,
+  max_concurrent_queries, "0",
+  "Most queries of one tenant running at once; more get HTTP 429. "
+  "0 = no limit."),
+LIMIT("retention_period", "retention-period", DUR, retention_period_ms,
+  "14d", "Delete stored profiles older than this (whole blocks). "
+  "0 = keep forever."),
 };
 /* clang-format on */
 
@@ -316,6 +413,36 @@ hearth_config_set_limit(
 	}
 	return hearth_err_set(
 	    err, HEARTH_ENOTFOUND, "unknown limit \"%s\"", key);
+}
+
+static int
+config_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+const char *
+hearth_config_limit_named(const char *text)
+{
+	const char *best = NULL, *best_at = NULL;
+	for (size_t i = 0; text != NULL && i < HEARTH_CONFIG_N_ROWS; i++) {
+		const hearth_config_row *r = &hearth_config_rows[i];
+		if (!(r->flags & HEARTH_CFG_TENANT))
+			continue;
+		const char *key = r->yaml + strlen("limits.");
+		size_t      kl  = strlen(key);
+		for (const char *p = text; (p = strstr(p, key)) != NULL; p++) {
+			if ((p > text && config_word_char(p[-1]))
+			    || config_word_char(p[kl]))
+				continue;
+			if (best_at == NULL || p < best_at) {
+				best    = key;
+				best_at = p;
+			}
+			break;
+		}
+	}
+	return best;
 }
 
 /* ---- durations ----------------------------------------------------- */
@@ -595,6 +722,12 @@ hearth_config_parse_args(hearth_config *c, int argc, char **argv,
 	if (file != NULL
 	    && (rc = hearth_config_load_file(&tmp, file, err)) != 0)
 		return rc;
+	if (file != NULL
+	    && snprintf(tmp.file, sizeof(tmp.file), "%s", file)
+	        >= (int) sizeof(tmp.file))
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "-config.file: path longer than %zu bytes",
+		    sizeof(tmp.file) - 1);
 	/* Pass 2: every other flag, in order (a repeated flag: last wins). */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {

@@ -16,10 +16,13 @@
  * "1h30m", "1.5h", "14d", "2w", "1y"; units ms s m h d w y).
  *
  * YAML: one document whose top level is a mapping; sections (server,
- * storage, rpc, limits) are mappings of scalar values. Unknown keys,
- * duplicate keys and type mismatches are errors that name the key path and
- * the 1-based line. A plain null (`key:`, `~`, `null`) keeps the current
- * value. Merge keys (<<) are not supported (libyaml does not resolve them).
+ * storage, ingester, rpc, limits) are mappings of scalar values. Unknown
+ * keys, duplicate keys and type mismatches are errors that name the key
+ * path and the 1-based line. A plain null (`key:`, `~`, `null`) keeps the
+ * current value. Merge keys (<<) are not supported (libyaml does not
+ * resolve them). Top-level lists the table cannot hold (`scrape_configs:`)
+ * are only checked to be lists here; their owner reads them from `file`
+ * through config_tree.h.
  *
  * Ownership and threading: hearth_config is a plain value with no pointers;
  * parse it once at start-up on one thread, then share it read-only.
@@ -37,6 +40,10 @@
 
 typedef struct hearth_config {
 	char target[256]; /* comma list of roles, "all" = every role */
+	/* -config.file as given ("" = none); not a row. Set by
+	 * hearth_config_parse_args so that list-valued sections
+	 * (scrape_configs) can be read from the same file. */
+	char file[4096];
 	struct {
 		char    http_listen_address[256];
 		int64_t http_listen_port;
@@ -44,17 +51,40 @@ typedef struct hearth_config {
 		int64_t http_connection_timeout_ms;
 		int64_t http_max_connections;
 		char    log_level[16];
+		int64_t http_read_timeout_ms;
+		int64_t http_max_connections_per_ip;
+		int64_t http_max_header_bytes;
 	} server;
 	struct {
-		char path[4096];
+		char    path[4096];
+		char    wal_sync[16]; /* "always" or "interval" */
+		int64_t wal_sync_interval_ms;
+		int64_t block_cache_bytes;
+		int64_t write_buffer_bytes;
 	} storage;
+	struct {
+		int64_t block_duration_ms;
+		int64_t max_head_bytes;
+		int64_t compaction_interval_ms;
+		int64_t retention_interval_ms;
+	} ingester;
 	struct {
 		int64_t max_message_bytes;
 		int64_t timeout_ms;
 	} rpc;
 	struct {
-		int multitenancy_enabled;
+		int64_t workers;
+		char    dump_dir[4096]; /* "" = off */
+		int64_t dump_keep;
+	} scrape;
+	struct {
+		int  multitenancy_enabled;
+		char tokens_file[4096]; /* "" = no built-in authentication */
 	} auth;
+	struct {
+		char    file[4096]; /* per-tenant overrides, "" = none */
+		int64_t period_ms;  /* how often file and tokens_file are checked */
+	} runtime_config;
 	hearth_limits limits;
 } hearth_config;
 
@@ -89,6 +119,13 @@ int hearth_config_load_file(
  * For per-tenant overrides. -HEARTH_ENOTFOUND for an unknown key. */
 int hearth_config_set_limit(
     hearth_limits *l, const char *key, const char *value, hearth_err *err);
+
+/* The YAML key (inside `limits:`) of the per-tenant limit that text
+ * names first, as a whole word (error messages name the limit they
+ * enforce, e.g. "... (max_profile_stacktrace_samples, actual: 9, limit:
+ * 8)"), or NULL when it names none. The string is static. For counting
+ * limit breaches per limit. */
+const char *hearth_config_limit_named(const char *text);
 
 /* Print usage and every flag (type, default, help) to out. */
 void hearth_config_help(FILE *out);

@@ -10,6 +10,24 @@
 static const char *const config_type_phrases[]
     = { "a string", "an integer", "a boolean", "a duration" };
 
+/* Top-level keys whose value is a list that the scalar table cannot hold.
+ * This loader only checks that each is a list (or null); the module that
+ * owns it reads the same file through config_tree.h (scrape_configs:
+ * distributor/scrape_config.c). */
+static const char *const config_list_sections[] = { "scrape_configs" };
+
+static int
+config_is_list_section(const char *key, size_t len)
+{
+	for (size_t i = 0; i < sizeof(config_list_sections)
+	         / sizeof(config_list_sections[0]);
+	     i++)
+		if (strlen(config_list_sections[i]) == len
+		    && memcmp(config_list_sections[i], key, len) == 0)
+			return 1;
+	return 0;
+}
+
 /* 1 when key names a section: some row's path is "key.<something>". */
 static int
 config_is_section(const char *key, size_t len)
@@ -182,7 +200,17 @@ config_yaml_apply(config_yaml_ctx *x, hearth_err *err)
 		const char *key = (const char *) k->data.scalar.value;
 		size_t      len = k->data.scalar.length;
 		int         rc;
-		if (config_is_section(key, len))
+		if (config_is_list_section(key, len)) {
+			rc = 0;
+			if (!config_yaml_is_null(v) && v->type != YAML_SEQUENCE_NODE)
+				rc = hearth_err_set(err, HEARTH_EINVAL,
+				    "%s: line %lu: %.*s: expected a list "
+				    "(lines starting with \"- \"), got %s",
+				    x->source, config_line(v), (int) len, key,
+				    v->type == YAML_SCALAR_NODE
+				        ? "a single value"
+				        : config_node_kind(v));
+		} else if (config_is_section(key, len))
 			rc = config_yaml_section(x, k, v, err);
 		else if (memchr(key, '.', len) != NULL)
 			rc = config_yaml_unknown(x, k, key, len, err);

@@ -20,6 +20,8 @@ hearth_strerror(int code)
 	case HEARTH_ETOOLARGE: return "too large";
 	case HEARTH_EBUSY: return "resource exhausted";
 	case HEARTH_EINTERNAL: return "internal error";
+	case HEARTH_EUNAUTH: return "unauthenticated";
+	case HEARTH_EDENIED: return "permission denied";
 	default: return "unknown error";
 	}
 }

@@ -30,7 +30,12 @@ enum {
 	HEARTH_ENOTFOUND = -8, /* the named thing does not exist */
 	HEARTH_ETOOLARGE = -9, /* a body or message is over its size limit */
 	HEARTH_EBUSY	= -10, /* back-pressure: try again later (429) */
-	HEARTH_EINTERNAL = -11 /* a bug or an unexpected library failure */
+	HEARTH_EINTERNAL = -11, /* a bug or an unexpected library failure */
+	/* Credentials (common/auth.h). They are answered at the HTTP edge
+	 * and never cross the internal RPC, whose status field carries only
+	 * the codes above. */
+	HEARTH_EUNAUTH = -12, /* missing or wrong credentials (401) */
+	HEARTH_EDENIED = -13  /* credentials valid but not allowed (403) */
 };
 
 #define HEARTH_ERR_MSG_MAX 512

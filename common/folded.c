@@ -16,6 +16,7 @@ typedef struct folded_state {
 	hearth_upload_builder *b;
 	const char            *fmt; /* "folded" or "lines", for messages */
 	size_t                 max_depth, max_symbol, max_samples;
+	size_t                *cut_stacks, *cut_symbols; /* may be NULL */
 	uint32_t              *frames;
 	size_t                 cap;
 	size_t                 lineno;
@@ -92,8 +93,11 @@ folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 		if (fl == 0)
 			continue;
 		/* Frames past the depth limit are dropped unread. */
-		if (st->max_depth > 0 && depth == st->max_depth)
+		if (st->max_depth > 0 && depth == st->max_depth) {
+			if (st->cut_stacks != NULL)
+				(*st->cut_stacks)++;
 			break;
+		}
 		frame++;
 		if (!hearth_utf8_valid(f, fl))
 			return hearth_err_set(st->err, HEARTH_EINVAL,
@@ -108,6 +112,8 @@ folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 			/* Keep the tail (the most specific part of a long
 			 * name, as upstream), from a character boundary. */
 			size_t cut = fl - st->max_symbol;
+			if (st->cut_symbols != NULL)
+				(*st->cut_symbols)++;
 			while (cut < fl
 			    && ((unsigned char) f[cut] & 0xc0) == 0x80)
 				cut++;
@@ -198,6 +204,8 @@ hearth_folded_parse(hearth_arena *a, const char *body, size_t len,
 		st.max_depth   = opts->max_stack_depth;
 		st.max_symbol  = opts->max_symbol_length;
 		st.max_samples = opts->max_samples;
+		st.cut_stacks  = opts->truncated_stacks;
+		st.cut_symbols = opts->truncated_symbols;
 	}
 	int rc = hearth_upload_builder_new(a, 1, &st.b, err);
 	if (rc != 0)

@@ -41,6 +41,11 @@ typedef struct hearth_folded_opts {
 	size_t max_stack_depth;   /* frames kept per stack; 0 = no limit */
 	size_t max_symbol_length; /* bytes kept per frame; 0 = no limit */
 	size_t max_samples;       /* distinct stacks; 0 = no limit */
+	/* Optional counters (may be NULL), incremented per line whose stack
+	 * was cut to max_stack_depth and per frame cut to
+	 * max_symbol_length, for the limits' metrics. */
+	size_t *truncated_stacks;
+	size_t *truncated_symbols;
 } hearth_folded_opts;
 
 /* Parse body[0..len) (lines_mode 0 = folded, 1 = lines); opts may be NULL

@@ -133,6 +133,7 @@ hearth_http_server_new(const hearth_http_opts *o, hearth_metrics *m,
 	pthread_cond_init(&s->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	http_register_metrics(s);
+	http_conn_init(s);
 	*out = s;
 	return 0;
 }
@@ -172,6 +173,19 @@ hearth_http_route(hearth_http_server *s, const char *method, const char *path,
 	return 0;
 }
 
+void
+hearth_http_server_set_auth(hearth_http_server *s, struct hearth_auth *a)
+{
+	HEARTH_ASSERT(s->daemon == NULL); /* read without locks once started */
+	s->auth = a;
+}
+
+struct hearth_auth *
+hearth_http_req_auth(const hearth_http_req *r)
+{
+	return r->s->auth;
+}
+
 /* MHD's error log → hearth_log. The last line is kept so that a failed
  * start can say why (MHD_start_daemon itself only returns NULL). */
 static void
@@ -206,7 +220,7 @@ hearth_http_server_start(hearth_http_server *s, hearth_err *err)
 		mem = o->max_request_header_bytes * 2;
 	/* Options that exist only when set: MHD warns about a pool size of
 	 * 0, and 0 means "MHD's default" for the others. */
-	struct MHD_OptionItem ops[4];
+	struct MHD_OptionItem ops[5];
 	size_t                n = 0;
 	if (o->threads > 1)
 		ops[n++]
@@ -220,6 +234,11 @@ hearth_http_server_start(hearth_http_server *s, hearth_err *err)
 		ops[n++]
 		    = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_TIMEOUT,
 			      (intptr_t) o->connection_timeout_s, NULL };
+	if (o->max_connections_per_ip > 0)
+		ops[n++] = (struct MHD_OptionItem) {
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			(intptr_t) o->max_connections_per_ip, NULL
+		};
 	ops[n]           = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
 	s->last_error[0] = '\0';
 	/* The logger goes first, or MHD logs the other options' problems
@@ -227,6 +246,7 @@ hearth_http_server_start(hearth_http_server *s, hearth_err *err)
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_logger, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &s->addr,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_ARRAY, ops,
 	    MHD_OPTION_END);
@@ -238,6 +258,11 @@ hearth_http_server_start(hearth_http_server *s, hearth_err *err)
 	const union MHD_DaemonInfo *info
 	    = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info != NULL ? info->port : s->opts.port;
+	if (http_conn_start(s, err) != 0) {
+		MHD_stop_daemon(s->daemon);
+		s->daemon = NULL;
+		return err != NULL ? err->code : HEARTH_EINTERNAL;
+	}
 	return 0;
 }
 
@@ -276,6 +301,7 @@ hearth_http_server_stop(hearth_http_server *s)
 		hearth_log_write(&s->log, HEARTH_LOG_WARN,
 		    "http stop gave up waiting for requests", "in_flight=%zu",
 		    left);
+	http_conn_stop(s);
 	MHD_stop_daemon(s->daemon);
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
@@ -294,6 +320,7 @@ hearth_http_server_free(hearth_http_server *s)
 		free(s->routes[i].label);
 	}
 	free(s->routes);
+	http_conn_fini(s);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -552,6 +579,7 @@ http_begin(hearth_http_server *s, struct MHD_Connection *conn, const char *url,
 	req->method       = method;
 	req->path         = url;
 	req->method_label = http_method_label(method);
+	req->tcp          = http_conn_of(conn);
 	hearth_buf_init(&req->body);
 	*con_cls = req;
 	pthread_mutex_lock(&s->mu);
@@ -633,6 +661,9 @@ http_body(hearth_http_req *req, const char *data, size_t *size)
 static enum MHD_Result
 http_dispatch(hearth_http_req *req)
 {
+	/* The request has arrived: from here the handler's time is not the
+	 * client's, so the read deadline stops (http_conn.c). */
+	http_conn_set_busy(req->s, req->tcp, 1);
 	switch (req->state) {
 	case HEARTH_HTTP_REQ_TOO_LARGE:
 		if (req->announced > 0)
@@ -706,6 +737,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	hearth_metric_observe(s->m_duration, lv, secs);
 	hearth_metric_observe(s->m_body, lv, (double) req->body_bytes);
 	hearth_metric_add(s->m_inflight, NULL, -1);
+	http_conn_set_busy(s, req->tcp, 0); /* the next request's deadline */
 	if (req->pending != NULL) { /* the client left before it was sent */
 		hearth_http_resp_fini(req->pending);
 		free(req->pending);

@@ -27,6 +27,16 @@
  * a streamed body that is too large is read to the end and dropped; it is
  * never buffered.)
  *
+ * Slow clients (http_conn.c). MHD is event driven, so a client that sends
+ * one byte a second holds a connection, not a thread; what it can exhaust
+ * is connections. Three bounds keep them available: max_connections
+ * (more wait in the listen backlog), max_connections_per_ip (more are
+ * closed at once), and read_timeout_ms: a connection that has not
+ * delivered a whole request (headers and body) that long after it opened
+ * or after its previous response is shut down, however steadily it
+ * trickles bytes (MHD's own connection_timeout only fires on silence).
+ * While a handler runs or an answer is sent, the deadline does not apply.
+ *
  * Invariants:
  *  (1) routes are added before hearth_http_server_start and never after,
  *      so request threads read the table without locks;
@@ -97,6 +107,11 @@ typedef struct hearth_http_opts {
 	unsigned    max_connections;      /* 0 = MHD's default */
 	size_t      max_request_header_bytes; /* larger → 431; 0 = MHD's */
 	size_t      request_arena_cap;        /* per request; 0 = no cap */
+	unsigned    max_connections_per_ip;   /* more are closed; 0 = off */
+	/* Most time a client may take to send one request (headers and
+	 * body), from its connection or its previous response; slower
+	 * connections are shut down. 0 = no limit. */
+	int64_t read_timeout_ms;
 } hearth_http_opts;
 
 /* Create a stopped server. m may be NULL (no metrics). log is copied.
@@ -110,6 +125,14 @@ int hearth_http_server_new(const hearth_http_opts *o, hearth_metrics *m,
 int hearth_http_route(hearth_http_server *s, const char *method,
     const char *path, int is_prefix, const char *route_label,
     hearth_http_handler h, void *ctx);
+
+/* The tokens file checker of every request (auth.h), or NULL (the
+ * default: no built-in authentication). Borrowed; set before start.
+ * The server only carries it, so that every handler, whatever role or
+ * protocol registered it, reaches the same one through its request. */
+struct hearth_auth;
+void hearth_http_server_set_auth(hearth_http_server *s, struct hearth_auth *a);
+struct hearth_auth *hearth_http_req_auth(const hearth_http_req *r);
 
 /* Listen and serve. -HEARTH_EIO with MHD's reason when it cannot listen
  * (e.g. the port is taken). */
@@ -168,7 +191,8 @@ void hearth_http_resp_error_code(
 void hearth_http_resp_err(hearth_http_resp *resp, const hearth_err *err);
 
 /* HEARTH_E* → HTTP status: EINVAL 400, ELIMIT 400, ETOOLARGE 413,
- * EBUSY 429, ETIMEDOUT 504, EUNAVAIL 503, ENOTFOUND 404, else 500. */
+ * EBUSY 429, ETIMEDOUT 504, EUNAVAIL 503, ENOTFOUND 404, EUNAUTH 401,
+ * EDENIED 403, else 500. */
 int hearth_http_status_from_err(int code);
 /* The Connect/JSON error code ingest-http.md §8 derives from a status. */
 const char *hearth_http_code_from_status(int status);

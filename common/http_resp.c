@@ -105,6 +105,10 @@ hearth_http_status_from_err(int code)
 		return 400;
 	case HEARTH_ENOTFOUND:
 		return 404;
+	case HEARTH_EUNAUTH:
+		return 401;
+	case HEARTH_EDENIED:
+		return 403;
 	case HEARTH_ETOOLARGE:
 		return 413;
 	case HEARTH_EBUSY:
@@ -272,6 +276,7 @@ hearth_http_send(hearth_http_req *req, hearth_http_resp *resp)
 		MHD_add_response_header(
 		    r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
 	}
+	http_conn_set_busy(req->s, req->tcp, 1); /* answering: no deadline */
 	enum MHD_Result rc
 	    = MHD_queue_response(req->conn, (unsigned) resp->status, r);
 	MHD_destroy_response(r);

@@ -46,10 +46,13 @@
 
 typedef struct hearth_limits {
 	/* ingest */
+	int64_t ingestion_rate_mb;               /* MiB/s per tenant (429) */
+	int64_t ingestion_burst_size_mb;         /* MiB per tenant */
 	int64_t ingestion_body_limit_mb;         /* raw body, MiB (413) */
 	int64_t max_label_names_per_series;      /* labels per series */
 	int64_t max_label_name_length;           /* bytes */
 	int64_t max_label_value_length;          /* bytes */
+	int64_t max_global_series_per_tenant;    /* head series (429) */
 	int64_t max_profile_size_bytes;          /* uncompressed pprof */
 	int64_t max_profile_stacktrace_samples;  /* samples per profile */
 	int64_t max_profile_stacktrace_depth;    /* deeper: truncated */
@@ -62,6 +65,9 @@ typedef struct hearth_limits {
 	int64_t max_flamegraph_nodes_default; /* when max_nodes is 0 */
 	int64_t max_flamegraph_nodes_max;     /* largest max_nodes accepted */
 	int64_t query_timeout_ms;             /* whole query deadline */
+	int64_t max_concurrent_queries;       /* per tenant (429) */
+	/* storage */
+	int64_t retention_period_ms; /* blocks older are deleted; 0 = never */
 } hearth_limits;
 
 /* ingestion_body_limit_mb in bytes (MiB = 1048576); 0 = no limit. */

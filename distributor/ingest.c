@@ -140,7 +140,7 @@ ingest_printf(hearth_arena *a, const char *fmt, const char *a1,
  * series label has the same name (model.md §3 step 3).
  */
 static int
-ingest_series(hearth_arena *a, const hearth_ingest_params *p,
+ingest_series(hearth_arena *a, const hearth_limits *limits,
     const ingest_shape *shape, const hearth_upload *u,
     hearth_ingest_result *res, hearth_err *err)
 {
@@ -185,10 +185,10 @@ ingest_series(hearth_arena *a, const hearth_ingest_params *p,
 
 	hearth_labels_limits lim = {
 		.max_label_names_per_series =
-		    (size_t) p->limits->max_label_names_per_series,
-		.max_label_name_length = (size_t) p->limits->max_label_name_length,
+		    (size_t) limits->max_label_names_per_series,
+		.max_label_name_length = (size_t) limits->max_label_name_length,
 		.max_label_value_length =
-		    (size_t) p->limits->max_label_value_length,
+		    (size_t) limits->max_label_value_length,
 	};
 	const char *service = hearth_labels_get(shape->labels, shape->n_labels,
 	    "service_name");
@@ -375,6 +375,8 @@ ingest_tree_path(hearth_arena *a, const hearth_ingest_params *p,
 		.max_symbol_length =
 		    (size_t) p->limits->max_profile_symbol_value_length,
 		.max_samples = (size_t) p->limits->max_profile_stacktrace_samples,
+		.truncated_stacks  = &res->truncated_stacks,
+		.truncated_symbols = &res->truncated_symbols,
 	};
 	hearth_upload *u = NULL;
 	if (hearth_folded_parse(a, body, len, lines_mode, &fo, &u, err) != 0)
@@ -428,7 +430,7 @@ ingest_tree_path(hearth_arena *a, const hearth_ingest_params *p,
 	    ingest_shape_put(a, &s, "pyroscope_spy",
 	        p->spy_name && *p->spy_name ? p->spy_name : "unknown", err) != 0)
 		return err->code;
-	if (ingest_series(a, p, &s, u, res, err) != 0)
+	if (ingest_series(a, p->limits, &s, u, res, err) != 0)
 		return ingest_fail(res, err->code == HEARTH_ELIMIT ? 400 : 400,
 		    "invalid_labels", err);
 	return 0;
@@ -461,7 +463,9 @@ ingest_pprof_path(hearth_arena *a, const hearth_ingest_params *p,
 		    err->code == HEARTH_ETOOLARGE ? 413 : 422,
 		    err->code == HEARTH_ELIMIT ? "limit" : "parse_error", err);
 	hearth_upload *u = pr.upload;
-	res->decoded_bytes = pr.decoded_bytes;
+	res->decoded_bytes     = pr.decoded_bytes;
+	res->truncated_stacks  = pr.truncated_stacks;
+	res->truncated_symbols = pr.truncated_symbols;
 	if (u == NULL || u->n_sample_types == 0 || u->n_groups == 0)
 		return 0;
 
@@ -496,8 +500,31 @@ ingest_pprof_path(hearth_arena *a, const hearth_ingest_params *p,
 	    ingest_shape_put(a, &s, "pyroscope_spy",
 	        p->spy_name && *p->spy_name ? p->spy_name : "unknown", err) != 0)
 		return err->code;
-	if (ingest_series(a, p, &s, u, res, err) != 0)
+	if (ingest_series(a, p->limits, &s, u, res, err) != 0)
 		return ingest_fail(res, 422, "invalid_labels", err);
+	return 0;
+}
+
+int
+hearth_ingest_build_upload(hearth_arena *a, const hearth_upload *u,
+    const hearth_label *labels, size_t n_labels, int64_t time_ns,
+    int64_t duration_ns, const hearth_limits *limits,
+    hearth_ingest_result *res, hearth_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	hearth_err_clear(err);
+	if (u == NULL || u->n_sample_types == 0 || u->n_groups == 0)
+		return 0;
+	ingest_shape s = { .time_ns = time_ns, .duration_ns = duration_ns };
+	for (size_t i = 0; i < n_labels; i++)
+		if (ingest_shape_put(a, &s, labels[i].name, labels[i].value,
+		        err) != 0)
+			return err->code;
+	if (ingest_series(a, limits, &s, u, res, err) != 0) {
+		res->status = 422;
+		res->reason = "invalid_labels";
+		return err->code;
+	}
 	return 0;
 }
 

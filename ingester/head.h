@@ -91,6 +91,22 @@ int hearth_head_push(hearth_head *h, const char *tenant,
     const Hearth__Ingester__PushRequest *req, uint64_t *profiles,
     uint64_t *samples, hearth_err *err);
 
+/* Check tenant and req exactly as hearth_head_push does, storing nothing:
+ * when this returns 0, a push of req fails only for lack of memory or a
+ * 2^32 limit (so a write-ahead log never holds a record that is invalid).
+ * Same errors and messages as hearth_head_push. Needs no head. */
+int hearth_head_validate(const char *tenant,
+    const Hearth__Ingester__PushRequest *req, hearth_err *err);
+
+/* The per-tenant series limit (max_global_series_per_tenant): 0 when a
+ * push of req (validated) would leave tenant with at most max series,
+ * else HEARTH_EBUSY (HTTP 429: the limit frees up when the head is cut)
+ * with a message naming the limit, its value and the counts. Only reads
+ * (the tenant's read lock); pushes running at the same time may each
+ * pass it once. max 0 = no limit. HEARTH_ENOMEM. */
+int hearth_head_check_series(hearth_head *h, const char *tenant,
+    const Hearth__Ingester__PushRequest *req, size_t max, hearth_err *err);
+
 /* Add to out the call tree of every profile of the series matching sel
  * with time in [start_ms, end_ms] (profile time truncated to ms): values
  * summed per stack, then keyed by function name. out may already hold a
@@ -122,6 +138,22 @@ int hearth_head_labels(hearth_head *h, const char *tenant,
     const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
     const char *name, hearth_arena *arena, const char ***out, size_t *n_out,
     hearth_err *err);
+
+/* Merge b[0..nb) into *a / *na, both as hearth_head_select_series returns
+ * them (sorted by labels, points ascending): series with equal labels get
+ * their points summed per timestamp (value saturating, count added), the
+ * others are inserted in order. The result is new arena memory that may
+ * share label and string pointers with both inputs; neither input is
+ * changed. For answers made of several heads (or heads and blocks).
+ * HEARTH_ENOMEM. */
+int hearth_head_series_merge(hearth_head_series **a, size_t *na,
+    const hearth_head_series *b, size_t nb, hearth_arena *arena);
+
+/* Union of the sorted unique string arrays *a / *na and b[0..nb) into new
+ * arena memory (the strings themselves are shared, not copied), sorted
+ * and unique like hearth_head_labels' output. HEARTH_ENOMEM. */
+int hearth_head_labels_merge(const char ***a, size_t *na,
+    const char *const *b, size_t nb, hearth_arena *arena);
 
 /* Bytes held by the whole head (invariant (5)); lock-free. */
 size_t hearth_head_bytes(const hearth_head *h);

@@ -411,6 +411,96 @@ head_apply_profile(hearth_head *h, head_tenant *t, const char *tenant,
 }
 
 int
+hearth_head_validate(const char *tenant,
+    const Hearth__Ingester__PushRequest *req, hearth_err *err)
+{
+	size_t max_labels;
+	if (tenant == NULL || tenant[0] == '\0')
+		return HEAD_BAD(err, "push: empty tenant");
+	return head_check(req, &max_labels, err);
+}
+
+/* 1 when t has a series with p's labels; t's lock is held. */
+static int
+head_series_known(const head_tenant *t, const char *tenant,
+    const Hearth__Ingester__SeriesProfile *p, hearth_label *ls, uint64_t *fp)
+{
+	for (size_t i = 0; i < p->n_labels; i++)
+		ls[i] = (hearth_label) { p->labels[i]->name, p->labels[i]->value };
+	*fp = hearth_labels_fingerprint(tenant, ls, p->n_labels);
+	if (t == NULL || t->series_table.cap == 0)
+		return 0;
+	size_t mask = t->series_table.cap - 1;
+	for (size_t i = (size_t) *fp & mask; t->series_table.slots[i] != 0;
+	     i = (i + 1) & mask) {
+		const head_series *s = &t->series[t->series_table.slots[i] - 1];
+		if (s->fp == *fp &&
+		    hearth_labels_equal(s->labels, s->n_labels, ls, p->n_labels))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+head_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+	return x < y ? -1 : x > y;
+}
+
+int
+hearth_head_check_series(hearth_head *h, const char *tenant,
+    const Hearth__Ingester__PushRequest *req, size_t max, hearth_err *err)
+{
+	size_t n_prof = 0, max_labels = 0, n_new = 0;
+	if (max == 0)
+		return 0;
+	for (size_t bi = 0; bi < req->n_batches; bi++)
+		for (size_t pi = 0; pi < req->batches[bi]->n_profiles; pi++) {
+			const Hearth__Ingester__SeriesProfile *p =
+			    req->batches[bi]->profiles[pi];
+			n_prof++;
+			if (p->n_labels > max_labels)
+				max_labels = p->n_labels;
+		}
+	uint64_t     *fps = malloc((n_prof + 1) * sizeof(*fps));
+	hearth_label *ls  = malloc((max_labels + 1) * sizeof(*ls));
+	if (fps == NULL || ls == NULL) {
+		free(fps);
+		free(ls);
+		return hearth_err_set(err, HEARTH_ENOMEM, "push: out of memory");
+	}
+	head_tenant *t = head_tenant_find(h, tenant);
+	if (t != NULL)
+		pthread_rwlock_rdlock(&t->lock);
+	size_t have = t != NULL ? t->n_series : 0;
+	for (size_t bi = 0; bi < req->n_batches; bi++)
+		for (size_t pi = 0; pi < req->batches[bi]->n_profiles; pi++) {
+			uint64_t fp;
+			if (!head_series_known(t, tenant,
+				req->batches[bi]->profiles[pi], ls, &fp))
+				fps[n_new++] = fp;
+		}
+	if (t != NULL)
+		pthread_rwlock_unlock(&t->lock);
+	/* New series of one push are counted once each (by fingerprint:
+	 * two label sets sharing one only undercount, by one). */
+	qsort(fps, n_new, sizeof(*fps), head_u64_cmp);
+	size_t distinct = 0;
+	for (size_t i = 0; i < n_new; i++)
+		distinct += i == 0 || fps[i] != fps[i - 1];
+	free(fps);
+	free(ls);
+	if (distinct == 0 || have + distinct <= max)
+		return 0;
+	return hearth_err_set(err, HEARTH_EBUSY,
+	    "tenant \"%s\" has %zu series in the ingester and this push "
+	    "would add %zu more, over the limit (max_global_series_per_tenant: "
+	    "%zu); the limit frees up as the head is cut, or raise it",
+	    tenant, have, distinct, max);
+}
+
+int
 hearth_head_push(hearth_head *h, const char *tenant,
     const Hearth__Ingester__PushRequest *req, uint64_t *profiles,
     uint64_t *samples, hearth_err *err)

@@ -10,7 +10,8 @@ struct hearth_ingester {
 	char		   *url; /* cfg.rpc_url points here */
 	hearth_log	    log;
 	hearth_metrics	   *metrics;
-	hearth_head	   *head;
+	hearth_overrides   *overrides; /* borrowed, may be NULL */
+	hearth_store	   *store;
 	hearth_rpc_server  *rpc;
 	hearth_metric	   *m_series;
 	hearth_metric	   *m_profiles;
@@ -102,9 +103,9 @@ ingester_push(hearth_ingester *ing, const char *tenant, const uint8_t *body,
 	if ((rc = ingester_decode(&hearth__ingester__push_request__descriptor,
 		 body, len, arena, &m, err)) != 0)
 		return rc;
-	rc = hearth_head_push(ing->head, tenant,
-	    (const Hearth__Ingester__PushRequest *) m, &out.profiles,
-	    &out.samples, err);
+	rc = hearth_store_push(ing->store, tenant,
+	    (const Hearth__Ingester__PushRequest *) m, body, len, arena,
+	    &out.profiles, &out.samples, err);
 	/* Count what was stored even when a later part failed. */
 	const char *lv[1] = { tenant };
 	if (out.profiles > 0)
@@ -224,7 +225,7 @@ ingester_select(hearth_ingester *ing, const char *tenant,
 			    "select: out of memory");
 			goto done;
 		}
-		if ((rc = hearth_head_select_tree(ing->head, tenant, sel,
+		if ((rc = hearth_store_select_tree(ing->store, tenant, sel,
 			 rq->start_ms, rq->end_ms, arena, t, err)) != 0 ||
 		    (rc = ingester_tree(t, arena, &tree, err)) != 0)
 			goto done;
@@ -233,7 +234,7 @@ ingester_select(hearth_ingester *ing, const char *tenant,
 	if (rq->want_series) {
 		hearth_head_series *ss;
 		size_t		    n;
-		if ((rc = hearth_head_select_series(ing->head, tenant, sel,
+		if ((rc = hearth_store_select_series(ing->store, tenant, sel,
 			 rq->start_ms, rq->end_ms, rq->step_ms,
 			 (const char *const *) rq->group_by, rq->n_group_by,
 			 arena, &ss, &n, err)) != 0)
@@ -269,7 +270,7 @@ ingester_labels(hearth_ingester *ing, const char *tenant,
 	const Hearth__Ingester__LabelsRequest *rq = (const void *) m;
 	if ((rc = ingester_selector(rq->selector, &sel, err)) != 0)
 		return rc;
-	rc = hearth_head_labels(ing->head, tenant, sel, rq->start_ms,
+	rc = hearth_store_labels(ing->store, tenant, sel, rq->start_ms,
 	    rq->end_ms, rq->name, arena, &vals, &out.n_values, err);
 	hearth_selector_free(sel);
 	if (rc != 0)
@@ -323,9 +324,11 @@ ingester_collect(void *ctx, hearth_metrics *m)
 {
 	hearth_ingester *ing = ctx;
 	(void) m;
-	hearth_head_foreach_tenant(ing->head, ingester_tenant_gauges, ing);
+	hearth_store_stats st;
+	hearth_store_foreach_tenant(ing->store, ingester_tenant_gauges, ing);
+	hearth_store_stats_get(ing->store, &st);
 	hearth_metric_set(ing->m_bytes, NULL,
-	    (double) hearth_head_bytes(ing->head));
+	    (double) (st.head_bytes + st.flushing_bytes));
 }
 
 static int
@@ -339,7 +342,10 @@ ingester_metrics(hearth_ingester *ing, hearth_err *err)
 	    "hearth_ingester_head_profiles",
 	    "Profiles in the in-memory head.", 1, tenant);
 	ing->m_bytes = hearth_metrics_gauge(m, "hearth_ingester_head_bytes",
-	    "Bytes allocated by the in-memory head, all tenants.", 0, NULL);
+	    "Bytes allocated by the in-memory head, all tenants, heads being "
+	    "written as blocks included (what ingester.max_head_bytes "
+	    "bounds).",
+	    0, NULL);
 	ing->m_ingested_profiles = hearth_metrics_counter(m,
 	    "hearth_ingester_profiles_ingested_total",
 	    "Profiles stored by pushes (duplicates not counted).", 1, tenant);
@@ -353,6 +359,38 @@ ingester_metrics(hearth_ingester *ing, hearth_err *err)
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
+
+/* The limits of tenant: its overrides when there are any, else the
+ * defaults; *l is zero (no limits) when the ingester has neither. */
+static void
+ingester_limits(const hearth_ingester *ing, const char *tenant,
+    hearth_limits *l)
+{
+	if (ing->overrides != NULL)
+		hearth_overrides_get(ing->overrides, tenant, l);
+	else if (ing->cfg.limits != NULL)
+		*l = *ing->cfg.limits;
+	else
+		memset(l, 0, sizeof(*l));
+}
+
+/* The store's retention callback: the tenant's limit. */
+static int64_t
+ingester_retention_ms(void *ctx, const char *tenant)
+{
+	hearth_limits l;
+	ingester_limits(ctx, tenant, &l);
+	return l.retention_period_ms;
+}
+
+/* The store's series-limit callback, on every push. */
+static int64_t
+ingester_max_series(void *ctx, const char *tenant)
+{
+	hearth_limits l;
+	ingester_limits(ctx, tenant, &l);
+	return l.max_global_series_per_tenant;
+}
 
 int
 hearth_ingester_new(const hearth_ingester_cfg *cfg,
@@ -381,8 +419,17 @@ hearth_ingester_new(const hearth_ingester_cfg *cfg,
 		ing->log = *deps->log;
 	else
 		hearth_log_init(&ing->log, "ingester", HEARTH_LOG_INFO);
-	ing->metrics = deps != NULL ? deps->metrics : NULL;
-	if ((rc = hearth_head_new(&ing->head, err)) != 0 ||
+	ing->metrics   = deps != NULL ? deps->metrics : NULL;
+	ing->overrides = deps != NULL ? deps->overrides : NULL;
+	/* The store copies its config, path included. */
+	ing->cfg.store.retention_ms  = ingester_retention_ms;
+	ing->cfg.store.retention_ctx = ing;
+	ing->cfg.store.max_series     = ingester_max_series;
+	ing->cfg.store.max_series_ctx = ing;
+	rc = hearth_store_open(&ing->cfg.store, &ing->log, ing->metrics,
+	    &ing->store, err);
+	ing->cfg.store.path = NULL; /* borrowed from the caller */
+	if (rc != 0 ||
 	    (rc = hearth_rpc_server_new(ing->url, cfg->max_msg_bytes,
 		 cfg->workers, ingester_handle, ing, &ing->log, &ing->rpc,
 		 err)) != 0 ||
@@ -397,7 +444,12 @@ hearth_ingester_new(const hearth_ingester_cfg *cfg,
 int
 hearth_ingester_start(hearth_ingester *ing, hearth_err *err)
 {
-	int rc = hearth_rpc_server_start(ing->rpc, err);
+	/* Replay first: the RPC server refuses data calls until it is done
+	 * (HEARTH_EUNAVAIL), so nothing is pushed into a half-replayed
+	 * head. */
+	int rc = hearth_store_start(ing->store, err);
+	if (rc == 0)
+		rc = hearth_rpc_server_start(ing->rpc, err);
 	if (rc != 0)
 		return hearth_err_prefix(err, "ingester");
 	hearth_log_write(&ing->log, HEARTH_LOG_INFO, "ingester started",
@@ -405,11 +457,21 @@ hearth_ingester_start(hearth_ingester *ing, hearth_err *err)
 	return 0;
 }
 
+int
+hearth_ingester_ready(hearth_ingester *ing, hearth_err *err)
+{
+	return hearth_store_ready(ing->store, err);
+}
+
 void
 hearth_ingester_stop(hearth_ingester *ing)
 {
-	if (ing != NULL)
-		hearth_rpc_server_stop(ing->rpc);
+	if (ing == NULL)
+		return;
+	/* Running pushes finish (and are acknowledged) before the last cut,
+	 * so the flush holds all of them. */
+	hearth_rpc_server_stop(ing->rpc);
+	hearth_store_stop(ing->store);
 }
 
 void
@@ -417,20 +479,20 @@ hearth_ingester_free(hearth_ingester *ing)
 {
 	if (ing == NULL)
 		return;
-	/* Requests first (they use the head), then the scrape callback. */
+	/* Requests first (they use the store), then the scrape callback. */
 	hearth_rpc_server_free(ing->rpc);
 	if (ing->metrics != NULL)
 		hearth_metrics_remove_collect(ing->metrics, ingester_collect,
 		    ing);
-	hearth_head_free(ing->head);
+	hearth_store_free(ing->store);
 	free(ing->url);
 	free(ing);
 }
 
-hearth_head *
-hearth_ingester_head(hearth_ingester *ing)
+hearth_store *
+hearth_ingester_store(hearth_ingester *ing)
 {
-	return ing->head;
+	return ing->store;
 }
 
 int

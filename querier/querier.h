@@ -13,11 +13,13 @@
 #ifndef HEARTH_QUERIER_H
 #define HEARTH_QUERIER_H
 
+#include "admit.h"
 #include "err.h"
 #include "http.h"
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "overrides.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +36,10 @@ typedef struct hearth_querier_deps {
 	hearth_http_server *http;
 	hearth_metrics	   *metrics;
 	const hearth_log   *log;
+	/* Per-tenant limits; NULL: cfg.limits for every tenant. */
+	hearth_overrides *overrides;
+	/* Query slots (max_concurrent_queries); NULL: no such limit. */
+	hearth_admit *admit;
 } hearth_querier_deps;
 
 typedef struct hearth_querier hearth_querier;

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Layout rules of DESIGN §2 that the compiler cannot see:
 #  - a role folder never includes another role's headers;
-#  - common/ includes no role header;
+#  - common/ includes no role header; cli/ (hearth-cli) uses only common/
+#    and no folder includes cli/ headers;
 #  - cmd/ holds only main() files.
 set -u
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fail=0
 headers_of() { (cd "$root/$1" && ls *.h 2>/dev/null); }
-for role in distributor ingester querier common; do
-  for other in distributor ingester querier; do
+for role in distributor ingester querier common cli; do
+  for other in distributor ingester querier cli; do
     [ "$role" = "$other" ] && continue
     for h in $(headers_of "$other"); do
       if grep -n "#include \"$h\"" "$root/$role"/*.[ch] 2>/dev/null; then

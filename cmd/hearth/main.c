@@ -5,6 +5,8 @@
  * distributor and querier talking to the ingester over nng inproc://, the
  * same RPC the cluster uses over tcp://.
  */
+#include "admit.h"
+#include "auth.h"
 #include "buf.h"
 #include "config.h"
 #include "distributor.h"
@@ -13,6 +15,7 @@
 #include "ingester.h"
 #include "log.h"
 #include "metrics.h"
+#include "overrides.h"
 #include "querier.h"
 
 #include <errno.h>
@@ -36,18 +39,38 @@ typedef struct hearth_app {
 	hearth_ingester	   *ingester;
 	hearth_distributor *distributor;
 	hearth_querier	   *querier;
+	hearth_scrape_config *scrape; /* scrape_configs of -config.file */
+	hearth_overrides     *overrides; /* per-tenant limits, reloaded */
+	hearth_auth	     *auth;	 /* NULL without -auth.tokens-file */
+	hearth_admit	     *admit;	 /* rate buckets, query slots */
 	atomic_int	    ready;
 } hearth_app;
 
 static int
 app_ingester_new(hearth_app *app, hearth_err *err)
 {
-	hearth_ingester_cfg cfg = {
-		.rpc_url	   = app->ingester_url,
-		.max_msg_bytes = (size_t) app->cfg.rpc.max_message_bytes,
-		.workers	   = 4,
+	const hearth_config *c	 = &app->cfg;
+	hearth_ingester_cfg  cfg = {
+		 .rpc_url	= app->ingester_url,
+		 .max_msg_bytes = (size_t) c->rpc.max_message_bytes,
+		 .workers	= 4,
+		 .limits	= &c->limits,
+		 .store = {
+		     .path = c->storage.path,
+		     .wal_sync = strcmp(c->storage.wal_sync, "interval") == 0
+			 ? HEARTH_WAL_SYNC_INTERVAL
+			 : HEARTH_WAL_SYNC_ALWAYS,
+		     .wal_sync_interval_ms = c->storage.wal_sync_interval_ms,
+		     .block_cache_bytes = (size_t) c->storage.block_cache_bytes,
+		     .write_buffer_bytes = (size_t) c->storage.write_buffer_bytes,
+		     .block_duration_ms = c->ingester.block_duration_ms,
+		     .max_head_bytes = (size_t) c->ingester.max_head_bytes,
+		     .compaction_interval_ms = c->ingester.compaction_interval_ms,
+		     .retention_interval_ms = c->ingester.retention_interval_ms,
+		 },
 	};
-	hearth_ingester_deps deps = { .log = &app->log, .metrics = app->metrics };
+	hearth_ingester_deps deps = { .log = &app->log, .metrics = app->metrics,
+		.overrides = app->overrides };
 	int rc = hearth_ingester_new(&cfg, &deps, &app->ingester, err);
 	return rc != 0 ? rc : hearth_ingester_start(app->ingester, err);
 }
@@ -61,6 +84,8 @@ app_ingester_stop(hearth_app *app)
 	app->ingester = NULL;
 }
 
+static size_t app_request_arena_cap(const hearth_limits *l);
+
 static int
 app_distributor_new(hearth_app *app, hearth_err *err)
 {
@@ -70,8 +95,14 @@ app_distributor_new(hearth_app *app, hearth_err *err)
 		.rpc_timeout_ms	       = app->cfg.rpc.timeout_ms,
 		.multitenancy_enabled  = app->cfg.auth.multitenancy_enabled,
 		.limits		       = &app->cfg.limits,
+		.scrape		       = app->scrape,
+		.scrape_workers	       = (unsigned) app->cfg.scrape.workers,
+		.scrape_dump_dir       = app->cfg.scrape.dump_dir,
+		.scrape_dump_keep      = (size_t) app->cfg.scrape.dump_keep,
+		.scrape_arena_cap      = app_request_arena_cap(&app->cfg.limits),
 	};
 	hearth_distributor_deps deps = { .http = app->http,
+		.overrides = app->overrides, .admit = app->admit,
 		.metrics = app->metrics, .log = &app->log };
 	int rc = hearth_distributor_new(&cfg, &deps, &app->distributor, err);
 	return rc != 0 ? rc : hearth_distributor_start(app->distributor, err);
@@ -98,6 +129,7 @@ app_querier_new(hearth_app *app, hearth_err *err)
 		.limits		       = &app->cfg.limits,
 	};
 	hearth_querier_deps deps = { .http = app->http, .metrics = app->metrics,
+		.overrides = app->overrides, .admit = app->admit,
 		.log = &app->log };
 	int rc = hearth_querier_new(&cfg, &deps, &app->querier, err);
 	return rc != 0 ? rc : hearth_querier_start(app->querier, err);
@@ -154,7 +186,8 @@ app_handle_config(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 {
 	hearth_app *app = ctx;
 	(void) req;
-	if (hearth_config_dump(&app->cfg, &resp->body) != 0) {
+	if (hearth_config_dump(&app->cfg, &resp->body) != 0 ||
+	    hearth_scrape_config_dump(app->scrape, &resp->body) != 0) {
 		hearth_http_resp_error(resp, 500, "cannot render config");
 		return;
 	}
@@ -215,6 +248,72 @@ app_prepare_storage(const char *path, hearth_err *err)
 	return 0;
 }
 
+/* Wait for SIGINT / SIGTERM (returned), turning /ready on once the
+ * ingester has replayed its WAL. -1 when the replay failed (logged): the
+ * process then stops with exit code 1 instead of never becoming ready. */
+static int
+app_wait(hearth_app *app, const sigset_t *sigs)
+{
+	/* Poll the replay every 50 ms until it is done, then just wait. */
+	const struct timespec tick = { 0, 50 * 1000000L };
+	for (;;) {
+		hearth_err err;
+		int	   rc = hearth_ingester_ready(app->ingester, &err);
+		if (rc < 0) {
+			char q[600];
+			hearth_log_write(&app->log, HEARTH_LOG_ERROR,
+			    "ingester storage failed to start", "err=%s",
+			    hearth_log_quote(q, sizeof(q), err.msg));
+			return -1;
+		}
+		if (rc == 1 && !atomic_load(&app->ready)) {
+			atomic_store(&app->ready, 1);
+			hearth_log_write(&app->log, HEARTH_LOG_INFO,
+			    "hearth ready", NULL);
+		}
+		int sig = rc == 1 ? sigwaitinfo(sigs, NULL)
+				  : sigtimedwait(sigs, NULL, &tick);
+		if (sig > 0)
+			return sig;
+		/* EAGAIN: the tick passed; EINTR: a stray signal. */
+	}
+}
+
+/* Tenancy services every role shares: per-tenant limits with the
+ * overrides file, the tokens file (when set) and admission control. A
+ * bad file stops start-up here, with its name and line. */
+static int
+app_tenancy_new(hearth_app *app, hearth_err *err)
+{
+	const hearth_config *c = &app->cfg;
+	int rc = hearth_overrides_new(&c->limits, c->runtime_config.file,
+	    c->runtime_config.period_ms, &app->log, app->metrics,
+	    &app->overrides, err);
+	if (rc == 0 && c->auth.tokens_file[0] != '\0')
+		rc = hearth_auth_new(c->auth.tokens_file,
+		    c->runtime_config.period_ms, &app->log, app->metrics,
+		    &app->auth, err);
+	if (rc == 0)
+		rc = hearth_admit_new(&app->admit, err);
+	if (rc == 0)
+		rc = hearth_overrides_start(app->overrides, err);
+	if (rc == 0 && app->auth != NULL)
+		rc = hearth_auth_start(app->auth, err);
+	if (rc == 0 && app->auth != NULL)
+		hearth_log_write(&app->log, HEARTH_LOG_INFO,
+		    "authentication enabled", "tokens_file=%s",
+		    c->auth.tokens_file);
+	return rc;
+}
+
+static void
+app_tenancy_free(hearth_app *app)
+{
+	hearth_auth_free(app->auth);
+	hearth_overrides_free(app->overrides);
+	hearth_admit_free(app->admit);
+}
+
 /* Only `all` is wired in this version; split roles need the ring. */
 static int
 app_check_target(const char *target, hearth_err *err)
@@ -253,7 +352,8 @@ main(int argc, char **argv)
 	int level = hearth_log_level_parse(app->cfg.server.log_level);
 	hearth_log_init(&app->log, "hearth", level < 0 ? HEARTH_LOG_INFO : level);
 	if (app_check_target(app->cfg.target, &err) != 0 ||
-	    app_prepare_storage(app->cfg.storage.path, &err) != 0) {
+	    app_prepare_storage(app->cfg.storage.path, &err) != 0 ||
+	    hearth_scrape_config_load(app->cfg.file, &app->scrape, &err) != 0) {
 		fprintf(stderr, "hearth: %s\n", err.msg);
 		free(app);
 		return 2;
@@ -275,6 +375,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "hearth: out of memory\n");
 		goto out;
 	}
+	if (app_tenancy_new(app, &err) != 0) {
+		fprintf(stderr, "hearth: %s\n", err.msg);
+		exit_code = 2;
+		goto out;
+	}
 	size_t body_limit = (size_t) app->cfg.limits.ingestion_body_limit_mb
 	    << 20;
 	hearth_http_opts ho = {
@@ -287,7 +392,11 @@ main(int argc, char **argv)
 		    app->cfg.server.http_connection_timeout_ms / 1000),
 		.max_connections	  = (unsigned)
 		    app->cfg.server.http_max_connections,
-		.max_request_header_bytes = 64 * 1024,
+		.max_request_header_bytes = (size_t)
+		    app->cfg.server.http_max_header_bytes,
+		.max_connections_per_ip	  = (unsigned)
+		    app->cfg.server.http_max_connections_per_ip,
+		.read_timeout_ms	  = app->cfg.server.http_read_timeout_ms,
 		/* A request may inflate its body (Content-Encoding) and decode
 		 * a pprof, which takes ~7x its size (dependencies.md §2). */
 		.request_arena_cap = app_request_arena_cap(&app->cfg.limits),
@@ -298,6 +407,7 @@ main(int argc, char **argv)
 		    "cannot create HTTP server", "err=\"%s\"", err.msg);
 		goto out;
 	}
+	hearth_http_server_set_auth(app->http, app->auth);
 	hearth_http_route(app->http, "GET", "/ready", 0, "ready",
 	    app_handle_ready, app);
 	hearth_http_route(app->http, "GET", "/metrics", 0, "metrics",
@@ -325,15 +435,15 @@ main(int argc, char **argv)
 		    hearth_log_quote(q, sizeof(q), err.msg));
 		goto stop;
 	}
-	atomic_store(&app->ready, 1);
 	hearth_log_write(&app->log, HEARTH_LOG_INFO, "hearth started",
 	    "target=%s addr=%s:%u storage=%s", app->cfg.target,
 	    app->cfg.server.http_listen_address,
 	    (unsigned) hearth_http_server_port(app->http),
 	    app->cfg.storage.path);
 
-	int sig = 0;
-	sigwait(&sigs, &sig);
+	int sig = app_wait(app, &sigs);
+	if (sig < 0)
+		goto stop; /* the ingester could not replay its WAL */
 	hearth_log_write(&app->log, HEARTH_LOG_INFO, "shutting down",
 	    "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	atomic_store(&app->ready, 0);
@@ -347,7 +457,9 @@ stop:
 	hearth_log_write(&app->log, HEARTH_LOG_INFO, "stopped", NULL);
 out:
 	hearth_http_server_free(app->http);
+	app_tenancy_free(app);
 	hearth_metrics_free(app->metrics);
+	hearth_scrape_config_free(app->scrape);
 	free(app);
 	return exit_code;
 }

@@ -21,7 +21,7 @@ What lives here:
 Environment: HEARTH_BIN (path of the hearth binary), HEARTH_TESTDATA (the
 shared testdata folder, containing pprof/). Both have defaults relative to the
 source tree. HEARTH_START_TIMEOUT (seconds, default 60: sanitizer builds start
-slowly).
+slowly). HEARTH_CLI_BIN: hearth-cli (default: next to the hearth binary).
 """
 
 import atexit
@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -54,6 +55,29 @@ def hearth_bin():
         if os.path.exists(path):
             return path
     return os.path.join(SOURCE_ROOT, "build", "cmd", "hearth")
+
+
+def hearth_cli_bin():
+    """Path of hearth-cli: HEARTH_CLI_BIN, else next to the hearth binary."""
+    if os.environ.get("HEARTH_CLI_BIN"):
+        return os.environ["HEARTH_CLI_BIN"]
+    return os.path.join(os.path.dirname(hearth_bin()), "hearth-cli")
+
+
+def run_cli(args, url=None, env=None, stdin=None, timeout=120):
+    """Run hearth-cli with args (and --url url when given).
+
+    Returns subprocess.CompletedProcess with text stdout/stderr (bytes when
+    stdin is bytes). HEARTH_URL/HEARTH_TOKEN of the test's own environment
+    are removed so they cannot leak into a case; pass env to set them.
+    """
+    cmd = [hearth_cli_bin()] + list(args)
+    if url is not None:
+        cmd += ["--url", url]
+    e = {k: v for k, v in os.environ.items() if k not in ("HEARTH_URL", "HEARTH_TOKEN")}
+    e.update(env or {})
+    return subprocess.run(cmd, input=stdin, capture_output=True, env=e, timeout=timeout,
+                          text=not isinstance(stdin, bytes))
 
 
 def testdata_dir():
@@ -111,8 +135,19 @@ class HearthProcess:
     """One hearth process on 127.0.0.1.
 
     Use as a context manager, or call start()/stop(). `flags` are extra
-    command-line flags; by default the time-window and query-range limits are
-    disabled so the old testdata timestamps are accepted and queryable.
+    command-line flags; by default the time-window, query-range and
+    ingestion-rate limits are disabled so the old testdata timestamps are
+    accepted and queryable and tests may push as fast as they like.
+
+    data_dir: the -storage.path to use (kept by cleanup(), so a second
+    process can reopen it); by default a fresh directory inside the
+    process's own temporary directory.
+
+    watch=True reads stderr through a pipe on a thread (it still goes to the
+    same file), so that kill_on() can SIGKILL the process the moment a log
+    line appears, e.g. `msg="block flush started"`.
+
+    env: extra environment variables for the process.
     """
 
     DEFAULT_LIMIT_FLAGS = [
@@ -120,21 +155,33 @@ class HearthProcess:
         "-limits.reject-newer-than=0",
         "-limits.max-query-lookback=0",
         "-limits.max-query-length=0",
+        # Tests and benchmarks push as fast as they can; the per-tenant
+        # rate limit (4 MiB/s by default) is tested on its own.
+        "-limits.ingestion-rate-mb=0",
     ]
 
-    def __init__(self, flags=None, default_limits=True, name="hearth"):
+    def __init__(self, flags=None, default_limits=True, name="hearth", data_dir=None,
+                 watch=False, env=None):
         self.binary = hearth_bin()
         self.extra_flags = list(flags or [])
         self.default_limits = default_limits
         self.name = name
+        self.data_dir = data_dir
+        self.watch = watch
+        self.env = dict(env or {})
         self.proc = None
         self.port = None
         self.tmpdir = None
         self.stderr_path = None
         self._stderr_file = None
+        self._reader = None
+        self._triggers = []        # [pattern bytes, fired-line or None]
+        self._trigger_lock = threading.Lock()
+        self.killed_by = None      # the log line that made kill_on() fire
 
     # -- lifecycle ---------------------------------------------------------
-    def start(self):
+    def start(self, wait_ready=True):
+        """Start the process; with wait_ready, wait (bounded) for GET /ready = 200."""
         if not os.access(self.binary, os.X_OK):
             raise HearthError("hearth binary not found or not executable: %s "
                               "(set HEARTH_BIN)" % self.binary)
@@ -144,17 +191,30 @@ class HearthProcess:
             self.port = free_port()
             self.stderr_path = os.path.join(self.tmpdir, "stderr-%d.log" % self.port)
             self._stderr_file = open(self.stderr_path, "wb")
+            data = self.data_dir or os.path.join(self.tmpdir, "data-%d" % self.port)
             args = [self.binary,
                     "-server.http-listen-address=127.0.0.1",
                     "-server.http-listen-port=%d" % self.port,
-                    "-storage.path=%s" % os.path.join(self.tmpdir, "data-%d" % self.port)]
+                    "-storage.path=%s" % data]
             if self.default_limits:
                 args += self.DEFAULT_LIMIT_FLAGS
             args += self.extra_flags
             self.args = args
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                         stdout=self._stderr_file, stderr=self._stderr_file)
+            env = dict(os.environ)
+            env.update(self.env)
+            if self.watch:
+                self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                             stderr=subprocess.STDOUT, env=env)
+                self._reader = threading.Thread(target=self._read_stderr,
+                                                args=(self.proc, self._stderr_file), daemon=True)
+                self._reader.start()
+            else:
+                self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                             stdout=self._stderr_file, stderr=self._stderr_file,
+                                             env=env)
             _LIVE_PROCS.append(self.proc)
+            if not wait_ready:
+                return self
             try:
                 self._wait_ready(float(os.environ.get("HEARTH_START_TIMEOUT", "60")))
                 return self
@@ -165,6 +225,44 @@ class HearthProcess:
                     break
         raise HearthError("%s did not become ready: %s\ncommand: %s\n%s" % (
             self.name, last_err, " ".join(self.args), self.stderr_tail()))
+
+    def _read_stderr(self, proc, out):
+        """Pipe reader (watch=True): copy lines to the file, fire kill_on() triggers."""
+        for line in iter(proc.stdout.readline, b""):
+            with self._trigger_lock:
+                for t in self._triggers:
+                    if t[1] is None and t[0] in line:
+                        if proc.poll() is None:
+                            proc.send_signal(signal.SIGKILL)
+                        t[1] = line.decode("utf-8", "replace").rstrip("\n")
+                        if self.killed_by is None:
+                            self.killed_by = t[1]
+            try:
+                out.write(line)
+                out.flush()
+            except ValueError:   # file closed by _kill(); keep draining the pipe
+                pass
+        proc.stdout.close()
+
+    def kill_on(self, pattern):
+        """SIGKILL the process as soon as a stderr line contains pattern (watch=True only).
+
+        Returns nothing; killed_by holds the line once it fired.
+        """
+        if not self.watch:
+            raise HearthError("kill_on needs HearthProcess(watch=True)")
+        if isinstance(pattern, str):
+            pattern = pattern.encode()
+        with self._trigger_lock:
+            self._triggers.append([pattern, None])
+
+    def clear_triggers(self):
+        with self._trigger_lock:
+            self._triggers = []
+
+    def wait_ready(self, timeout=None):
+        self._wait_ready(timeout if timeout is not None else
+                         float(os.environ.get("HEARTH_START_TIMEOUT", "60")))
 
     def _wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
@@ -189,11 +287,31 @@ class HearthProcess:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+            self._reader = None
         if self.proc in _LIVE_PROCS:
             _LIVE_PROCS.remove(self.proc)
         if self._stderr_file:
             self._stderr_file.close()
             self._stderr_file = None
+
+    def kill9(self):
+        """SIGKILL now (a crash), wait for the exit; returns the exit status."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        rc = self.proc.wait(timeout=30) if self.proc is not None else None
+        self._kill()
+        return rc
+
+    def wait_exit(self, timeout=30):
+        """Wait for the process to exit by itself (e.g. after kill_on fired)."""
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise HearthError("%s still running after %d s" % (self.name, timeout))
+        self._kill()
+        return rc
 
     def stop(self, timeout=20):
         """SIGTERM, wait (bounded), then SIGKILL. Returns the exit status."""
@@ -265,6 +383,63 @@ class HearthProcess:
         return "---- last %d lines of %s stderr (%s) ----\n%s" % (
             min(n, len(lines)), self.name, self.stderr_path, "\n".join(lines[-n:]))
 
+    def log_lines(self):
+        """Every stderr line so far (decoded)."""
+        try:
+            with open(self.stderr_path, "rb") as f:
+                data = f.read()
+        except (OSError, TypeError):
+            return []
+        lines = data.decode("utf-8", "replace").split("\n")
+        return lines[:-1]   # the last piece is an unfinished line (or "")
+
+    def log_matches(self, pattern, start=0):
+        """Stderr lines (from line index start) containing pattern."""
+        return [ln for ln in self.log_lines()[start:] if pattern in ln]
+
+    def wait_log(self, pattern, timeout=30, start=0, count=1, while_alive=True):
+        """Wait until count stderr lines from index start contain pattern; returns them.
+
+        Raises HearthError naming the pattern on timeout (or when the process
+        exited first and while_alive is set).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.log_matches(pattern, start)
+            if len(got) >= count:
+                return got
+            if while_alive and not self.alive():
+                raise HearthError("%s exited (status %s) before %d line(s) with %r appeared\n%s" % (
+                    self.name, self.proc.returncode if self.proc else None, count, pattern,
+                    self.stderr_tail()))
+            if time.monotonic() > deadline:
+                raise HearthError("%s: no %d line(s) with %r in stderr within %.0f s (found %d)\n%s" % (
+                    self.name, count, pattern, timeout, len(got), self.stderr_tail()))
+            time.sleep(0.02)
+
+    def rss_bytes(self):
+        """VmRSS of the process from /proc/<pid>/status, in bytes."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise HearthError("no VmRSS in /proc/%d/status" % self.proc.pid)
+
+    def metrics(self):
+        """GET /metrics parsed: list of (name, {label: value}, float value)."""
+        r = self.get("/metrics")
+        if r.status != 200:
+            raise HearthError("GET /metrics -> %d: %s" % (r.status, r.text()[:500]))
+        return parse_prometheus(r.text())
+
+    def metric(self, name, **labels):
+        """Sum of the samples of metric `name` whose labels include `labels`; None if absent."""
+        found = None
+        for n, lab, v in self.metrics():
+            if n == name and all(lab.get(k) == str(x) for k, x in labels.items()):
+                found = (found or 0) + v
+        return found
+
     # -- HTTP --------------------------------------------------------------
     def url(self, path, params=None):
         u = "http://127.0.0.1:%d%s" % (self.port, path)
@@ -281,8 +456,8 @@ class HearthProcess:
     def post(self, path, params=None, body=b"", headers=None, **kw):
         return self.request("POST", path, params, body, headers, **kw)
 
-    def get_json(self, path, params=None):
-        r = self.get(path, params)
+    def get_json(self, path, params=None, headers=None):
+        r = self.get(path, params, headers=headers)
         if r.status != 200:
             raise HearthError("GET %s -> %d, expected 200: %s" % (
                 self.url(path, params), r.status, r.text()[:2000]))
@@ -300,14 +475,14 @@ class HearthProcess:
                 encode_query(params), r.status, expect, r.text()[:2000]))
         return r
 
-    def render(self, query, from_ms, until_ms, **extra):
+    def render(self, query, from_ms, until_ms, headers=None, **extra):
         params = [("query", query), ("from", str(from_ms)), ("until", str(until_ms))]
         for k, v in extra.items():
             if isinstance(v, (list, tuple)):
                 params += [(k, str(x)) for x in v]
             else:
                 params.append((k, str(v)))
-        return self.get_json("/pyroscope/render", params)
+        return self.get_json("/pyroscope/render", params, headers=headers)
 
 
 @dataclass
@@ -1227,6 +1402,546 @@ def diff_dicts(expected, got, limit=15):
 
 
 # ---------------------------------------------------------------------------
+# Storage tests: log lines, metrics, disk usage, tracked pushes
+# ---------------------------------------------------------------------------
+
+CPU_TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+
+
+def logfmt_parse(line):
+    """key=value pairs of one logfmt line ("quoted values" unescaped)."""
+    out = {}
+    i, n = 0, len(line)
+    while i < n:
+        while i < n and line[i] == " ":
+            i += 1
+        j = i
+        while j < n and line[j] not in "= ":
+            j += 1
+        key = line[i:j]
+        if j >= n or line[j] != "=":
+            if key:
+                out[key] = ""
+            i = j + 1
+            continue
+        j += 1
+        if j < n and line[j] == '"':
+            j += 1
+            val = []
+            while j < n and line[j] != '"':
+                if line[j] == "\\" and j + 1 < n:
+                    j += 1
+                val.append(line[j])
+                j += 1
+            out[key] = "".join(val)
+            i = j + 1
+        else:
+            k = j
+            while k < n and line[k] != " ":
+                k += 1
+            out[key] = line[j:k]
+            i = k
+    return out
+
+
+def parse_prometheus(text):
+    """Prometheus text format -> list of (name, {label: value}, float)."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        labels = {}
+        if "{" in line:
+            name, _, rest = line.partition("{")
+            body, _, value = rest.rpartition("}")
+            i = 0
+            while i < len(body):
+                eq = body.index("=", i)
+                k = body[i:eq].strip().lstrip(",").strip()
+                j = eq + 2          # after ="
+                v = []
+                while body[j] != '"':
+                    if body[j] == "\\":
+                        j += 1
+                        v.append({"n": "\n"}.get(body[j], body[j]))
+                    else:
+                        v.append(body[j])
+                    j += 1
+                labels[k] = "".join(v)
+                i = j + 1
+                while i < len(body) and body[i] in ", ":
+                    i += 1
+        else:
+            name, _, value = line.partition(" ")
+        value = value.strip().split(" ")[0]
+        try:
+            v = float(value)
+        except ValueError:
+            continue
+        out.append((name.strip(), labels, v))
+    return out
+
+
+def du_bytes(path):
+    """Bytes allocated on disk under path (like `du -s -B1`): st_blocks x 512."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_blocks * 512
+            except FileNotFoundError:
+                pass    # RocksDB deleted it meanwhile
+    return total
+
+
+def proc_cpu_seconds(pid):
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()   # after "pid (comm) "
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def binary_is_sanitized(path=None):
+    """True when the hearth binary was built with AddressSanitizer."""
+    path = path or hearth_bin()
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+class PushScheme:
+    """What push number i of a test looks like, so that any set of stored pushes
+    has exactly computable per-function values.
+
+    Every push carries the same three stacks with values derived from i, one
+    of them ending in a function named `<marker><i>` that no other push has:
+    the flame graph's self value per function then tells exactly which pushes
+    were stored, and each marker's value shows one push was counted once.
+    kind "folded" (a .cpu upload, sampleRate 100: a count is 1e7 ns) or
+    "pprof" (gzip pprof with the same stacks). Timestamps: base_s + i*step_s.
+
+    bulk=N adds N more stacks main;mod_<k%37>;fn_<k%211>;leaf_<k> (k < N)
+    with pseudo-random counts 1..50 (bulk_variants variants, by i % that,
+    each built once):
+    bigger profiles whose function names are shared by every push (the
+    head's sample arrays grow, its stack tree does not).
+    """
+
+    SCALE = 10 ** 7
+
+    def __init__(self, kind, service, marker, base_s, step_s=1, tenant=None, pods=4, bulk=0,
+                 bulk_variants=16):
+        assert kind in ("folded", "pprof")
+        self.kind = kind
+        self.service = service
+        self.marker = marker
+        self.base_s = base_s
+        self.step_s = step_s
+        self.tenant = tenant
+        self.pods = pods
+        self.bulk = bulk
+        self.BULK_VARIANTS = bulk_variants
+
+    def ts(self, i):
+        return self.base_s + i * self.step_s
+
+    def stacks(self, i, small=False):
+        """[(root-first frames, count)]; the value stored is count x SCALE.
+        small: only the three stacks every push has (not the bulk)."""
+        out = [(["main", "serve", "handler_%d" % (i % 5), "shared_%d" % (i % 3)], 1 + i % 7),
+               (["main", "serve", "%s%d" % (self.marker, i)], 1 + i % 4),
+               (["main", "gc"], 2)]
+        if self.bulk and not small:
+            out += self._bulk(i)[0]
+        return out
+
+    def _bulk(self, i):
+        """(stacks, folded text, self values) of push i's bulk part; by variant, cached."""
+        v = i % self.BULK_VARIANTS
+        cache = self.__dict__.setdefault("_bulk_cache", {})
+        if v not in cache:
+            rnd = random.Random(v * 7919 + 17 + self.bulk)
+            st = [(["main", "mod_%d" % (k % 37), "fn_%d" % (k % 211), "leaf_%d" % k], 1 + rnd.randrange(50))
+                  for k in range(self.bulk)]
+            text = "".join("%s %d\n" % (";".join(f), c) for f, c in st)
+            selfv = {}
+            for f, c in st:
+                selfv[f[-1]] = selfv.get(f[-1], 0) + c * self.SCALE
+            cache[v] = (st, text.encode(), selfv)
+        return cache[v]
+
+    def marker_name(self, i):
+        return "%s%d" % (self.marker, i)
+
+    def self_values(self, i):
+        out = dict(self._bulk(i)[2]) if self.bulk else {}
+        for frames, count in self.stacks(i, small=True):
+            out[frames[-1]] = out.get(frames[-1], 0) + count * self.SCALE
+        return out
+
+    def total(self, i):
+        return sum(self.self_values(i).values())
+
+    def headers(self):
+        return {"X-Scope-OrgID": self.tenant} if self.tenant else {}
+
+    def request(self, i):
+        """(query params, body, headers) of POST /ingest for push i."""
+        ts = self.ts(i)
+        hdrs = self.headers()
+        if self.kind == "folded":
+            body = "".join("%s %d\n" % (";".join(f), c) for f, c in self.stacks(i, small=True)).encode()
+            if self.bulk:
+                body += self._bulk(i)[1]
+            params = [("name", "%s.cpu{pod=pod-%d}" % (self.service, i % self.pods)),
+                      ("from", str(ts)), ("until", str(ts + 10))]
+            return params, body, hdrs
+        b = PprofBuilder(time_nanos=ts * 10 ** 9)
+        locs = {}     # function name -> location id (PprofBuilder.stack searches linearly)
+        for frames, count in self.stacks(i):
+            ids = []
+            for name in frames:
+                if name not in locs:
+                    locs[name] = b.loc(b.func(name))
+                ids.append(locs[name])
+            b.sample(list(reversed(ids)), [count * self.SCALE])
+        params = [("name", "%s{pod=pod-%d}" % (self.service, i % self.pods)), ("format", "pprof")]
+        return params, b.encode_gz(), hdrs
+
+    def describe(self, i):
+        params, body, hdrs = self.request(i)
+        return "POST /ingest?%s (%d-byte %s body%s)" % (
+            encode_query(params), len(body), self.kind,
+            ", X-Scope-OrgID: %s" % self.tenant if self.tenant else "")
+
+    def query(self):
+        return '%s{service_name="%s"}' % (CPU_TYPE, self.service)
+
+
+class PushLedger:
+    """Every push a test made and what became of it.
+
+    States: "acked" (200), "rejected" (an HTTP error status, or the connection
+    was refused, so nothing was sent), "unknown" (sent, but no answer came:
+    the process died meanwhile; or 504, the distributor stopped waiting).
+    verify() reads the stored set back and turns each unknown push into
+    "stored" or "lost" so that later checks are exact.
+    Push i uses schemes[i % len(schemes)].
+    """
+
+    def __init__(self, schemes):
+        self.schemes = list(schemes)
+        self.lock = threading.Lock()
+        self.next_id = 0
+        self.state = {}          # id -> state
+        self.detail = {}         # id -> status/error text for rejected and unknown pushes
+        self.ack_time = {}       # id -> time.monotonic() of the answer
+
+    def new_id(self):
+        with self.lock:
+            i = self.next_id
+            self.next_id += 1
+            return i
+
+    def scheme(self, i):
+        return self.schemes[i % len(self.schemes)]
+
+    def record(self, i, state, detail=None):
+        with self.lock:
+            self.state[i] = state
+            self.ack_time[i] = time.monotonic()
+            if detail is not None:
+                self.detail[i] = detail
+
+    def ids(self, *states):
+        with self.lock:
+            return sorted(i for i, s in self.state.items() if s in states)
+
+    def counts(self):
+        out = {}
+        with self.lock:
+            for s in self.state.values():
+                out[s] = out.get(s, 0) + 1
+        return out
+
+    def push_once(self, port, i=None, timeout=60):
+        """Make push i (a fresh id by default) on a new connection; record and return the state."""
+        import http.client
+        i = self.new_id() if i is None else i
+        sch = self.scheme(i)
+        params, body, hdrs = sch.request(i)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            return self._push_on(conn, i, params, body, hdrs)
+        finally:
+            conn.close()
+
+    def _push_on(self, conn, i, params, body, hdrs):
+        """One push on an open (or lazily connecting) HTTPConnection. Returns (state, status, body)."""
+        h = {"Content-Type": "application/octet-stream"}
+        h.update(hdrs)
+        if conn.sock is None:
+            try:
+                conn.connect()
+            except OSError as e:
+                self.record(i, "rejected", "connect: %r" % e)
+                return "rejected", 0, b""
+        try:
+            conn.request("POST", "/ingest?" + encode_query(params), body, h)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, EOFError, ValueError) as e:   # http.client errors are OSErrors or ValueErrors
+            conn.close()
+            self.record(i, "unknown", "no answer: %r" % e)
+            return "unknown", 0, b""
+        except Exception as e:                          # RemoteDisconnected, BadStatusLine, ...
+            conn.close()
+            self.record(i, "unknown", "no answer: %r" % e)
+            return "unknown", 0, b""
+        if resp.status == 200:
+            self.record(i, "acked")
+            return "acked", 200, data
+        detail = "HTTP %d: %s" % (resp.status, data[:300].decode("utf-8", "replace"))
+        # 504: the distributor gave up waiting; the ingester may still have stored it.
+        self.record(i, "unknown" if resp.status == 504 else "rejected", detail)
+        if resp.getheader("Connection", "").lower() == "close":
+            conn.close()
+        return ("unknown" if resp.status == 504 else "rejected"), resp.status, data
+
+    # -- reading back ---------------------------------------------------------
+    def query_range_ms(self, sch):
+        n = max(self.next_id, 1)
+        return (sch.base_s - 60) * 1000, (sch.ts(n) + 60) * 1000
+
+    def stored_values(self, hearth, sch):
+        """(per-function self dict, numTicks, the request made) of one scheme's service."""
+        frm, until = self.query_range_ms(sch)
+        params = [("query", sch.query()), ("from", str(frm)), ("until", str(until)),
+                  ("maxNodes", "1048576")]
+        req = "GET /pyroscope/render?%s%s" % (encode_query(params),
+                                            " (X-Scope-OrgID: %s)" % sch.tenant if sch.tenant else "")
+        fb = hearth.get_json("/pyroscope/render", params, headers=sch.headers())
+        tree, _root = flamebearer_tree(fb["flamebearer"])
+        return self_by_name(tree), fb["flamebearer"]["numTicks"], req
+
+    def verify(self, hearth, exact=False, resolve=True):
+        """Check what hearth answers against the ledger; returns a list of problems.
+
+        For every scheme: acked ⊆ stored ⊆ acked ∪ unknown (exact=True: stored
+        == acked, no unknown allowed), every stored push counted once, and the
+        per-function self values equal the sum over the stored pushes exactly.
+        With resolve, unknown pushes become "stored"/"lost" afterwards.
+        """
+        problems = []
+        found_all = set()
+        for si, sch in enumerate(self.schemes):
+            got, ticks, req = self.stored_values(hearth, sch)
+            mine = [i for i in range(self.next_id) if i % len(self.schemes) == si]
+            prefix = sch.marker
+            stored = set()
+            for name in got:
+                if name.startswith(prefix) and name[len(prefix):].isdigit():
+                    stored.add(int(name[len(prefix):]))
+            found_all |= stored
+            with self.lock:
+                st = {i: self.state.get(i) for i in mine}
+            expected = {}
+            variants = {}
+            for i in sorted(stored):
+                for frames, count in sch.stacks(i, small=True):
+                    expected[frames[-1]] = expected.get(frames[-1], 0) + count * sch.SCALE
+                if sch.bulk:
+                    v = i % sch.BULK_VARIANTS
+                    variants[v] = variants.get(v, 0) + 1
+            for v, n in variants.items():       # bulk parts: per variant, times its pushes
+                for k, x in sch._bulk(v)[2].items():
+                    expected[k] = expected.get(k, 0) + x * n
+            bad = []
+            for i in mine:
+                s = st[i]
+                if s in ("acked", "stored") and i not in stored:
+                    bad.append("  acknowledged push #%d missing: %s; expected function %s = %d, got absent"
+                               % (i, sch.describe(i), sch.marker_name(i), sch.self_values(i)[sch.marker_name(i)]))
+                elif s in ("rejected", "lost") and i in stored:
+                    bad.append("  push #%d is stored but was %s (%s): %s" % (
+                        i, s, self.detail.get(i, ""), sch.describe(i)))
+                elif s == "unknown" and i in stored and exact:
+                    bad.append("  push #%d had no answer but is stored: %s" % (i, sch.describe(i)))
+                elif s is None and i in stored:
+                    bad.append("  push #%d stored though it was never completed" % i)
+            for i in sorted(stored):
+                if i not in st:
+                    bad.append("  function %s%d belongs to no push of this test" % (prefix, i))
+            if got != expected:
+                bad.append("  per-function self values differ from the sum over the %d stored pushes "
+                           "(expected vs got):\n%s" % (len(stored), diff_dicts(expected, got)))
+            exp_ticks = sum(expected.values())
+            if ticks != exp_ticks:
+                bad.append("  numTicks: expected %d, got %d" % (exp_ticks, ticks))
+            if bad:
+                problems.append("%s\n%s" % (req, "\n".join(bad[:25]) + (
+                    "\n  ... %d more" % (len(bad) - 25) if len(bad) > 25 else "")))
+        if resolve:
+            with self.lock:
+                for i, s in self.state.items():
+                    if s == "unknown":
+                        self.state[i] = "stored" if i in found_all else "lost"
+        return problems
+
+
+class Pusher:
+    """Threads pushing fresh ids of a ledger to one hearth port until stop().
+
+    Each thread keeps one keep-alive connection; after an error it reconnects.
+    A push is never retried (a retry would be a second profile). pause_s
+    sleeps between pushes of a thread.
+    """
+
+    def __init__(self, ledger, port, threads=2, pause_s=0.0, max_pushes=None):
+        self.ledger = ledger
+        self.port = port
+        self.n_threads = threads
+        self.pause_s = pause_s
+        self.max_pushes = max_pushes
+        self.stop_event = threading.Event()
+        self.threads = []
+        self.statuses = {}     # HTTP status (0 = no answer / refused) -> count
+        self.first_error = {}  # status -> (push id, detail)
+        self.lock = threading.Lock()
+        self.made = 0
+
+    def start(self):
+        for _ in range(self.n_threads):
+            t = threading.Thread(target=self._run, daemon=True)
+            t.start()
+            self.threads.append(t)
+        return self
+
+    def _run(self):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        while not self.stop_event.is_set():
+            with self.lock:
+                if self.max_pushes is not None and self.made >= self.max_pushes:
+                    break
+                self.made += 1
+            i = self.ledger.new_id()
+            params, body, hdrs = self.ledger.scheme(i).request(i)
+            state, status, data = self.ledger._push_on(conn, i, params, body, hdrs)
+            with self.lock:
+                self.statuses[status] = self.statuses.get(status, 0) + 1
+                if status != 200 and status not in self.first_error:
+                    self.first_error[status] = (i, self.ledger.detail.get(i, ""))
+            if state in ("rejected", "unknown") and status in (0,) and not self.stop_event.is_set():
+                time.sleep(0.01)   # the server is gone or restarting: do not spin
+            if self.pause_s:
+                time.sleep(self.pause_s)
+        conn.close()
+
+    def stop(self, timeout=90):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout)
+        alive = [t for t in self.threads if t.is_alive()]
+        if alive:
+            raise HearthError("%d pusher thread(s) still running %d s after stop" % (len(alive), timeout))
+
+
+# ---------------------------------------------------------------------------
+# Tenancy, authentication and limits (tokens file, overrides file, errors)
+# ---------------------------------------------------------------------------
+
+def write_file_atomic(path, text):
+    """Replace path in one step (write a sibling, rename over it), as a
+    config manager or a Kubernetes ConfigMap update does."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def sha256_hex(text):
+    import hashlib
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def password_hash(password):
+    """A SHA-512 crypt(3) hash ($6$), made with openssl(1) (Python's crypt
+    module is deprecated)."""
+    out = subprocess.run(["openssl", "passwd", "-6", "-salt", "hearthtestsalt", password],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def _yaml_list(items):
+    return "[" + ", ".join('"%s"' % i for i in items) + "]"
+
+
+def tokens_yaml(tokens=(), users=()):
+    """The tokens file (common/auth.h). tokens: dicts {name, token, read,
+    write}; users: dicts {name, password, read, write}. Only hashes are
+    written."""
+    out = ["tokens:"] if tokens else []
+    for t in tokens:
+        out += ["  - name: %s" % t["name"], "    sha256: %s" % sha256_hex(t["token"]),
+                "    read: %s" % _yaml_list(t.get("read", [])),
+                "    write: %s" % _yaml_list(t.get("write", []))]
+    if users:
+        out.append("users:")
+    for u in users:
+        out += ["  - name: %s" % u["name"],
+                "    password_hash: '%s'" % password_hash(u["password"]),
+                "    read: %s" % _yaml_list(u.get("read", [])),
+                "    write: %s" % _yaml_list(u.get("write", []))]
+    return "\n".join(out) + "\n"
+
+
+def overrides_yaml(overrides):
+    """The runtime overrides file: {tenant: {limit_key: value}}."""
+    out = ["overrides:"]
+    for tenant, limits in overrides.items():
+        out.append('  "%s":' % tenant)
+        for k, v in limits.items():
+            out.append("    %s: %s" % (k, v))
+    return "\n".join(out) + "\n"
+
+
+def bearer(token, tenant=None):
+    h = {"Authorization": "Bearer " + token}
+    if tenant is not None:
+        h["X-Scope-OrgID"] = tenant
+    return h
+
+
+def basic(user, password, tenant=None):
+    import base64
+    h = {"Authorization": "Basic " + base64.b64encode(
+        ("%s:%s" % (user, password)).encode()).decode()}
+    if tenant is not None:
+        h["X-Scope-OrgID"] = tenant
+    return h
+
+
+def error_body(resp):
+    """The {"code","message"} of an error response (HearthError if not JSON)."""
+    try:
+        j = json.loads(resp.body)
+    except ValueError:
+        raise HearthError("HTTP %d: body is not a JSON error: %r" % (resp.status, resp.body[:300]))
+    if not isinstance(j, dict) or "code" not in j or "message" not in j:
+        raise HearthError("HTTP %d: not a {code, message} error: %r" % (resp.status, j))
+    return j
+
+
+def folded_body(stacks):
+    """Folded text from [(frames, count)]."""
+    return "".join("%s %d\n" % (";".join(f), c) for f, c in stacks).encode()
+
+
+# ---------------------------------------------------------------------------
 # Test running
 # ---------------------------------------------------------------------------
 
@@ -1267,3 +1982,328 @@ def run_tests():
     passed = r.testsRun - failed - skipped
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed or r.testsRun == 0 else 0)
+
+
+# ---------------------------------------------------------------------------
+# Scrape targets (the pull model): Go programs, fake pprof endpoints, pprof CLI
+# ---------------------------------------------------------------------------
+
+class GoProgram:
+    """Builds a Go module (stdlib only) with Debian's golang-go and runs it.
+
+    The build is offline and hermetic: GOPROXY=off, GOFLAGS=-mod=mod, and
+    GOCACHE/HOME/PPROF_TMPDIR inside a temporary directory (go tool pprof
+    would otherwise save copies under $HOME/pprof). The program must print
+    "listening HOST:PORT" as its first line of stdout. env() is that
+    environment, for `go tool pprof` too.
+    """
+
+    def __init__(self, source_dir, name="goprog"):
+        self.source_dir = source_dir
+        self.name = name
+        self.tmp = tempfile.mkdtemp(prefix="hearth-go-")
+        self.binary = os.path.join(self.tmp, name)
+        self.proc = None
+        self.address = None
+
+    def env(self):
+        e = dict(os.environ)
+        e.update({"GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOCACHE": os.path.join(self.tmp, "cache"),
+                  "HOME": self.tmp, "PPROF_TMPDIR": os.path.join(self.tmp, "pprof"),
+                  "CGO_ENABLED": "0"})
+        return e
+
+    def build(self, timeout=300):
+        go = shutil.which("go")
+        if go is None:
+            raise HearthError("`go` not found: install golang-go (scripts/install-deps.sh does)")
+        src = os.path.join(self.tmp, "src")
+        shutil.copytree(self.source_dir, src)
+        r = subprocess.run([go, "build", "-o", self.binary, "."], cwd=src, env=self.env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        if r.returncode != 0:
+            raise HearthError("go build failed:\n%s" % r.stdout.decode("utf-8", "replace"))
+        return self
+
+    def start(self, timeout=30):
+        self._stderr = open(os.path.join(self.tmp, "stderr.log"), "wb")
+        self.proc = subprocess.Popen([self.binary], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self._stderr)
+        _LIVE_PROCS.append(self.proc)
+        line = b""
+        deadline = time.monotonic() + timeout
+        while not line.endswith(b"\n") and time.monotonic() < deadline:
+            b = self.proc.stdout.read(1)
+            if not b:
+                break
+            line += b
+        if not line.startswith(b"listening "):
+            raise HearthError("%s did not print its address (got %r)" % (self.name, line))
+        self.address = line.split()[1].decode()
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            self.proc.stdout.close()
+            self._stderr.close()
+        if self.proc in _LIVE_PROCS:
+            _LIVE_PROCS.remove(self.proc)
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("HEARTH_KEEP_TMP") != "1":
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def pprof_top(self, profile, sample_index=None, diff_base=None):
+        """`go tool pprof -top` as {function: flat}, exact (-unit=B for bytes).
+
+        With diff_base, flat is profile minus diff_base per function.
+        """
+        args = [shutil.which("go"), "tool", "pprof", "-top", "-nodefraction=0", "-nodecount=1000000"]
+        if sample_index:
+            args.append("-sample_index=" + sample_index)
+            if sample_index.endswith("_space"):
+                args.append("-unit=B")
+        if diff_base:
+            args.append("-diff_base=" + diff_base)
+        args.append(profile)
+        r = subprocess.run(args, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        if r.returncode != 0:
+            raise HearthError("%s failed: %s" % (" ".join(args), r.stderr.decode("utf-8", "replace")))
+        return parse_pprof_top(r.stdout.decode("utf-8", "replace"))
+
+
+def parse_pprof_top(text):
+    """Rows of `pprof -top` ("flat flat% sum% cum cum% name") as {name: flat}.
+
+    Values are plain integers or integers with a B suffix (-unit=B).
+    """
+    out = {}
+    rows = False
+    for line in text.splitlines():
+        if line.strip().startswith("flat") and "cum" in line:
+            rows = True
+            continue
+        if not rows or not line.strip():
+            continue
+        parts = line.split(None, 5)
+        if len(parts) < 6:
+            continue
+        flat = parts[0]
+        if flat.endswith("B"):
+            flat = flat[:-1]
+        try:
+            out[parts[5]] = out.get(parts[5], 0) + int(flat)
+        except ValueError:
+            raise HearthError("cannot read pprof -top row %r (use an exact -unit)" % line)
+    return out
+
+
+class FakeTarget:
+    """An HTTP server on 127.0.0.1 (own thread) whose GETs `handler` answers.
+
+    handler(path, headers) -> (status, body bytes) or None to hang up without
+    answering. `requests` counts GETs per path.
+    """
+
+    def __init__(self, handler):
+        import http.server
+
+        target = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                with target.lock:
+                    target.requests[self.path] = target.requests.get(self.path, 0) + 1
+                ans = handler(self.path, self.headers)
+                if ans is None:
+                    return
+                status, body = ans
+                self.send_response(status)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *a):
+                pass
+
+        self.lock = threading.Lock()
+        self.requests = {}
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = "127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self, path):
+        with self.lock:
+            return self.requests.get(path, 0)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def scrape_targets(hearth):
+    """GET /targets as JSON: the list of {job, instance, profile, health, ...}."""
+    return hearth.get_json("/targets", headers={"Accept": "application/json"})["targets"]
+
+
+def scrape_target(hearth, job, instance, profile):
+    """The /targets entry of one (job, instance, profile), or None."""
+    for t in scrape_targets(hearth):
+        if t["job"] == job and t["instance"] == instance and t["profile"] == profile:
+            return t
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Connect APIs (connect-apis.md §1): a client, and a protobuf decoder driven
+# by field tables written in the tests from the spec (independent of
+# hearth's own .proto files and encoder)
+# ---------------------------------------------------------------------------
+
+def pb_double(field_no, v):
+    """A double field (wire type 1, little-endian IEEE 754)."""
+    import struct
+    return pb_key(field_no, 1) + struct.pack("<d", v)
+
+
+def pb_msg(field_no, *parts):
+    """An embedded message field made of already-encoded parts."""
+    return pb_bytes(field_no, b"".join(parts))
+
+
+def connect_call(hearth, path, body, codec="json", headers=None, gzip_body=False,
+                 accept_gzip=False, tenant=None, timeout=120):
+    """POST a unary Connect call; body is a dict/str (json) or bytes (proto).
+
+    gzip_body: Content-Encoding gzip (what pyroscope-rs does for Push);
+    accept_gzip: offer Accept-Encoding gzip. Returns Response (never raises).
+    """
+    hdrs = {"Content-Type": "application/json" if codec == "json" else "application/proto"}
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    if gzip_body:
+        body = gzip.compress(body)
+        hdrs["Content-Encoding"] = "gzip"
+    if accept_gzip:
+        hdrs["Accept-Encoding"] = "gzip"
+    if tenant is not None:
+        hdrs["X-Scope-OrgID"] = tenant
+    hdrs.update(headers or {})
+    return hearth.post(path, body=body, headers=hdrs, timeout=timeout)
+
+
+def connect_body(resp):
+    """The response body with Content-Encoding: gzip removed."""
+    if (resp.header("Content-Encoding") or "").lower() == "gzip":
+        return gzip.decompress(resp.body)
+    return resp.body
+
+
+def pb_decode(buf, schema):
+    """Decode one message with a field table {no: (name, kind[, sub])}.
+
+    kind: "string", "bytes", "int64", "uint64", "int32", "uint32", "bool",
+    "enum", "double", "msg" (sub = the message's table); a name ending in
+    "[]" is repeated (packed or not) and comes back as a list under the name
+    without "[]". Unknown fields are skipped. Absent fields are absent.
+    """
+    import struct
+    out = {}
+    for fno, wt, v in pb_fields(buf):
+        if fno not in schema:
+            continue
+        name, kind = schema[fno][0], schema[fno][1]
+        rep = name.endswith("[]")
+        key = name[:-2] if rep else name
+        vals = []
+        if kind in ("int64", "uint64", "int32", "uint32", "bool", "enum"):
+            raw = []
+            pb_repeated_varints(wt, v, raw)
+            for x in raw:
+                if kind in ("int64", "enum"):
+                    x = _int64(x)
+                elif kind == "int32":
+                    x = _int64(x)
+                elif kind == "bool":
+                    x = bool(x)
+                vals.append(x)
+        elif kind == "double":
+            if wt == 1:
+                vals.append(struct.unpack("<d", v.to_bytes(8, "little"))[0])
+            elif wt == 2:
+                b = bytes(v)
+                vals += [x[0] for x in struct.iter_unpack("<d", b)]
+            else:
+                raise PbError("field %d: double with wire type %d" % (fno, wt))
+        elif kind == "string":
+            vals.append(bytes(_msg(wt, v, fno)).decode("utf-8"))
+        elif kind == "bytes":
+            vals.append(bytes(_msg(wt, v, fno)))
+        elif kind == "msg":
+            vals.append(pb_decode(_msg(wt, v, fno), schema[fno][2]))
+        else:
+            raise ValueError("unknown kind %r" % kind)
+        if rep:
+            out.setdefault(key, []).extend(vals)
+        else:
+            out[key] = vals[-1]
+    return out
+
+
+def go_pprof_top(paths, sample_index, unit=None, tmpdir=None):
+    """Per-function (flat, cum) of `go tool pprof -top` over paths (merged).
+
+    Values are read in the sample type's own unit (-unit), " (inline)" and
+    " (partial-inline)" markers are dropped, and rows of the same name are summed (flat) /
+    kept apart (cum is returned per row list). Returns (flat, cums, total)
+    with flat {name: int}, cums {name: [int, ...]}.
+    """
+    import re
+    env = dict(os.environ)
+    env["PPROF_TMPDIR"] = tmpdir or tempfile.gettempdir()
+    env.setdefault("HOME", env["PPROF_TMPDIR"])
+    cmd = ["go", "tool", "pprof", "-top", "-nodefraction=0", "-edgefraction=0",
+           "-nodecount=1000000", "-sample_index=%s" % sample_index]
+    if unit:
+        cmd.append("-unit=%s" % unit)
+    cmd += list(paths)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    if p.returncode != 0:
+        raise HearthError("%s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr[-2000:]))
+    flat, cums, total = {}, {}, None
+    num = r"(-?[0-9]+(?:\.[0-9]+)?)([A-Za-z]*)"
+    row = re.compile(r"^\s*" + num + r"\s+\S+%\s+\S+%\s+" + num + r"\s+\S+%\s+(.*)$")
+    for line in p.stdout.splitlines():
+        m = re.match(r"^Showing nodes accounting for \S+, \S+ of " + num + r" total", line)
+        if m:
+            total = int(float(m.group(1)))
+            continue
+        m = row.match(line)
+        if not m:
+            continue
+        name = m.group(5)
+        for marker in (" (inline)", " (partial-inline)"):
+            if name.endswith(marker):
+                name = name[: -len(marker)]
+        flat[name] = flat.get(name, 0) + int(float(m.group(1)))
+        cums.setdefault(name, []).append(int(float(m.group(3))))
+    return flat, cums, total
+
+
+PPROF_UNITS = {"nanoseconds": "ns", "microseconds": "us", "milliseconds": "ms",
+               "bytes": "B", "count": None}

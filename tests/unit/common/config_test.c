@@ -401,6 +401,37 @@ test_config_flags_win_over_yaml(void **state)
 	unlink(path);
 }
 
+/* scrape_configs is a list the table cannot hold: the loader accepts it
+ * (checking only that it is a list) and records the file for its owner. */
+static void
+test_config_list_section_accepted_and_file_recorded(void **state)
+{
+	(void) state;
+	hearth_config c;
+	hearth_err    err;
+	int           help;
+	const char   *path = write_temp("scrape_configs:\n  - job_name: a\n"
+	                                  "    static_configs: []\n"
+	                                  "server: {http_threads: 5}\n");
+	hearth_config_defaults(&c);
+	assert_string_equal(c.file, "");
+	char        arg[128];
+	const char *argv[] = { "hearth", arg };
+	snprintf(arg, sizeof(arg), "-config.file=%s", path);
+	assert_int_equal(parse_args(&c, 2, argv, &help, &err), 0);
+	assert_string_equal(c.file, path);
+	assert_int_equal(c.server.http_threads, 5);
+	unlink(path);
+	hearth_config_defaults(&c);
+	assert_int_equal(parse_yaml(&c, "scrape_configs:\n", &err), 0);
+	assert_int_equal(
+	    parse_yaml(&c, "server: {}\nscrape_configs: {job_name: a}\n", &err),
+	    HEARTH_EINVAL);
+	assert_string_equal(err.msg,
+	    "config: line 2: scrape_configs: expected a list (lines starting "
+	    "with \"- \"), got a mapping");
+}
+
 static void
 test_config_help_lists_every_flag(void **state)
 {
@@ -408,12 +439,23 @@ test_config_help_lists_every_flag(void **state)
 	static const char *const flags[] = { "config.file", "help", "target",
 		"server.http-listen-address", "server.http-listen-port",
 		"server.http-threads", "server.http-connection-timeout",
-		"server.http-max-connections", "log.level", "storage.path",
-		"rpc.max-message-bytes", "rpc.timeout",
-		"auth.multitenancy-enabled", "limits.ingestion-body-limit-mb",
+		"server.http-max-connections", "log.level",
+		"server.http-read-timeout", "server.http-max-connections-per-ip",
+		"server.http-max-header-bytes", "storage.path",
+		"storage.wal-sync", "storage.wal-sync-interval",
+		"storage.block-cache-bytes", "storage.write-buffer-bytes",
+		"ingester.block-duration", "ingester.max-head-bytes",
+		"ingester.compaction-interval", "ingester.retention-interval",
+		"rpc.max-message-bytes", "rpc.timeout", "scrape.workers",
+		"scrape.dump-dir", "scrape.dump-keep",
+		"auth.multitenancy-enabled", "auth.tokens-file",
+		"runtime-config.file", "runtime-config.reload-period",
+		"limits.ingestion-rate-mb", "limits.ingestion-burst-size-mb",
+		"limits.ingestion-body-limit-mb",
 		"limits.max-label-names-per-series",
 		"limits.max-label-name-length",
 		"limits.max-label-value-length",
+		"limits.max-global-series-per-tenant",
 		"limits.max-profile-size-bytes",
 		"limits.max-profile-stacktrace-samples",
 		"limits.max-profile-stacktrace-depth",
@@ -421,7 +463,8 @@ test_config_help_lists_every_flag(void **state)
 		"limits.reject-older-than", "limits.reject-newer-than",
 		"limits.max-query-length", "limits.max-query-lookback",
 		"limits.max-flamegraph-nodes-default",
-		"limits.max-flamegraph-nodes-max", "limits.query-timeout" };
+		"limits.max-flamegraph-nodes-max", "limits.query-timeout",
+		"limits.max-concurrent-queries", "limits.retention-period" };
 	char                    *text    = NULL;
 	size_t                   len     = 0;
 	FILE                    *f       = open_memstream(&text, &len);
@@ -468,17 +511,41 @@ test_config_dump_defaults_exact(void **state)
 	    "  http_connection_timeout: 30s\n"
 	    "  http_max_connections: 1024\n"
 	    "  log_level: \"info\"\n"
+	    "  http_read_timeout: 30s\n"
+	    "  http_max_connections_per_ip: 0\n"
+	    "  http_max_header_bytes: 65536\n"
 	    "storage:\n"
 	    "  path: \"./data\"\n"
+	    "  wal_sync: \"always\"\n"
+	    "  wal_sync_interval: 100ms\n"
+	    "  block_cache_bytes: 67108864\n"
+	    "  write_buffer_bytes: 33554432\n"
+	    "ingester:\n"
+	    "  block_duration: 10m\n"
+	    "  max_head_bytes: 536870912\n"
+	    "  compaction_interval: 30s\n"
+	    "  retention_interval: 1m\n"
 	    "rpc:\n"
 	    "  max_message_bytes: 67108864\n"
 	    "  timeout: 30s\n"
+	    "scrape:\n"
+	    "  workers: 2\n"
+	    "  dump_dir: \"\"\n"
+	    "  dump_keep: 16\n"
 	    "multitenancy_enabled: false\n"
+	    "auth:\n"
+	    "  tokens_file: \"\"\n"
+	    "runtime_config:\n"
+	    "  file: \"\"\n"
+	    "  period: 10s\n"
 	    "limits:\n"
+	    "  ingestion_rate_mb: 4\n"
+	    "  ingestion_burst_size_mb: 2\n"
 	    "  ingestion_body_limit_mb: 256\n"
 	    "  max_label_names_per_series: 30\n"
 	    "  max_label_name_length: 1024\n"
 	    "  max_label_value_length: 2048\n"
+	    "  max_global_series_per_tenant: 5000\n"
 	    "  max_profile_size_bytes: 4194304\n"
 	    "  max_profile_stacktrace_samples: 16000\n"
 	    "  max_profile_stacktrace_depth: 1000\n"
@@ -489,7 +556,9 @@ test_config_dump_defaults_exact(void **state)
 	    "  max_query_lookback: 14d\n"
 	    "  max_flamegraph_nodes_default: 8192\n"
 	    "  max_flamegraph_nodes_max: 1048576\n"
-	    "  query_timeout: 1m\n");
+	    "  query_timeout: 1m\n"
+	    "  max_concurrent_queries: 0\n"
+	    "  retention_period: 14d\n");
 	hearth_buf_fini(&b);
 }
 
@@ -638,6 +707,8 @@ main(void)
 		cmocka_unit_test(test_config_flag_errors),
 		cmocka_unit_test(test_config_help_flag_stops_parsing),
 		cmocka_unit_test(test_config_flags_win_over_yaml),
+		cmocka_unit_test(
+		    test_config_list_section_accepted_and_file_recorded),
 		cmocka_unit_test(test_config_help_lists_every_flag),
 		cmocka_unit_test(test_config_dump_defaults_exact),
 		cmocka_unit_test(test_config_dump_round_trips),

@@ -7,10 +7,12 @@
 #include "ingester.h"
 #include "rpc.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_MSG (1 << 20)
 
@@ -21,7 +23,36 @@ typedef struct fx {
 	hearth_arena	  *a;
 	hearth_log	   log;
 	hearth_err	   err;
+	char		   dir[64]; /* storage */
 } fx;
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void) st;
+	(void) flag;
+	(void) f;
+	return remove(p);
+}
+
+/* Storage in dir (a new temporary directory) with small RocksDB buffers. */
+static hearth_store_cfg
+store_cfg(char *dir)
+{
+	strcpy(dir, "/tmp/hearth-ingester-test-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return (hearth_store_cfg) {
+		.path		      = dir,
+		.wal_sync	      = HEARTH_WAL_SYNC_ALWAYS,
+		.wal_sync_interval_ms = 100,
+		.block_cache_bytes    = 1 << 20,
+		.write_buffer_bytes   = 1 << 20,
+		.block_duration_ms    = 3600 * 1000,
+		.max_head_bytes	      = 64 << 20,
+		.compaction_interval_ms = 3600 * 1000,
+		.retention_interval_ms	= 3600 * 1000,
+	};
+}
 
 static int64_t
 now_ms(void)
@@ -38,10 +69,14 @@ fx_start(fx *f, const char *url)
 	memset(f, 0, sizeof(*f));
 	hearth_log_init(&f->log, "ingester_test", HEARTH_LOG_WARN);
 	f->metrics		  = hearth_metrics_new();
-	hearth_ingester_cfg  cfg  = { url, MAX_MSG, 2 };
-	hearth_ingester_deps deps = { &f->log, f->metrics };
+	hearth_ingester_cfg  cfg  = { url, MAX_MSG, 2, store_cfg(f->dir), NULL };
+	hearth_ingester_deps deps = { &f->log, f->metrics, NULL };
 	assert_int_equal(hearth_ingester_new(&cfg, &deps, &f->ing, &f->err), 0);
 	assert_int_equal(hearth_ingester_start(f->ing, &f->err), 0);
+	for (int i = 0; i < 1000 && hearth_ingester_ready(f->ing, NULL) == 0;
+	     i++)
+		usleep(10 * 1000);
+	assert_int_equal(hearth_ingester_ready(f->ing, &f->err), 1);
 	if (strncmp(url, "tcp", 3) == 0) {
 		snprintf(url2, sizeof(url2), "tcp://127.0.0.1:%d",
 		    hearth_ingester_port(f->ing));
@@ -56,9 +91,11 @@ static void
 fx_stop(fx *f)
 {
 	hearth_rpc_client_free(f->cli);
+	hearth_ingester_stop(f->ing);
 	hearth_ingester_free(f->ing);
 	hearth_metrics_free(f->metrics);
 	hearth_arena_free(f->a);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Call method with message m (NULL = empty body). */
@@ -317,9 +354,11 @@ test_ingester_metrics_exported(void **state)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (strstr(out.data, want[i]) == NULL)
 			fail_msg("missing %s in:\n%s", want[i], out.data);
-	char line[96];
+	char		   line[96];
+	hearth_store_stats st;
+	hearth_store_stats_get(hearth_ingester_store(f.ing), &st);
 	snprintf(line, sizeof(line), "hearth_ingester_head_bytes %zu\n",
-	    hearth_head_bytes(hearth_ingester_head(f.ing)));
+	    st.head_bytes + st.flushing_bytes);
 	assert_non_null(strstr(out.data, line));
 	hearth_buf_fini(&out);
 	fx_stop(&f);
@@ -331,20 +370,24 @@ test_ingester_config_errors(void **state)
 	(void) state;
 	hearth_ingester	   *ing;
 	hearth_err	    err;
-	hearth_ingester_cfg cfg = { "", MAX_MSG, 2 };
+	char		    dir[64];
+	hearth_ingester_cfg cfg = { "", MAX_MSG, 2, store_cfg(dir), NULL };
 	assert_int_equal(hearth_ingester_new(&cfg, NULL, &ing, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "ingester: rpc listen URL is empty");
-	cfg = (hearth_ingester_cfg) { "inproc://x", 0, 2 };
+	cfg.rpc_url	  = "inproc://x";
+	cfg.max_msg_bytes = 0;
 	assert_int_equal(hearth_ingester_new(&cfg, NULL, &ing, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "ingester: max message bytes must be > 0");
-	cfg = (hearth_ingester_cfg) { "inproc://x", MAX_MSG, 0 };
+	cfg.max_msg_bytes = MAX_MSG;
+	cfg.workers	  = 0;
 	assert_int_equal(hearth_ingester_new(&cfg, NULL, &ing, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "ingester: workers must be >= 1");
 	/* Bad URL: caught at start, prefixed with the role. */
-	cfg = (hearth_ingester_cfg) { "nope://x", MAX_MSG, 1 };
+	cfg.rpc_url = "nope://x";
+	cfg.workers = 1;
 	assert_int_equal(hearth_ingester_new(&cfg, NULL, &ing, &err), 0);
 	assert_int_equal(hearth_ingester_start(ing, &err), HEARTH_EINVAL);
 	assert_true(strncmp(err.msg,
@@ -352,6 +395,13 @@ test_ingester_config_errors(void **state)
 	    0);
 	hearth_ingester_free(ing);
 	hearth_ingester_free(NULL);
+	/* Storage settings are checked too, naming the setting. */
+	cfg.rpc_url		   = "inproc://y";
+	cfg.store.max_head_bytes = 0;
+	assert_int_equal(hearth_ingester_new(&cfg, NULL, &ing, &err),
+	    HEARTH_EINVAL);
+	assert_string_equal(err.msg, "ingester.max_head_bytes must be > 0");
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int

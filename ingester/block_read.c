@@ -1,0 +1,422 @@
+/*
+ * block_read: the query context shared by every query over blocks, and
+ * tree queries (block.h). Each query works on one list snapshot and
+ * accumulates privately; only a complete answer is merged into the
+ * caller's output, so that a retry (a block deleted under the query,
+ * block.h) starts from a clean slate. A tree query over a block with
+ * rollups reads whole hours from the hour rollup, whole minutes from the
+ * minute-rollup chunks and only the partial minutes at the edges from the
+ * sample chunks.
+ */
+#include "block_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+block_read_begin(block_rctx *c, hearth_blocks *bs, const char *tenant,
+    hearth_err *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->bs	= bs;
+	c->tmp	= hearth_arena_new(0);
+	c->blk	= hearth_arena_new(0);
+	c->dctx = ZSTD_createDCtx();
+	c->key	= malloc(strlen(tenant) + BLOCK_KEY_EXTRA);
+	if (c->tmp == NULL || c->blk == NULL || c->dctx == NULL ||
+	    c->key == NULL)
+		return hearth_err_set(err, HEARTH_ENOMEM,
+		    "select: out of memory");
+	return 0;
+}
+
+void
+block_read_end(block_rctx *c)
+{
+	block_list_put(c->l);
+	hearth_arena_free(c->tmp);
+	hearth_arena_free(c->blk);
+	ZSTD_freeDCtx(c->dctx);
+	free(c->key);
+	free(c->sums);
+	free(c->map);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A missing key: the block was deleted after our snapshot (retry) or the
+ * store is inconsistent. */
+int
+block_read_missing(block_rctx *c, const block *b, const char *what, hearth_err *err)
+{
+	if (block_list_moved(c->bs, c->l))
+		return BLOCK_RETRY;
+	return hearth_err_set(err, HEARTH_ECORRUPT,
+	    "block %s/%llu: %s missing", b->tenant, (unsigned long long) b->id,
+	    what);
+}
+
+/* The block's header; also starts the block's scratch. */
+int
+block_read_hdr(block_rctx *c, block *b, block_hdr **h, hearth_err *err)
+{
+	hearth_arena_reset(c->blk);
+	int rc = block_hdr_get(c->bs, b, 1, h, err);
+	return rc == HEARTH_ENOTFOUND ? block_read_missing(c, b, "header", err) : rc;
+}
+
+/* The value of key kind/series/chunk of b, in c->tmp. */
+static int
+read_value(block_rctx *c, block *b, int kind, uint32_t s, uint32_t chunk,
+    uint8_t **v, size_t *vl, hearth_err *err)
+{
+	size_t kl = block_key(c->key, b->tenant, b->id, kind, s, chunk);
+	int    rc = hearth_kv_get(c->bs->kv, HEARTH_KV_BLOCKS, c->key, kl,
+	       c->tmp, v, vl, err);
+	if (rc == HEARTH_ENOTFOUND)
+		return block_read_missing(c, b, kind == BLOCK_KEY_SAMPLES ? "samples"
+					  : kind == BLOCK_KEY_MINUTES
+					      ? "minute rollup"
+					      : "hour rollup",
+		    err);
+	if (rc == HEARTH_ENOMEM)
+		return hearth_err_set(err, rc, "select: out of memory");
+	return rc;
+}
+
+static int
+read_corrupt_prefix(const block *b, uint32_t s, int rc, hearth_err *err)
+{
+	if (rc == HEARTH_ECORRUPT)
+		hearth_err_prefix(err, "block %s/%llu series %u", b->tenant,
+		    (unsigned long long) b->id, s);
+	return rc;
+}
+
+int
+block_read_check_range(int64_t start_ms, int64_t end_ms, hearth_err *err)
+{
+	if (start_ms > end_ms)
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "select: start %lld is after end %lld",
+		    (long long) start_ms, (long long) end_ms);
+	return 0;
+}
+
+int
+block_read_overlaps(const block *b, int64_t start_ms, int64_t end_ms)
+{
+	return block_ms(b->max_ns) >= start_ms && block_ms(b->min_ns) <= end_ms;
+}
+
+/* ---- tree --------------------------------------------------------------- */
+
+typedef struct read_span {
+	int64_t a, b; /* [a, b) in ms */
+} read_span;
+
+/* Where a series' [start, end] comes from: whole hours from the hour
+ * rollup, whole minutes from the minute rollup, the rest from samples. */
+typedef struct read_plan {
+	read_span raw[4], min[2], hour;
+	int	  n_raw, n_min, has_hour;
+} read_plan;
+
+static int64_t
+read_down(int64_t x, int64_t w)
+{
+	return block_floor_div(x, w) * w;
+}
+
+static int64_t
+read_up(int64_t x, int64_t w)
+{
+	return -block_floor_div(-x, w) * w;
+}
+
+static void
+read_plan_part(read_plan *p, int64_t x, int64_t y)
+{
+	if (x >= y)
+		return;
+	int64_t m0 = read_up(x, BLOCK_MINUTE_MS), m1 = read_down(y, BLOCK_MINUTE_MS);
+	if (m0 >= m1) {
+		p->raw[p->n_raw++] = (read_span) { x, y };
+		return;
+	}
+	p->min[p->n_min++] = (read_span) { m0, m1 };
+	if (x < m0)
+		p->raw[p->n_raw++] = (read_span) { x, m0 };
+	if (m1 < y)
+		p->raw[p->n_raw++] = (read_span) { m1, y };
+}
+
+/* smin/smax: the series' first and last ms. The range is clamped to the
+ * hours around the data first, which keeps every bound far from int64
+ * overflow and loses no whole bucket that holds data. */
+static void
+read_plan_make(read_plan *p, int rollups, int64_t smin, int64_t smax,
+    int64_t start_ms, int64_t end_ms)
+{
+	memset(p, 0, sizeof(*p));
+	if (!rollups) {
+		int64_t a = start_ms > smin ? start_ms : smin;
+		int64_t z = end_ms < smax ? end_ms : smax;
+		if (a <= z)
+			p->raw[p->n_raw++] = (read_span) { a, z + 1 };
+		return;
+	}
+	int64_t lo = read_down(smin, BLOCK_HOUR_MS);
+	int64_t hi = read_down(smax, BLOCK_HOUR_MS) + BLOCK_HOUR_MS; /* excl */
+	int64_t a  = start_ms > lo ? start_ms : lo;
+	int64_t b  = end_ms < hi - 1 ? end_ms + 1 : hi;
+	if (a >= b)
+		return;
+	int64_t h0 = read_up(a, BLOCK_HOUR_MS), h1 = read_down(b, BLOCK_HOUR_MS);
+	if (h0 < h1) {
+		p->hour	    = (read_span) { h0, h1 };
+		p->has_hour = 1;
+		read_plan_part(p, a, h0);
+		read_plan_part(p, h1, b);
+	} else
+		read_plan_part(p, a, b);
+}
+
+static void
+read_add(block_rctx *c, uint32_t node, int64_t v)
+{
+	c->sums[node] = block_sat_add(c->sums[node], v);
+}
+
+/* Samples of the profiles in p's raw spans, chunk by chunk (the spans
+ * ascend, so a chunk shared by two spans is decoded once). */
+static int
+read_tree_raw(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
+    const read_plan *p, hearth_err *err)
+{
+	block_sdata sd;
+	uint32_t    have = UINT32_MAX, clo = 0;
+	int	    rc	 = 0;
+	for (int i = 0; rc == 0 && i < p->n_raw; i++) {
+		uint32_t lo, hi;
+		block_hdr_range(h, s, p->raw[i].a, p->raw[i].b, &lo, &hi);
+		for (uint32_t q = lo; q < hi;) {
+			uint32_t chunk, a, z;
+			uint8_t *v;
+			size_t	 vl, k = 0;
+			block_hdr_chunk(h, s, q, &chunk, &a, &z);
+			if (chunk != have) {
+				hearth_arena_reset(c->tmp);
+				rc = read_value(c, b, BLOCK_KEY_SAMPLES, s,
+				    chunk, &v, &vl, err);
+				if (rc == 0)
+					rc = block_dec_samples(h, s, a, z, v, vl,
+					    c->tmp, c->dctx, &sd, err);
+				if (rc != 0)
+					return read_corrupt_prefix(b, s, rc, err);
+				have = chunk;
+				clo  = a;
+			}
+			for (uint32_t x = clo; x < q; x++)
+				k += sd.counts[x - clo];
+			for (uint32_t end = hi < z ? hi : z; q < end; q++) {
+				for (uint32_t j = 0; j < sd.counts[q - clo];
+				     j++, k++)
+					read_add(c, sd.nodes[k], sd.values[k]);
+			}
+		}
+	}
+	hearth_arena_reset(c->tmp);
+	return rc;
+}
+
+/* Add the buckets of one rollup value that start in [a, z). */
+static int
+read_tree_rollup(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
+    int kind, uint32_t chunk, int64_t a, int64_t z, hearth_err *err)
+{
+	uint8_t	   *v;
+	size_t	    vl, k = 0;
+	block_rdata rd;
+	int	    rc = read_value(c, b, kind, s, chunk, &v, &vl, err);
+	if (rc == 0)
+		rc = block_dec_rollup(h, v, vl, c->tmp, c->dctx, &rd, err);
+	if (rc == 0 && rd.width_ms != (kind == BLOCK_KEY_MINUTES
+					       ? BLOCK_MINUTE_MS
+					       : BLOCK_HOUR_MS))
+		rc = hearth_err_set(err, HEARTH_ECORRUPT,
+		    "rollup of the wrong width");
+	if (rc != 0)
+		return read_corrupt_prefix(b, s, rc, err);
+	for (uint32_t i = 0; i < rd.n_buckets; i++) {
+		int64_t t = rd.buckets[i] * rd.width_ms;
+		if (t >= a && t < z)
+			for (uint32_t j = 0; j < rd.counts[i]; j++)
+				read_add(c, rd.nodes[k + j], rd.values[k + j]);
+		k += rd.counts[i];
+	}
+	hearth_arena_reset(c->tmp);
+	return 0;
+}
+
+/* Whole minutes: the minute-rollup chunks of each span that hold a
+ * profile of it. */
+static int
+read_tree_minutes(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
+    const read_plan *p, hearth_err *err)
+{
+	for (int i = 0; i < p->n_min; i++) {
+		int64_t m0 = p->min[i].a, m1 = p->min[i].b;
+		for (int64_t w = block_floor_div(m0, BLOCK_CHUNK_MS);
+		     w * BLOCK_CHUNK_MS < m1; w++) {
+			int64_t	 wa = w * BLOCK_CHUNK_MS, wz = wa + BLOCK_CHUNK_MS;
+			uint32_t lo, hi;
+			wa = wa > m0 ? wa : m0;
+			wz = wz < m1 ? wz : m1;
+			block_hdr_range(h, s, wa, wz, &lo, &hi);
+			if (lo >= hi)
+				continue;
+			int rc = read_tree_rollup(c, b, h, s, BLOCK_KEY_MINUTES,
+			    (uint32_t) block_hdr_chunk_of(h, s, wa), wa, wz, err);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+read_tree_hours(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
+    const read_plan *p, hearth_err *err)
+{
+	uint32_t lo, hi;
+	if (!p->has_hour)
+		return 0;
+	block_hdr_range(h, s, p->hour.a, p->hour.b, &lo, &hi);
+	if (lo >= hi)
+		return 0;
+	return read_tree_rollup(c, b, h, s, BLOCK_KEY_HOURS, 0, p->hour.a,
+	    p->hour.b, err);
+}
+
+/* Node sums -> tree, as head_tree_build does: a backward pass marks the
+ * nodes on a path to a non-zero sum, a forward pass adds them parents
+ * first (block.h invariant (2)). */
+static int
+read_tree_map(block_rctx *c, const block_hdr *h, hearth_fgtree *acc,
+    hearth_err *err)
+{
+	uint32_t nn = h->n_nodes, *map = c->map;
+	int64_t *sums = c->sums;
+	memset(map, 0, nn * sizeof(*map));
+	for (uint32_t i = nn - 1; i > 0; i--)
+		if (sums[i] != 0 || map[i] != 0) {
+			map[i]		   = 1;
+			map[h->parent[i]] = 1;
+		}
+	map[0] = 0;
+	if (sums[0] != 0)
+		hearth_fgtree_add_self(acc, 0, sums[0]);
+	for (uint32_t i = 1; i < nn; i++) {
+		if (map[i] == 0)
+			continue;
+		uint32_t nm = h->name[i], ch;
+		int rc = hearth_fgtree_child(acc, map[h->parent[i]], h->strs[nm],
+		    h->str_lens[nm], &ch);
+		if (rc != 0)
+			return hearth_err_set(err, rc,
+			    "select: the flame graph passed its node limit "
+			    "(%zu nodes)",
+			    hearth_fgtree_size(acc));
+		map[i] = ch;
+		if (sums[i] != 0)
+			hearth_fgtree_add_self(acc, ch, sums[i]);
+	}
+	return 0;
+}
+
+static int
+read_tree_block(block_rctx *c, block *b, const hearth_selector *sel,
+    int64_t start_ms, int64_t end_ms, hearth_fgtree *acc, hearth_err *err)
+{
+	block_hdr *h;
+	uint32_t  *ids;
+	size_t	   n;
+	int	   rc = block_read_hdr(c, b, &h, err);
+	if (rc != 0)
+		return rc;
+	if ((rc = block_hdr_select(h, sel, c->blk, &ids, &n, err)) != 0 ||
+	    n == 0)
+		goto done;
+	if (BLOCK_GROW(c->sums, c->cap_sums, h->n_nodes) != 0 ||
+	    BLOCK_GROW(c->map, c->cap_map, h->n_nodes) != 0) {
+		rc = hearth_err_set(err, HEARTH_ENOMEM,
+		    "select: out of memory (%u stack nodes)", h->n_nodes);
+		goto done;
+	}
+	memset(c->sums, 0, h->n_nodes * sizeof(*c->sums));
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const block_hseries *hs = &h->series[ids[i]];
+		read_plan	     p;
+		if (hs->n_profiles == 0)
+			continue;
+		read_plan_make(&p, h->rollups, block_ms(h->times[hs->first]),
+		    block_ms(h->times[hs->first + hs->n_profiles - 1]),
+		    start_ms, end_ms);
+		rc = read_tree_raw(c, b, h, ids[i], &p, err);
+		if (rc == 0)
+			rc = read_tree_minutes(c, b, h, ids[i], &p, err);
+		if (rc == 0)
+			rc = read_tree_hours(c, b, h, ids[i], &p, err);
+	}
+	if (rc == 0)
+		rc = read_tree_map(c, h, acc, err);
+done:
+	block_hdr_put(h);
+	return rc;
+}
+
+int
+hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
+    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err)
+{
+	int rc;
+	/* Blocks are decoded one value at a time into private buffers that
+	 * are reused and freed before returning: a query over a thousand
+	 * blocks must not pile them up in the request's arena. */
+	(void) scratch;
+	if ((rc = block_read_check_range(start_ms, end_ms, err)) != 0)
+		return rc;
+	for (int attempt = 0; attempt < BLOCK_MAX_ATTEMPTS; attempt++) {
+		block_rctx       c;
+		hearth_fgtree *acc = NULL;
+		if ((rc = block_read_begin(&c, bs, tenant, err)) != 0) {
+			block_read_end(&c);
+			return rc;
+		}
+		c.l		       = block_list_get(bs);
+		const block_tenant *bt = block_list_tenant(c.l, tenant);
+		for (size_t i = 0; rc == 0 && bt != NULL && i < bt->n; i++) {
+			if (!block_read_overlaps(bt->blocks[i], start_ms, end_ms))
+				continue;
+			if (acc == NULL && (acc = hearth_fgtree_new()) == NULL)
+				rc = hearth_err_set(err, HEARTH_ENOMEM,
+				    "select: out of memory");
+			else
+				rc = read_tree_block(&c, bt->blocks[i], sel,
+				    start_ms, end_ms, acc, err);
+		}
+		block_read_end(&c);
+		if (rc == 0 && acc != NULL &&
+		    (rc = hearth_fgtree_merge(out, acc)) != 0)
+			rc = hearth_err_set(err, rc,
+			    "select: the flame graph passed its node limit "
+			    "(%zu nodes)",
+			    hearth_fgtree_size(out));
+		hearth_fgtree_free(acc);
+		if (rc != BLOCK_RETRY)
+			return rc;
+	}
+	return hearth_err_set(err, HEARTH_EUNAVAIL,
+	    "select: blocks kept changing during the query; retry it");
+}

@@ -1,0 +1,3 @@
+module hearth.test/scrapetarget
+
+go 1.19

@@ -1,0 +1,398 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ingester.pb-c.h"
+#include "kv.h"
+#include "wal.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- fixture: a fresh RocksDB in a temporary directory ---------------- */
+
+typedef struct fx {
+	char            dir[64];
+	hearth_kv      *kv;
+	hearth_wal     *wal;
+	hearth_metrics *m;
+	hearth_arena   *a;
+	hearth_err      err;
+} fx;
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void) st;
+	(void) flag;
+	(void) f;
+	return remove(p);
+}
+
+static void
+fx_open_kv(fx *f)
+{
+	hearth_kv_opts o = { f->dir, 1 << 20, 1 << 20 };
+	assert_int_equal(hearth_kv_open(&o, &f->kv, &f->err), 0);
+}
+
+static void
+fx_open(fx *f, hearth_wal_sync sync)
+{
+	fx_open_kv(f);
+	assert_int_equal(
+	    hearth_wal_open(f->kv, sync, f->m, &f->wal, &f->err), 0);
+}
+
+static void
+fx_close(fx *f)
+{
+	hearth_wal_free(f->wal);
+	hearth_kv_close(f->kv);
+	f->wal = NULL;
+	f->kv  = NULL;
+}
+
+static int
+setup(void **state)
+{
+	fx *f = calloc(1, sizeof(*f));
+	strcpy(f->dir, "/tmp/hearth-wal-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->m   = hearth_metrics_new();
+	f->a   = hearth_arena_new(0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fx *f = *state;
+	fx_close(f);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	hearth_metrics_free(f->m);
+	hearth_arena_free(f->a);
+	free(f);
+	return 0;
+}
+
+/* ---- replay collector ------------------------------------------------- */
+
+#define MAX_SEEN 512
+
+typedef struct seen {
+	size_t   n;
+	uint64_t seq[MAX_SEEN];
+	char     tenant[MAX_SEEN][16];
+	char     push[MAX_SEEN][32];
+	size_t   stop_at; /* fail on this record (1-based); 0 = never */
+} seen;
+
+static int
+collect(void *ctx, uint64_t seq, const char *tenant, const uint8_t *push,
+    size_t len, hearth_err *err)
+{
+	seen *s = ctx;
+	if (s->stop_at != 0 && s->n + 1 == s->stop_at)
+		return hearth_err_set(
+		    err, HEARTH_EINVAL, "stop at %zu", s->stop_at);
+	assert_true(s->n < MAX_SEEN);
+	assert_true(len < sizeof(s->push[0]));
+	s->seq[s->n] = seq;
+	snprintf(s->tenant[s->n], sizeof(s->tenant[0]), "%s", tenant);
+	if (len > 0) /* an empty push decodes as NULL */
+		memcpy(s->push[s->n], push, len);
+	s->push[s->n][len] = '\0';
+	s->n++;
+	return 0;
+}
+
+static void
+append(fx *f, const char *tenant, const char *push, uint64_t want_seq)
+{
+	uint64_t seq = 0;
+	assert_int_equal(
+	    hearth_wal_append(f->wal, tenant, (const uint8_t *) push,
+	        strlen(push), f->a, &seq, &f->err),
+	    0);
+	assert_int_equal(seq, want_seq);
+}
+
+static void
+trim(fx *f, uint64_t seq)
+{
+	hearth_kv_batch *b = hearth_kv_batch_new();
+	hearth_wal_trim(f->wal, b, seq);
+	assert_int_equal(hearth_kv_write(f->kv, b, 1, &f->err), 0);
+	hearth_kv_batch_free(b);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void
+test_wal_key_is_big_endian(void **state)
+{
+	(void) state;
+	uint8_t k[8], lo[8], hi[8];
+	hearth_wal_key_encode(0x0102030405060708ULL, k);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(k[i], i + 1);
+	/* Byte order is sequence order, also across a byte boundary. */
+	hearth_wal_key_encode(255, lo);
+	hearth_wal_key_encode(256, hi);
+	assert_true(memcmp(lo, hi, 8) < 0);
+}
+
+static void
+test_wal_append_then_replay_in_order(void **state)
+{
+	fx *f = *state;
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	assert_int_equal(hearth_wal_last_seq(f->wal), 0);
+	append(f, "acme", "one", 1);
+	append(f, "beta", "two", 2);
+	append(f, "acme", "", 3); /* an empty push is still a record */
+	assert_int_equal(hearth_wal_last_seq(f->wal), 3);
+	fx_close(f);
+
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	assert_int_equal(hearth_wal_last_seq(f->wal), 3);
+	seen     s = { 0 };
+	uint64_t n = 99;
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, &n, &f->err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.seq[0], 1);
+	assert_int_equal(s.seq[1], 2);
+	assert_int_equal(s.seq[2], 3);
+	assert_string_equal(s.tenant[0], "acme");
+	assert_string_equal(s.tenant[1], "beta");
+	assert_string_equal(s.tenant[2], "acme");
+	assert_string_equal(s.push[0], "one");
+	assert_string_equal(s.push[1], "two");
+	assert_string_equal(s.push[2], "");
+	/* Sequences go on after the last one. */
+	append(f, "acme", "four", 4);
+}
+
+static void
+test_wal_trim_keeps_sequences_growing(void **state)
+{
+	fx *f = *state;
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	append(f, "t", "a", 1);
+	append(f, "t", "b", 2);
+	append(f, "t", "c", 3);
+	trim(f, 2);
+	seen s = { 0 };
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, NULL, &f->err), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.seq[0], 3);
+	assert_string_equal(s.push[0], "c");
+	/* Trim everything: the mark, not the (empty) WAL, gives the next
+	 * sequence after a restart. */
+	trim(f, 3);
+	fx_close(f);
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	assert_int_equal(hearth_wal_last_seq(f->wal), 3);
+	memset(&s, 0, sizeof(s));
+	uint64_t n = 99;
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, &n, &f->err), 0);
+	assert_int_equal(n, 0);
+	append(f, "t", "d", 4);
+	/* Trimming 0 is a no-op, not a deletion of everything. */
+	trim(f, 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, NULL, &f->err), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.seq[0], 4);
+}
+
+static void
+test_wal_replay_stops_at_callback_error(void **state)
+{
+	fx *f = *state;
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	append(f, "t", "a", 1);
+	append(f, "t", "b", 2);
+	append(f, "t", "c", 3);
+	seen     s = { .stop_at = 2 };
+	uint64_t n = 99;
+	assert_int_equal(hearth_wal_replay(f->wal, collect, &s, &n, &f->err),
+	    HEARTH_EINVAL);
+	assert_string_equal(f->err.msg, "stop at 2");
+	assert_int_equal(n, 1);
+	assert_int_equal(s.n, 1);
+}
+
+static void
+test_wal_corrupt_record_is_named(void **state)
+{
+	fx     *f = *state;
+	uint8_t key[8];
+	fx_open_kv(f);
+	/* A value that is not a WalRecord (field 1 announces 100 bytes). */
+	hearth_kv_batch *b = hearth_kv_batch_new();
+	hearth_wal_key_encode(7, key);
+	hearth_kv_batch_put(b, HEARTH_KV_WAL, key, 8, "\x0a\x64xx", 4);
+	assert_int_equal(hearth_kv_write(f->kv, b, 1, &f->err), 0);
+	hearth_kv_batch_free(b);
+	assert_int_equal(hearth_wal_open(f->kv, HEARTH_WAL_SYNC_ALWAYS, NULL,
+	                     &f->wal, &f->err),
+	    0);
+	assert_int_equal(hearth_wal_last_seq(f->wal), 7);
+	seen s = { 0 };
+	assert_int_equal(hearth_wal_replay(f->wal, collect, &s, NULL, &f->err),
+	    HEARTH_ECORRUPT);
+	assert_string_equal(f->err.msg,
+	    "wal: record 7 (4 bytes) does not decode; the WAL is damaged");
+}
+
+static void
+test_wal_bad_key_refuses_to_open(void **state)
+{
+	fx *f = *state;
+	fx_open_kv(f);
+	hearth_kv_batch *b = hearth_kv_batch_new();
+	hearth_kv_batch_put(b, HEARTH_KV_WAL, "abc", 3, "x", 1);
+	assert_int_equal(hearth_kv_write(f->kv, b, 1, &f->err), 0);
+	hearth_kv_batch_free(b);
+	assert_int_equal(hearth_wal_open(f->kv, HEARTH_WAL_SYNC_ALWAYS, NULL,
+	                     &f->wal, &f->err),
+	    HEARTH_ECORRUPT);
+	assert_string_equal(f->err.msg,
+	    "wal: a record key is 3 bytes, want 8: the storage directory "
+	    "holds something that is not hearth's");
+}
+
+static void
+test_wal_records_hold_tenant_and_push(void **state)
+{
+	fx *f = *state;
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	append(f, "acme", "payload", 1);
+	/* The stored value is exactly WalRecord{tenant, push}. */
+	uint8_t key[8], *v;
+	size_t  vl;
+	hearth_wal_key_encode(1, key);
+	assert_int_equal(hearth_kv_get(f->kv, HEARTH_KV_WAL, key, 8, f->a, &v,
+	                     &vl, &f->err),
+	    0);
+	assert_int_equal(vl, 2 + 4 + 2 + 7);
+	assert_memory_equal(v,
+	    "\x0a\x04"
+	    "acme"
+	    "\x12\x07"
+	    "payload",
+	    vl);
+}
+
+static void
+test_wal_metrics_count_records_bytes_and_syncs(void **state)
+{
+	fx        *f = *state;
+	hearth_buf out;
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	append(f, "acme", "payload", 1); /* 15 bytes, see above */
+	append(f, "acme", "x", 2);       /* 9 bytes */
+	hearth_buf_init(&out);
+	assert_int_equal(hearth_metrics_write(f->m, &out), 0);
+	assert_non_null(
+	    strstr(out.data, "\nhearth_ingester_wal_records_total 2\n"));
+	assert_non_null(
+	    strstr(out.data, "\nhearth_ingester_wal_bytes_total 24\n"));
+	assert_non_null(strstr(out.data,
+	    "\nhearth_ingester_wal_sync_duration_seconds_count 2\n"));
+	hearth_buf_fini(&out);
+}
+
+static void
+test_wal_interval_policy_syncs_only_when_dirty(void **state)
+{
+	fx        *f = *state;
+	hearth_buf out;
+	fx_open(f, HEARTH_WAL_SYNC_INTERVAL);
+	assert_int_equal(hearth_wal_sync_now(f->wal, &f->err), 0); /* clean */
+	append(f, "t", "a", 1);
+	append(f, "t", "b", 2);
+	assert_int_equal(hearth_wal_sync_now(f->wal, &f->err), 0);
+	assert_int_equal(hearth_wal_sync_now(f->wal, &f->err), 0); /* clean */
+	hearth_buf_init(&out);
+	assert_int_equal(hearth_metrics_write(f->m, &out), 0);
+	/* Two unsynced appends, one sync. */
+	assert_non_null(strstr(out.data,
+	    "\nhearth_ingester_wal_sync_duration_seconds_count 1\n"));
+	assert_non_null(
+	    strstr(out.data, "\nhearth_ingester_wal_records_total 2\n"));
+	hearth_buf_fini(&out);
+}
+
+#define THREADS 4
+#define PER_THREAD 50
+
+static void *
+append_many(void *arg)
+{
+	hearth_wal   *w = arg;
+	hearth_arena *a = hearth_arena_new(0);
+	hearth_err    err;
+	for (int i = 0; i < PER_THREAD; i++) {
+		char p[16];
+		snprintf(p, sizeof(p), "p%d", i);
+		if (hearth_wal_append(
+		        w, "t", (const uint8_t *) p, strlen(p), a, NULL, &err)
+		    != 0)
+			abort();
+	}
+	hearth_arena_free(a);
+	return NULL;
+}
+
+static void
+test_wal_concurrent_appends_get_distinct_sequences(void **state)
+{
+	fx       *f = *state;
+	pthread_t th[THREADS];
+	fx_open(f, HEARTH_WAL_SYNC_INTERVAL);
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&th[i], NULL, append_many, f->wal);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(hearth_wal_last_seq(f->wal), THREADS * PER_THREAD);
+	seen *s = calloc(1, sizeof(*s));
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, s, NULL, &f->err), 0);
+	assert_int_equal(s->n, THREADS * PER_THREAD);
+	for (size_t i = 0; i < s->n; i++)
+		assert_int_equal(s->seq[i], i + 1);
+	free(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wal_key_is_big_endian),
+#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+		T(test_wal_append_then_replay_in_order),
+		T(test_wal_trim_keeps_sequences_growing),
+		T(test_wal_replay_stops_at_callback_error),
+		T(test_wal_corrupt_record_is_named),
+		T(test_wal_bad_key_refuses_to_open),
+		T(test_wal_records_hold_tenant_and_push),
+		T(test_wal_metrics_count_records_bytes_and_syncs),
+		T(test_wal_interval_policy_syncs_only_when_dirty),
+		T(test_wal_concurrent_appends_get_distinct_sequences),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
