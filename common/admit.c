@@ -42,7 +42,8 @@ hearth_admit_free(hearth_admit *a)
 	if (a == NULL)
 		return;
 	for (size_t i = 0; i < ADMIT_BUCKETS; i++)
-		for (admit_entry *e = a->chains[i], *next; e != NULL; e = next) {
+		for (admit_entry *e = a->chains[i], *next; e != NULL;
+		     e              = next) {
 			next = e->next;
 			free(e);
 		}
@@ -125,14 +126,14 @@ admit_drop_if_forgettable(hearth_admit *a, admit_entry *e, int64_t now_ns)
 {
 	if (!admit_forgettable(e, now_ns))
 		return;
-	for (admit_entry **pp = &a->chains[admit_chain(e->tenant)]; *pp != NULL;
-	     pp = &(*pp)->next)
-		if (*pp == e) {
-			*pp = e->next;
-			free(e);
-			a->n--;
-			return;
-		}
+	for (admit_entry **pp = &a->chains[admit_chain(e->tenant)];
+	     *pp != NULL; pp  = &(*pp)->next)
+                if (*pp == e) {
+			 *pp = e->next;
+			 free(e);
+			 a->n--;
+			 return;
+                }
 }
 
 int
@@ -207,16 +208,14 @@ hearth_admit_leave(hearth_admit *a, const char *tenant, int64_t max)
 	if (max <= 0)
 		return;
 	pthread_mutex_lock(&a->mu);
-	for (admit_entry *e = a->chains[admit_chain(tenant)]; e != NULL;
-	     e = e->next)
-		if (strcmp(e->tenant, tenant) == 0) {
-			HEARTH_ASSERT(e->inflight > 0); /* unpaired leave */
-			e->inflight--;
-			/* A bucketless entry exists only for its slots. */
-			if (e->inflight == 0 && e->last_ns == 0)
-				admit_drop_if_forgettable(a, e, 1);
-			break;
-		}
+	admit_entry *e = a->chains[admit_chain(tenant)];
+	while (e != NULL && strcmp(e->tenant, tenant) != 0)
+		e = e->next;
+	HEARTH_ASSERT(e != NULL && e->inflight > 0); /* unpaired leave */
+	e->inflight--;
+	/* A bucketless entry exists only for its slots. */
+	if (e->inflight == 0 && e->last_ns == 0)
+		admit_drop_if_forgettable(a, e, 1);
 	pthread_mutex_unlock(&a->mu);
 }
 

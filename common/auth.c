@@ -130,18 +130,18 @@ auth_scalar(auth_parse *p, const hearth_config_node *v, const char *what,
 {
 	if (v->kind != HEARTH_CONFIG_SCALAR || v->len == 0)
 		return hearth_err_set(p->err, HEARTH_EINVAL,
-		    "%s: line %lu: %s: %s must be a non-empty value", p->source,
-		    v->line, what, key);
+		    "%s: line %lu: %s: %s must be a non-empty value",
+		    p->source, v->line, what, key);
 	if (strlen(v->str) != v->len)
 		return hearth_err_set(p->err, HEARTH_EINVAL,
-		    "%s: line %lu: %s: %s holds a NUL byte", p->source, v->line,
-		    what, key);
+		    "%s: line %lu: %s: %s holds a NUL byte", p->source,
+		    v->line, what, key);
 	return 0;
 }
 
 static int
-auth_tenant_list(auth_parse *p, const hearth_config_node *v,
-    const char *what, const char *key, auth_cred *c, int k)
+auth_tenant_list(auth_parse *p, const hearth_config_node *v, const char *what,
+    const char *key, auth_cred *c, int k)
 {
 	if (auth_null(v))
 		return 0;
@@ -162,8 +162,9 @@ auth_tenant_list(auth_parse *p, const hearth_config_node *v,
 			    p->source, t->line, what, key);
 		int rc = hearth_tenant_validate(t->str, t->len, p->err);
 		if (rc != 0)
-			return hearth_err_prefix(p->err, "%s: line %lu: %s: %s",
-			    p->source, t->line, what, key);
+			return hearth_err_prefix(p->err,
+			    "%s: line %lu: %s: %s", p->source, t->line, what,
+			    key);
 		if ((c->tenants[k][c->n_tenants[k]] = strdup(t->str)) == NULL)
 			return hearth_err_set(
 			    p->err, HEARTH_ENOMEM, "out of memory");
@@ -174,8 +175,8 @@ auth_tenant_list(auth_parse *p, const hearth_config_node *v,
 }
 
 static int
-auth_sha256_field(auth_parse *p, const hearth_config_node *v,
-    const char *what, auth_cred *c)
+auth_sha256_field(
+    auth_parse *p, const hearth_config_node *v, const char *what, auth_cred *c)
 {
 	int rc = auth_scalar(p, v, what, "sha256");
 	if (rc != 0)
@@ -183,7 +184,8 @@ auth_sha256_field(auth_parse *p, const hearth_config_node *v,
 	if (v->len != 64)
 		goto bad;
 	for (size_t i = 0; i < 32; i++) {
-		int hi = auth_hexval(v->str[2 * i]), lo = auth_hexval(v->str[2 * i + 1]);
+		int hi = auth_hexval(v->str[2 * i]),
+		    lo = auth_hexval(v->str[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			goto bad;
 		c->sha256[i] = (uint8_t) (hi << 4 | lo);
@@ -197,8 +199,8 @@ bad:
 }
 
 static int
-auth_hash_field(auth_parse *p, const hearth_config_node *v, const char *what,
-    auth_cred *c)
+auth_hash_field(
+    auth_parse *p, const hearth_config_node *v, const char *what, auth_cred *c)
 {
 	int rc = auth_scalar(p, v, what, "password_hash");
 	if (rc != 0)
@@ -206,7 +208,8 @@ auth_hash_field(auth_parse *p, const hearth_config_node *v, const char *what,
 	/* crypt_checksalt knows what this libcrypt can verify; DES, MD5 and
 	 * (on Debian) $5$ SHA-256 hashes are "legacy" and refused: they are
 	 * cheap to crack. */
-	int ok = v->str[0] == '$' ? crypt_checksalt(v->str) : CRYPT_SALT_INVALID;
+	int ok
+	    = v->str[0] == '$' ? crypt_checksalt(v->str) : CRYPT_SALT_INVALID;
 	if (ok != CRYPT_SALT_OK && ok != CRYPT_SALT_TOO_CHEAP)
 		return hearth_err_set(p->err, HEARTH_EINVAL,
 		    "%s: line %lu: %s: password_hash is not a crypt(3) hash "
@@ -221,8 +224,8 @@ auth_hash_field(auth_parse *p, const hearth_config_node *v, const char *what,
 
 /* One list item of tokens: (is_user 0) or users: (1). */
 static int
-auth_entry(auth_parse *p, const hearth_config_node *e, int is_user,
-    size_t idx, auth_cred *c)
+auth_entry(auth_parse *p, const hearth_config_node *e, int is_user, size_t idx,
+    auth_cred *c)
 {
 	const char *list = is_user ? "users" : "tokens";
 	char        what[AUTH_MAX_NAME + 64];
@@ -232,7 +235,7 @@ auth_entry(auth_parse *p, const hearth_config_node *e, int is_user,
 		    "read and write",
 		    p->source, e->line, list, idx,
 		    is_user ? "password_hash" : "sha256");
-	c->is_user                    = is_user;
+	c->is_user                   = is_user;
 	const hearth_config_node *nm = hearth_config_tree_get(e, "name");
 	if (nm == NULL)
 		return hearth_err_set(p->err, HEARTH_EINVAL,
@@ -258,14 +261,16 @@ auth_entry(auth_parse *p, const hearth_config_node *e, int is_user,
 			continue;
 		if (strcmp(k, secret) == 0) {
 			have = 1;
-			rc   = is_user ? auth_hash_field(p, &e->items[i], what, c)
-			               : auth_sha256_field(p, &e->items[i], what, c);
+			rc   = is_user
+			      ? auth_hash_field(p, &e->items[i], what, c)
+			      : auth_sha256_field(p, &e->items[i], what, c);
 		} else if (strcmp(k, "read") == 0 || strcmp(k, "write") == 0) {
 			rc = auth_tenant_list(
 			    p, &e->items[i], what, k, c, k[0] == 'w');
 		} else {
 			rc = hearth_err_set(p->err, HEARTH_EINVAL,
-			    "%s: line %lu: %s: unknown key \"%.64s\" (expected "
+			    "%s: line %lu: %s: unknown key \"%.64s\" "
+			    "(expected "
 			    "name, %s, read, write)",
 			    p->source, e->keys[i].line, what, k, secret);
 		}
@@ -278,8 +283,8 @@ auth_entry(auth_parse *p, const hearth_config_node *e, int is_user,
 }
 
 static int
-auth_unique(auth_parse *p, const auth_table *t, const auth_cred *c,
-    unsigned long line)
+auth_unique(
+    auth_parse *p, const auth_table *t, const auth_cred *c, unsigned long line)
 {
 	for (size_t i = 0; i + 1 < t->n; i++) {
 		const auth_cred *o = &t->v[i];
@@ -306,12 +311,14 @@ auth_build(auth_parse *p, const hearth_config_node *root, auth_table *t)
 		return 0;
 	if (root->kind != HEARTH_CONFIG_MAP)
 		return hearth_err_set(p->err, HEARTH_EINVAL,
-		    "%s: line %lu: expected a mapping with tokens: and users:, "
+		    "%s: line %lu: expected a mapping with tokens: and "
+		    "users:, "
 		    "got %s",
-		    p->source, root->line, hearth_config_tree_kind_name((root)->kind));
+		    p->source, root->line,
+		    hearth_config_tree_kind_name((root)->kind));
 	size_t total = 0;
 	for (size_t i = 0; i < root->n; i++) {
-		const char                *k = root->keys[i].str;
+		const char               *k = root->keys[i].str;
 		const hearth_config_node *v = &root->items[i];
 		if (strcmp(k, "tokens") != 0 && strcmp(k, "users") != 0)
 			return hearth_err_set(p->err, HEARTH_EINVAL,
@@ -323,7 +330,8 @@ auth_build(auth_parse *p, const hearth_config_node *root, auth_table *t)
 		if (v->kind != HEARTH_CONFIG_LIST)
 			return hearth_err_set(p->err, HEARTH_EINVAL,
 			    "%s: line %lu: %s: expected a list, got %s",
-			    p->source, v->line, k, hearth_config_tree_kind_name((v)->kind));
+			    p->source, v->line, k,
+			    hearth_config_tree_kind_name((v)->kind));
 		total += v->n;
 	}
 	t->v = calloc(total ? total : 1, sizeof(*t->v));
@@ -349,12 +357,17 @@ hearth_auth_load(hearth_auth *a, const char *yaml, size_t len,
     const char *source, hearth_err *err)
 {
 	const hearth_config_node *root = NULL;
-	auth_parse           p    = { source, err };
-	auth_table          *t    = calloc(1, sizeof(*t));
+	auth_parse                p    = { source, err };
+	auth_table               *t    = calloc(1, sizeof(*t));
+	/* The tree costs a few times the file; the cap stops a hostile
+	 * file before it costs more than that. */
 	hearth_arena *ar = hearth_arena_new(len * 16 + ((size_t) 1 << 20));
-	int           rc = t == NULL || ar == NULL
-	              ? hearth_err_set(err, HEARTH_ENOMEM, "out of memory")
-	              : hearth_config_tree_parse(ar, yaml, len, source, 0, &root, err);
+	int           rc = 0;
+	if (t == NULL || ar == NULL)
+		rc = hearth_err_set(err, HEARTH_ENOMEM, "out of memory");
+	else
+		rc = hearth_config_tree_parse(
+		    ar, yaml, len, source, 0, &root, err);
 	if (t != NULL)
 		pthread_mutex_init(&t->cache_mu, NULL);
 	if (rc == 0)
@@ -378,11 +391,11 @@ hearth_auth_load(hearth_auth *a, const char *yaml, size_t len,
 /* ---- credentials ------------------------------------------------------- */
 
 static void
-auth_sha256(const void *a, size_t an, const void *b, size_t bn,
-    uint8_t out[32])
+auth_sha256(
+    const void *a, size_t an, const void *b, size_t bn, uint8_t out[32])
 {
-	EVP_MD_CTX  *c = EVP_MD_CTX_new();
-	unsigned int n = 32;
+	EVP_MD_CTX  *c  = EVP_MD_CTX_new();
+	unsigned int n  = 32;
 	int          ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL)
 	    && EVP_DigestUpdate(c, a, an)
 	    && (bn == 0 || EVP_DigestUpdate(c, b, bn))
@@ -407,7 +420,7 @@ auth_b64val(unsigned char c)
 static int
 auth_b64_decode(const char *s, size_t n, char *out, size_t cap, size_t *len)
 {
-	uint32_t acc = 0;
+	uint32_t acc  = 0;
 	int      bits = 0;
 	size_t   o    = 0;
 	while (n > 0 && s[n - 1] == '=')
@@ -445,8 +458,8 @@ auth_find_token(auth_table *t, const char *tok, size_t len)
 }
 
 static int
-auth_password_ok(auth_table *t, auth_cred *c, const char *user,
-    size_t ulen, const char *pass, size_t plen)
+auth_password_ok(auth_table *t, auth_cred *c, const char *user, size_t ulen,
+    const char *pass, size_t plen)
 {
 	uint8_t d[32];
 	int     known = -1;
@@ -522,7 +535,8 @@ auth_identify(auth_table *t, const char *h, auth_cred **out, hearth_err *err)
 	if (auth_b64_decode(cred, cl, buf, AUTH_MAX_CREDENTIAL, &len) != 0
 	    || (colon = memchr(buf, ':', len)) == NULL)
 		return auth_unauth(err,
-		    "malformed Basic credentials (want base64 of user:password)");
+		    "malformed Basic credentials (want base64 of "
+		    "user:password)");
 	size_t      ul = (size_t) (colon - buf);
 	const char *pw = colon + 1;
 	size_t      pl = len - ul - 1;
@@ -535,7 +549,8 @@ auth_identify(auth_table *t, const char *h, auth_cred **out, hearth_err *err)
 		int ok  = auth_password_ok(t, c, buf, ul, pw, pl);
 		OPENSSL_cleanse(buf, sizeof(buf));
 		if (!ok)
-			return auth_unauth(err, "invalid user name or password");
+			return auth_unauth(
+			    err, "invalid user name or password");
 		*out = c;
 		return 0;
 	}
@@ -578,9 +593,10 @@ auth_decide(const auth_cred *c, int mt, int access, const char *orgid,
 	}
 	int rc;
 	if (k) {
-		char one[HEARTH_TENANT_MAX + 1];
+		char         one[HEARTH_TENANT_MAX + 1];
 		const char **v = hearth_arena_alloc(ar, sizeof(*v));
-		if ((rc = hearth_tenant_resolve(orgid, mt, one, sizeof(one), err))
+		if ((rc = hearth_tenant_resolve(
+		         orgid, mt, one, sizeof(one), err))
 		    != 0)
 			return rc;
 		if (v == NULL || (v[0] = hearth_arena_strdup(ar, one)) == NULL)
@@ -588,14 +604,15 @@ auth_decide(const auth_cred *c, int mt, int access, const char *orgid,
 			    "request memory limit reached");
 		*ids = v;
 		*n   = 1;
-	} else if ((rc = hearth_tenant_split(ar, orgid, mt, ids, n, err)) != 0) {
+	} else if ((rc = hearth_tenant_split(ar, orgid, mt, ids, n, err))
+	    != 0) {
 		return rc;
 	}
 	for (size_t i = 0; i < *n; i++)
 		if (!auth_may(c, k, (*ids)[i]))
 			return hearth_err_set(err, HEARTH_EDENIED,
-			    "%s \"%s\" may not %s tenant \"%s\"", kind, c->name,
-			    verb, (*ids)[i]);
+			    "%s \"%s\" may not %s tenant \"%s\"", kind,
+			    c->name, verb, (*ids)[i]);
 	return 0;
 denied_all:
 	return hearth_err_set(err, HEARTH_EDENIED,
@@ -622,7 +639,8 @@ auth_plain(int mt, int access, const char *orgid, hearth_arena *ar,
 		const char **v = hearth_arena_alloc(ar, sizeof(*v));
 		rc = hearth_tenant_resolve(orgid, mt, one, sizeof(one), err);
 		if (rc == 0
-		    && (v == NULL || (v[0] = hearth_arena_strdup(ar, one)) == NULL))
+		    && (v == NULL
+		        || (v[0] = hearth_arena_strdup(ar, one)) == NULL))
 			rc = hearth_err_set(err, HEARTH_ELIMIT,
 			    "request memory limit reached");
 		if (rc == 0) {
@@ -647,19 +665,19 @@ hearth_auth_tenants(hearth_auth *a, int multitenancy_enabled, int access,
 	if (a == NULL)
 		return auth_plain(
 		    multitenancy_enabled, access, orgid, arena, ids, n, err);
-	auth_table *t = auth_acquire(a);
-	auth_cred  *c = NULL;
+	auth_table *t  = auth_acquire(a);
+	auth_cred  *c  = NULL;
 	int         rc = auth_identify(t, authorization, &c, err);
 	if (rc == 0)
-		rc = auth_decide(
-		    c, multitenancy_enabled, access, orgid, arena, ids, n, err);
+		rc = auth_decide(c, multitenancy_enabled, access, orgid, arena,
+		    ids, n, err);
 	auth_release(a, t);
 	if (rc == HEARTH_ENOTFOUND) /* cannot happen: orgid checked above */
 		err->code = rc = HEARTH_EUNAUTH;
 	auth_count(a,
-	    rc == 0                 ? "ok"
-	        : rc == HEARTH_EUNAUTH ? (authorization == NULL ? "missing"
-	                                                        : "invalid")
+	    rc == 0 ? "ok"
+	        : rc == HEARTH_EUNAUTH
+	        ? (authorization == NULL ? "missing" : "invalid")
 	        : rc == HEARTH_EDENIED ? "denied"
 	                               : "bad_request");
 	if (rc != 0) {
@@ -685,10 +703,10 @@ hearth_auth_new(const char *path, int64_t period_ms, const hearth_log *log,
 	static const char *const rl[] = { "result" };
 	*out                          = NULL;
 	hearth_auth *a                = calloc(1, sizeof(*a));
-	if (a == NULL
-	    || (a->cur = calloc(1, sizeof(*a->cur))) == NULL) {
+	if (a == NULL || (a->cur = calloc(1, sizeof(*a->cur))) == NULL) {
 		free(a);
-		return hearth_err_set(err, HEARTH_ENOMEM, "auth: out of memory");
+		return hearth_err_set(
+		    err, HEARTH_ENOMEM, "auth: out of memory");
 	}
 	pthread_mutex_init(&a->cur->cache_mu, NULL);
 	pthread_mutex_init(&a->mu, NULL);
@@ -738,8 +756,8 @@ hearth_auth_free(hearth_auth *a)
 }
 
 int
-hearth_auth_request(hearth_http_req *req, int multitenancy_enabled,
-    int access, const char ***ids, size_t *n, hearth_err *err)
+hearth_auth_request(hearth_http_req *req, int multitenancy_enabled, int access,
+    const char ***ids, size_t *n, hearth_err *err)
 {
 	return hearth_auth_tenants(hearth_http_req_auth(req),
 	    multitenancy_enabled, access,

@@ -61,7 +61,7 @@
 #define HEARTH_AUTH_WRITE 2
 
 /* The WWW-Authenticate value of a 401 when a tokens file is in use. */
-#define HEARTH_AUTH_CHALLENGE                                                  \
+#define HEARTH_AUTH_CHALLENGE                                                 \
 	"Bearer realm=\"hearth\", Basic realm=\"hearth\", charset=\"UTF-8\""
 
 /* Largest tokens file read. */
@@ -72,12 +72,11 @@ typedef struct hearth_auth hearth_auth;
 /* Load the tokens file at path now (an invalid file is an error that
  * names it and the line, never a secret) and return an object that
  * reloads it every period_ms once started. log, m may be NULL. */
-int hearth_auth_new(const char *path, int64_t period_ms,
-    const hearth_log *log, hearth_metrics *m, hearth_auth **out,
-    hearth_err *err);
-int  hearth_auth_start(hearth_auth *a, hearth_err *err);
-void hearth_auth_stop(hearth_auth *a);  /* idempotent */
-void hearth_auth_free(hearth_auth *a);  /* NULL is a no-op */
+int hearth_auth_new(const char *path, int64_t period_ms, const hearth_log *log,
+    hearth_metrics *m, hearth_auth **out, hearth_err *err);
+int hearth_auth_start(hearth_auth *a, hearth_err *err);
+void hearth_auth_stop(hearth_auth *a); /* idempotent */
+void hearth_auth_free(hearth_auth *a); /* NULL is a no-op */
 
 /* Replace the credentials by the document yaml[0..len) (what a reload
  * does; for tests and the fuzzer). On error nothing changes. */
@@ -90,9 +89,9 @@ int hearth_auth_load(hearth_auth *a, const char *yaml, size_t len,
  * X-Scope-OrgID headers (NULL when absent). On success *ids is a sorted,
  * de-duplicated arena array of *n >= 1 arena strings; writes get
  * exactly one. */
-int hearth_auth_tenants(hearth_auth *a, int multitenancy_enabled,
-    int access, const char *authorization, const char *orgid,
-    hearth_arena *arena, const char ***ids, size_t *n, hearth_err *err);
+int hearth_auth_tenants(hearth_auth *a, int multitenancy_enabled, int access,
+    const char *authorization, const char *orgid, hearth_arena *arena,
+    const char ***ids, size_t *n, hearth_err *err);
 
 /* hearth_auth_tenants for an HTTP request: the tokens file of its server
  * (hearth_http_req_auth), its Authorization and X-Scope-OrgID headers and

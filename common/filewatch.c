@@ -119,8 +119,8 @@ filewatch_load(hearth_filewatch *w, filewatch_id *id, hearth_err *err)
 	close(fd);
 	if (rc == 0 && (rc = w->apply(w->ctx, b.data, b.len, err)) != 0
 	    && err != NULL && err->code == 0)
-		hearth_err_set(err, rc, "%s file %s: rejected", w->what,
-		    w->path);
+		hearth_err_set(
+		    err, rc, "%s file %s: rejected", w->what, w->path);
 	hearth_buf_fini(&b);
 	return rc;
 }
@@ -149,8 +149,8 @@ hearth_filewatch_new(const char *path, const char *what, int64_t period_ms,
 		if (w != NULL)
 			free(w->path);
 		free(w);
-		return hearth_err_set(err, HEARTH_ENOMEM,
-		    "%s file: out of memory", what);
+		return hearth_err_set(
+		    err, HEARTH_ENOMEM, "%s file: out of memory", what);
 	}
 	w->period_ms = period_ms;
 	w->max_bytes = max_bytes;
@@ -166,11 +166,11 @@ hearth_filewatch_new(const char *path, const char *what, int64_t period_ms,
 		    "Loads of a runtime file (overrides, tokens) after it "
 		    "changed, by result.",
 		    2, wr);
-		w->m_ok = hearth_metrics_gauge(m,
-		    "hearth_runtime_file_last_reload_successful",
-		    "1 when the last load of the runtime file worked, 0 when "
-		    "the file in use is an older version.",
-		    1, wl);
+		w->m_ok      = hearth_metrics_gauge(m,
+		         "hearth_runtime_file_last_reload_successful",
+		         "1 when the last load of the runtime file worked, 0 when "
+		              "the file in use is an older version.",
+		         1, wl);
 	}
 	pthread_mutex_init(&w->poll_mu, NULL);
 	pthread_mutex_init(&w->mu, NULL);
@@ -206,7 +206,7 @@ hearth_filewatch_poll(hearth_filewatch *w, hearth_err *err)
 		pthread_mutex_unlock(&w->poll_mu);
 		return 0;
 	}
-	rc = filewatch_load(w, &id, err);
+	rc      = filewatch_load(w, &id, err);
 	w->seen = id;
 	pthread_mutex_unlock(&w->poll_mu);
 	filewatch_count(w, rc == 0);
@@ -235,12 +235,12 @@ filewatch_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		hearth_err err;
 		hearth_err_clear(&err);
-		int rc = hearth_filewatch_poll(w, &err);
+		int  rc = hearth_filewatch_poll(w, &err);
 		char q[600];
 		if (rc > 0)
 			hearth_log_write(&w->log, HEARTH_LOG_INFO,
-			    "runtime file reloaded", "what=%s path=%s", w->what,
-			    hearth_log_quote(q, sizeof(q), w->path));
+			    "runtime file reloaded", "what=%s path=%s",
+			    w->what, hearth_log_quote(q, sizeof(q), w->path));
 		else if (rc < 0)
 			hearth_log_write(&w->log, HEARTH_LOG_ERROR,
 			    "runtime file reload failed, keeping the previous "

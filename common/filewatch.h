@@ -48,10 +48,10 @@ typedef struct hearth_filewatch hearth_filewatch;
 
 /* Load path once (errors name the file: cannot open, too large, or the
  * apply error) and return a watch that is not polling yet. period_ms > 0. */
-int hearth_filewatch_new(const char *path, const char *what,
-    int64_t period_ms, size_t max_bytes, hearth_filewatch_fn apply,
-    void *ctx, const hearth_log *log, hearth_metrics *m,
-    hearth_filewatch **out, hearth_err *err);
+int hearth_filewatch_new(const char *path, const char *what, int64_t period_ms,
+    size_t max_bytes, hearth_filewatch_fn apply, void *ctx,
+    const hearth_log *log, hearth_metrics *m, hearth_filewatch **out,
+    hearth_err *err);
 
 /* Start the polling thread. HEARTH_EINTERNAL when it cannot be made. */
 int hearth_filewatch_start(hearth_filewatch *w, hearth_err *err);

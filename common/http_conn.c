@@ -36,8 +36,8 @@ http_conn_init(hearth_http_server *s)
 	pthread_condattr_destroy(&ca);
 	if (s->metrics == NULL)
 		return;
-	s->m_conns = hearth_metrics_gauge(s->metrics, "hearth_http_connections",
-	    "HTTP connections open now.", 0, NULL);
+	s->m_conns = hearth_metrics_gauge(s->metrics,
+	    "hearth_http_connections", "HTTP connections open now.", 0, NULL);
 	s->m_cut   = hearth_metrics_counter(s->metrics,
 	      "hearth_http_slow_connections_closed_total",
 	      "Connections shut down because a request took longer than "
@@ -60,8 +60,8 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 {
 	hearth_http_server *s = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		const union MHD_ConnectionInfo *fd
-		    = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		hearth_http_conn *t = calloc(1, sizeof(*t));
 		if (t == NULL || fd == NULL) {
 			free(t); /* untracked: no deadline for this one */

@@ -67,7 +67,8 @@ overrides_tenant(const hearth_config_node *k, const hearth_config_node *v,
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "%s: line %lu: tenant \"%s\": expected a mapping of "
 		    "limits (e.g. ingestion_rate_mb: 8), got %s",
-		    source, v->line, k->str, hearth_config_tree_kind_name((v)->kind));
+		    source, v->line, k->str,
+		    hearth_config_tree_kind_name((v)->kind));
 	for (size_t i = 0; i < v->n; i++) {
 		const hearth_config_node *lk = &v->keys[i], *lv = &v->items[i];
 		if (overrides_null(lv))
@@ -91,17 +92,17 @@ overrides_tenant(const hearth_config_node *k, const hearth_config_node *v,
 			    "section, e.g. ingestion_rate_mb)",
 			    source, lk->line, k->str, lk->str);
 		if (rc != 0)
-			return hearth_err_prefix(err, "%s: line %lu: tenant \"%s\"",
-			    source, lv->line, k->str);
+			return hearth_err_prefix(err,
+			    "%s: line %lu: tenant \"%s\"", source, lv->line,
+			    k->str);
 	}
 	return 0;
 }
 
 /* Build a snapshot from a parsed document. */
 static int
-overrides_build(const hearth_limits *defaults,
-    const hearth_config_node *root, const char *source,
-    overrides_snap **out, hearth_err *err)
+overrides_build(const hearth_limits *defaults, const hearth_config_node *root,
+    const char *source, overrides_snap **out, hearth_err *err)
 {
 	overrides_snap *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -112,23 +113,27 @@ overrides_build(const hearth_limits *defaults,
 		return 0;
 	if (root->kind != HEARTH_CONFIG_MAP)
 		return hearth_err_set(err, HEARTH_EINVAL,
-		    "%s: line %lu: expected a mapping with the key overrides:, "
+		    "%s: line %lu: expected a mapping with the key "
+		    "overrides:, "
 		    "got %s",
-		    source, root->line, hearth_config_tree_kind_name((root)->kind));
+		    source, root->line,
+		    hearth_config_tree_kind_name((root)->kind));
 	for (size_t i = 0; i < root->n; i++)
 		if (strcmp(root->keys[i].str, "overrides") != 0)
 			return hearth_err_set(err, HEARTH_EINVAL,
 			    "%s: line %lu: unknown key \"%.64s\" (the file "
 			    "holds one key, overrides:)",
 			    source, root->keys[i].line, root->keys[i].str);
-	const hearth_config_node *ov = hearth_config_tree_get(root, "overrides");
+	const hearth_config_node *ov
+	    = hearth_config_tree_get(root, "overrides");
 	if (overrides_null(ov))
 		return 0;
 	if (ov->kind != HEARTH_CONFIG_MAP)
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "%s: line %lu: overrides: expected a mapping of tenant "
 		    "IDs, got %s",
-		    source, ov->line, hearth_config_tree_kind_name((ov)->kind));
+		    source, ov->line,
+		    hearth_config_tree_kind_name((ov)->kind));
 	s->v = calloc(ov->n ? ov->n : 1, sizeof(*s->v));
 	if (s->v == NULL)
 		return hearth_err_set(
@@ -145,8 +150,8 @@ overrides_build(const hearth_limits *defaults,
 			return hearth_err_set(
 			    err, HEARTH_ENOMEM, "%s: out of memory", source);
 		s->n++;
-		if ((rc = overrides_tenant(k, &ov->items[i], source, &e->limits,
-		         err))
+		if ((rc = overrides_tenant(
+		         k, &ov->items[i], source, &e->limits, err))
 		    != 0)
 			return rc;
 	}
@@ -160,13 +165,16 @@ hearth_overrides_load(hearth_overrides *o, const char *yaml, size_t len,
     const char *source, hearth_err *err)
 {
 	const hearth_config_node *root = NULL;
-	overrides_snap      *s    = NULL;
+	overrides_snap           *s    = NULL;
 	/* The tree costs a few times the file; the cap stops a hostile
 	 * file before it costs more than that. */
 	hearth_arena *a  = hearth_arena_new(len * 16 + ((size_t) 1 << 20));
-	int           rc = a == NULL
-	              ? hearth_err_set(err, HEARTH_ENOMEM, "out of memory")
-	              : hearth_config_tree_parse(a, yaml, len, source, 0, &root, err);
+	int           rc = 0;
+	if (a == NULL)
+		rc = hearth_err_set(err, HEARTH_ENOMEM, "out of memory");
+	else
+		rc = hearth_config_tree_parse(
+		    a, yaml, len, source, 0, &root, err);
 	if (rc == 0)
 		rc = overrides_build(&o->defaults, root, source, &s, err);
 	hearth_arena_free(a);
@@ -199,8 +207,8 @@ hearth_overrides_new(const hearth_limits *defaults, const char *path,
 	hearth_overrides *o = calloc(1, sizeof(*o));
 	if (o == NULL || (o->snap = calloc(1, sizeof(*o->snap))) == NULL) {
 		free(o);
-		return hearth_err_set(err, HEARTH_ENOMEM,
-		    "overrides: out of memory");
+		return hearth_err_set(
+		    err, HEARTH_ENOMEM, "overrides: out of memory");
 	}
 	o->defaults = *defaults;
 	pthread_rwlock_init(&o->lock, NULL);
@@ -257,8 +265,8 @@ hearth_overrides_get(
 	const overrides_entry *e = o->snap->n == 0
 	    ? NULL
 	    : bsearch(&key, o->snap->v, o->snap->n, sizeof(key),
-	          overrides_entry_cmp);
-	*out = e != NULL ? e->limits : o->defaults;
+	        overrides_entry_cmp);
+	*out                     = e != NULL ? e->limits : o->defaults;
 	pthread_rwlock_unlock(&o->lock);
 }
 

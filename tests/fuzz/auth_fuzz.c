@@ -34,7 +34,8 @@ static const char fuzz_tokens[]
       "    read: [a, b, anonymous]\n"
       "users:\n"
       "  - name: u\n"
-      "    password_hash: \"$6$rounds=1000$salt$d7eV9s8slZkQfSpeUNlCmopaL.Tpt4XY61764aIN"
+      "    password_hash: "
+      "\"$6$rounds=1000$salt$d7eV9s8slZkQfSpeUNlCmopaL.Tpt4XY61764aIN"
       "p2KRzpE5Z1iZ0R2WyFPpdxHBQpj2PwPDM2H3NdKLRu/Ax/\"\n"
       "    read: [b]\n";
 
@@ -77,11 +78,11 @@ fuzz_line(const char **p, const char *end)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	hearth_auth  *a   = fuzz_auth();
-	const char   *p   = (const char *) data, *end = p + size;
-	int           mt  = size > 0 && (data[0] & 1);
-	int           acc = size > 0 && (data[0] & 2) ? HEARTH_AUTH_WRITE
-	                                              : HEARTH_AUTH_READ;
+	hearth_auth *a = fuzz_auth();
+	const char  *p = (const char *) data, *end = p + size;
+	int          mt = size > 0 && (data[0] & 1);
+	int          acc
+	    = size > 0 && (data[0] & 2) ? HEARTH_AUTH_WRITE : HEARTH_AUTH_READ;
 	char         *authz = fuzz_line(&p, end);
 	char         *org   = authz != NULL ? fuzz_line(&p, end) : NULL;
 	hearth_arena *ar    = hearth_arena_new(1 << 20);
@@ -91,13 +92,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ar == NULL)
 		abort();
 	/* authz may hold NULs: the check sees the part before the first */
-	int rc = hearth_auth_tenants(a, mt, acc, authz, org, ar, &ids, &n, &err);
+	int rc
+	    = hearth_auth_tenants(a, mt, acc, authz, org, ar, &ids, &n, &err);
 	if (rc == 0) {
 		HEARTH_ASSERT(n >= 1 && (acc == HEARTH_AUTH_READ || n == 1));
 		for (size_t i = 0; i < n; i++) {
 			HEARTH_ASSERT(hearth_tenant_validate(
-			                  ids[i], strlen(ids[i]), NULL) == 0);
-			HEARTH_ASSERT(i == 0 || strcmp(ids[i - 1], ids[i]) < 0);
+			                  ids[i], strlen(ids[i]), NULL)
+			    == 0);
+			HEARTH_ASSERT(
+			    i == 0 || strcmp(ids[i - 1], ids[i]) < 0);
 			HEARTH_ASSERT(strcmp(ids[i], "a") == 0
 			    || strcmp(ids[i], "b") == 0
 			    || strcmp(ids[i], "anonymous") == 0);
@@ -110,12 +114,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The rest as a tokens file: accepted or refused, then the fixed
 	 * file again, which must still let "tok" write tenant a. */
 	if (org != NULL && p < end) {
-		int lr = hearth_auth_load(a, p, (size_t) (end - p), "fuzz", &err);
-		HEARTH_ASSERT(lr == 0 || (lr == err.code && err.msg[0] != '\0'));
+		int lr
+		    = hearth_auth_load(a, p, (size_t) (end - p), "fuzz", &err);
+		HEARTH_ASSERT(
+		    lr == 0 || (lr == err.code && err.msg[0] != '\0'));
 		HEARTH_ASSERT(hearth_auth_load(a, fuzz_tokens,
-		                  sizeof(fuzz_tokens) - 1, "fixed", &err) == 0);
+		                  sizeof(fuzz_tokens) - 1, "fixed", &err)
+		    == 0);
 		HEARTH_ASSERT(hearth_auth_tenants(a, 1, HEARTH_AUTH_WRITE,
-		                  "Bearer tok", NULL, ar, &ids, &n, &err) == 0);
+		                  "Bearer tok", NULL, ar, &ids, &n, &err)
+		    == 0);
 	}
 	free(authz);
 	free(org);

@@ -39,7 +39,7 @@ static void
 fuzz_check_push(const Hearth__Ingester__PushRequest *p)
 {
 	for (size_t bi = 0; bi < p->n_batches; bi++) {
-		const Hearth__Ingester__ProfileBatch *b = p->batches[bi];
+		const Hearth__Ingester__ProfileBatch *b      = p->batches[bi];
 		size_t                                frames = 0;
 		for (size_t i = 0; i < b->n_stack_lengths; i++)
 			frames += b->stack_lengths[i];
@@ -47,9 +47,11 @@ fuzz_check_push(const Hearth__Ingester__PushRequest *p)
 		for (size_t i = 0; i < b->n_frames; i++)
 			HEARTH_ASSERT(b->frames[i] < b->n_strings);
 		for (size_t pi = 0; pi < b->n_profiles; pi++) {
-			const Hearth__Ingester__SeriesProfile *sp = b->profiles[pi];
+			const Hearth__Ingester__SeriesProfile *sp
+			    = b->profiles[pi];
 			int has_name = 0, has_svc = 0;
-			HEARTH_ASSERT(sp->n_stacks == sp->n_values && sp->id.len == 16);
+			HEARTH_ASSERT(
+			    sp->n_stacks == sp->n_values && sp->id.len == 16);
 			for (size_t i = 0; i < sp->n_labels; i++) {
 				const char *n = sp->labels[i]->name;
 				HEARTH_ASSERT(i == 0
@@ -59,7 +61,8 @@ fuzz_check_push(const Hearth__Ingester__PushRequest *p)
 			}
 			HEARTH_ASSERT(has_name && has_svc);
 			for (size_t i = 0; i < sp->n_stacks; i++) {
-				HEARTH_ASSERT(sp->stacks[i] < b->n_stack_lengths);
+				HEARTH_ASSERT(
+				    sp->stacks[i] < b->n_stack_lengths);
 				HEARTH_ASSERT(sp->values[i] > 0);
 			}
 		}
@@ -94,9 +97,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	size_t               v = size % FUZZ_N_VARIANTS;
 	hearth_ingest_params p = {
-		.name             = v % 2 ? "app{env=fuzz}" : "app.cpu{env=fuzz}",
-		.format           = fuzz_variants[v].format,
-		.content_type     = fuzz_variants[v].content_type,
+		.name         = v % 2 ? "app{env=fuzz}" : "app.cpu{env=fuzz}",
+		.format       = fuzz_variants[v].format,
+		.content_type = fuzz_variants[v].content_type,
 		.content_encoding = fuzz_variants[v].encoding,
 		.spy_name         = v == 5 ? "pyspy" : NULL,
 		.now_ns           = 1700000000000000000LL,

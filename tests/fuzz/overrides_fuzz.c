@@ -27,15 +27,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hearth_limits before, after, none;
 	if (fuzz_o == NULL) {
 		hearth_config_limits_defaults(&fuzz_defaults);
-		if (hearth_overrides_new(&fuzz_defaults, "", 1000, NULL, NULL,
-		        &fuzz_o, &err) != 0)
+		if (hearth_overrides_new(
+		        &fuzz_defaults, "", 1000, NULL, NULL, &fuzz_o, &err)
+		    != 0)
 			abort();
 	}
 	/* A fixed tenant with overrides, so a refused input can be seen to
 	 * keep them. */
-	static const char base[] = "overrides: {fuzz-keep: {max_query_length: 3h}}\n";
-	HEARTH_ASSERT(hearth_overrides_load(fuzz_o, base, sizeof(base) - 1,
-	                  "base", &err) == 0);
+	static const char base[]
+	    = "overrides: {fuzz-keep: {max_query_length: 3h}}\n";
+	HEARTH_ASSERT(
+	    hearth_overrides_load(fuzz_o, base, sizeof(base) - 1, "base", &err)
+	    == 0);
 	hearth_overrides_get(fuzz_o, "fuzz-keep", &before);
 	HEARTH_ASSERT(before.max_query_length_ms == 3 * 3600000);
 	int rc = hearth_overrides_load(

@@ -17,6 +17,12 @@ What lives here:
   * Profile type ID derivation (ingest-http.md §6/§7, model.md §1).
   * Flamebearer helpers: decode `levels` back into a tree, and an encoder of
     connect-apis.md §4.3 used to check exact output on small trees.
+  * Storage-test helpers: a fixed -storage.path across restarts, SIGKILL on
+    a log line (HearthProcess(watch=True).kill_on), waiting for log lines,
+    logfmt and Prometheus parsing, RSS / CPU / du, and PushScheme +
+    PushLedger + Pusher: pushes whose stored set is read back exactly from
+    per-function values, with each push recorded as acked, rejected or
+    unknown (no answer).
 
 Environment: HEARTH_BIN (path of the hearth binary), HEARTH_TESTDATA (the
 shared testdata folder, containing pprof/). Both have defaults relative to the

@@ -29,9 +29,9 @@ are then resolved, so each later round checks the whole history exactly.
 Compaction needs blocks: the block duration is 2 s (a cut every 2 s while
 pushes arrive) and compaction runs every second. block.h merges a run of
 time-adjacent level-0 blocks once their profiles span >= 2 h
-(HEARTH_BLOCKS_L1_SPAN_MS); the profile timestamps advance 2 s per push
-(each tenant 4 s), so at a few hundred to a few thousand pushes a second
-a run of 2 to 20 cuts spans 2 h and compaction starts within seconds. The
+(HEARTH_BLOCKS_L1_SPAN_MS); the profile timestamps advance 1 s per push
+(each tenant 2 s), so at 300 to 3000 pushes a second a run of 2 to 12
+cuts spans 2 h and compaction starts within seconds. The
 kill during compaction must hit a merge of at least two blocks (the log
 line's blocks=N), not a lone block moving up a level.
 """
@@ -53,8 +53,8 @@ FLAGS = ["-auth.multitenancy-enabled=true",
          "-storage.block-cache-bytes=16777216"]
 PUSH_THREADS = 3
 BULK = 1000                # extra stacks per folded push: ~8 MB heads, flushes of ~100 ms
-STEP_S = 2                 # profile time advances 2 s per push (both tenants together)
-TRIGGER_TIMEOUT_S = 60     # a flush or compaction must start within this while pushing
+STEP_S = 1                 # profile time advances 1 s per push (both tenants together)
+TRIGGER_TIMEOUT_S = 90     # a flush or compaction must start within this while pushing
 ATTEMPTS = 4               # tries for a kill that lands inside a flush / compaction
 
 FLUSH_STARTED = 'msg="block flush started"'
@@ -74,7 +74,7 @@ class CrashState:
 def setUpModule():
     CrashState.data_dir = tempfile.mkdtemp(prefix="hearth-crash-")
     # A day boundary 7 days back: inside the default 14-day retention, and
-    # ~300000 pushes (2 s apart) before the timestamps reach the present.
+    # ~600000 pushes (1 s apart) before the timestamps reach the present.
     base = (L.now_s() - 7 * 86400) // 86400 * 86400
     run = L.unique("crash")
     CrashState.ledger = L.PushLedger([

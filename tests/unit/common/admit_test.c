@@ -26,24 +26,26 @@ test_admit_bucket_starts_full_then_refills(void **state)
 	hearth_admit *a = new_admit();
 	int64_t       r;
 	/* rate 100 B/s, burst 300 B */
-	assert_int_equal(hearth_admit_rate(a, "t", 100, 300, 200, 1 * S, &r), 0);
-	assert_int_equal(hearth_admit_rate(a, "t", 100, 300, 100, 1 * S, &r), 0);
+	assert_int_equal(
+	    hearth_admit_rate(a, "t", 100, 300, 200, 1 * S, &r), 0);
+	assert_int_equal(
+	    hearth_admit_rate(a, "t", 100, 300, 100, 1 * S, &r), 0);
 	/* empty: 50 bytes need 0.5 s */
-	assert_int_equal(hearth_admit_rate(a, "t", 100, 300, 50, 1 * S, &r),
-	    HEARTH_EBUSY);
+	assert_int_equal(
+	    hearth_admit_rate(a, "t", 100, 300, 50, 1 * S, &r), HEARTH_EBUSY);
 	assert_int_equal(r, 500);
 	/* nothing was taken by the refusal: after 0.5 s it passes */
 	assert_int_equal(
 	    hearth_admit_rate(a, "t", 100, 300, 50, 1 * S + S / 2, &r), 0);
 	/* a long pause refills to the burst only */
-	assert_int_equal(hearth_admit_rate(a, "t", 100, 300, 300, 100 * S, &r),
-	    0);
-	assert_int_equal(hearth_admit_rate(a, "t", 100, 300, 1, 100 * S, &r),
-	    HEARTH_EBUSY);
+	assert_int_equal(
+	    hearth_admit_rate(a, "t", 100, 300, 300, 100 * S, &r), 0);
+	assert_int_equal(
+	    hearth_admit_rate(a, "t", 100, 300, 1, 100 * S, &r), HEARTH_EBUSY);
 	assert_int_equal(r, 10);
 	/* another tenant is independent */
-	assert_int_equal(hearth_admit_rate(a, "u", 100, 300, 300, 100 * S, &r),
-	    0);
+	assert_int_equal(
+	    hearth_admit_rate(a, "u", 100, 300, 300, 100 * S, &r), 0);
 	hearth_admit_free(a);
 }
 
@@ -70,9 +72,10 @@ test_admit_lowered_burst_cuts_bucket(void **state)
 	int64_t       r;
 	assert_int_equal(hearth_admit_rate(a, "t", 10, 1000, 1, 1 * S, &r), 0);
 	/* burst lowered to 100 by an overrides reload: at most 100 left */
-	assert_int_equal(hearth_admit_rate(a, "t", 10, 100, 100, 1 * S, &r), 0);
-	assert_int_equal(hearth_admit_rate(a, "t", 10, 100, 10, 1 * S, &r),
-	    HEARTH_EBUSY);
+	assert_int_equal(
+	    hearth_admit_rate(a, "t", 10, 100, 100, 1 * S, &r), 0);
+	assert_int_equal(
+	    hearth_admit_rate(a, "t", 10, 100, 10, 1 * S, &r), HEARTH_EBUSY);
 	assert_int_equal(r, 1000);
 	hearth_admit_free(a);
 }

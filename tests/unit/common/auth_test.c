@@ -15,10 +15,12 @@
  *   crypt("s3cret", "$6$rounds=1000$saltsalt$"), the yescrypt one with
  *   "$y$j9T$saltsaltsaltsalt$"; sha256("tok-a"), sha256("tok-b"),
  *   sha256("tok-ab"). base64("alice:s3cret") = YWxpY2U6czNjcmV0. */
-#define H_ALICE                                                                \
-	"$6$rounds=1000$saltsalt$zcCvYcDM8j0aB28drG.Vwe4L4mnOkoRyg3Q.Bu7J9v6yK9" \
+#define H_ALICE                                                               \
+	"$6$rounds=1000$saltsalt$zcCvYcDM8j0aB28drG.Vwe4L4mnOkoRyg3Q."        \
+	"Bu7J9v6yK9"                                                          \
 	"aKDDPiDDlrOhF03cpnd3KFfSzTDNEBa0iVYm2H90"
-#define H_BOB "$y$j9T$saltsaltsaltsalt$gIvwkwu59HUpqBIOkVbDR/t2/jSuuzFfOz0l6nwgRw2"
+#define H_BOB                                                                 \
+	"$y$j9T$saltsaltsaltsalt$gIvwkwu59HUpqBIOkVbDR/t2/jSuuzFfOz0l6nwgRw2"
 #define S_A "4f66a4283f8bc9768c3cb97fd06d267b79315aee941c9c1727b9354509242ffe"
 #define S_B "efa1cd32d437a4dd30463a379503cadfb2b13481660f6345110f3bde01f2e773"
 #define S_AB "baae8ea8dcf0c71f1e0c4989fde0eb05ff826cd90e86b637103c874497f066df"
@@ -45,15 +47,15 @@ static const char *const tokens_yaml
       "    write: [team-b]\n";
 
 typedef struct fixture {
-	char         path[64];
-	hearth_auth *a;
+	char          path[64];
+	hearth_auth  *a;
 	hearth_arena *arena;
 } fixture;
 
 static int
 setup(void **state)
 {
-	fixture *f = calloc(1, sizeof(*f));
+	fixture   *f = calloc(1, sizeof(*f));
 	hearth_err err;
 	snprintf(f->path, sizeof(f->path), "/tmp/hearth-auth-test-XXXXXX");
 	int fd = mkstemp(f->path);
@@ -119,8 +121,8 @@ test_auth_missing_wrong_and_malformed_are_401(void **state)
 	fixture   *f = *state;
 	char       t[256];
 	hearth_err err;
-	assert_int_equal(check(f, 1, HEARTH_AUTH_WRITE, NULL, "team-a", t,
-	                     sizeof(t), &err),
+	assert_int_equal(
+	    check(f, 1, HEARTH_AUTH_WRITE, NULL, "team-a", t, sizeof(t), &err),
 	    HEARTH_EUNAUTH);
 	assert_string_equal(err.msg,
 	    "missing credentials: send Authorization: Bearer <token> or Basic "
@@ -133,8 +135,8 @@ test_auth_missing_wrong_and_malformed_are_401(void **state)
 	assert_int_equal(check(f, 1, HEARTH_AUTH_WRITE, "Bearer", "team-a", t,
 	                     sizeof(t), &err),
 	    HEARTH_EUNAUTH);
-	assert_int_equal(check(f, 1, HEARTH_AUTH_WRITE, "Digest x=1",
-	                     "team-a", t, sizeof(t), &err),
+	assert_int_equal(check(f, 1, HEARTH_AUTH_WRITE, "Digest x=1", "team-a",
+	                     t, sizeof(t), &err),
 	    HEARTH_EUNAUTH);
 	assert_non_null(strstr(err.msg, "unsupported Authorization scheme"));
 	assert_int_equal(check(f, 1, HEARTH_AUTH_WRITE, "Basic !!!", "team-a",
@@ -200,29 +202,31 @@ test_auth_basic_users_and_token_as_password(void **state)
 	hearth_err err;
 	/* alice:s3cret, twice: the second check is served by the cache */
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(check(f, 1, HEARTH_AUTH_READ,
-		                     "Basic YWxpY2U6czNjcmV0", NULL, t,
-		                     sizeof(t), &err),
+		assert_int_equal(
+		    check(f, 1, HEARTH_AUTH_READ, "Basic YWxpY2U6czNjcmV0",
+		        NULL, t, sizeof(t), &err),
 		    0);
 		assert_string_equal(t, "team-a");
 	}
 	/* alice:wrong (YWxpY2U6d3Jvbmc=), also twice (negative cache) */
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(check(f, 1, HEARTH_AUTH_READ,
-		                     "Basic YWxpY2U6d3Jvbmc=", NULL, t,
-		                     sizeof(t), &err),
+		assert_int_equal(
+		    check(f, 1, HEARTH_AUTH_READ,
+		        "Basic YWxpY2U6d3Jvbmc=", NULL, t, sizeof(t), &err),
 		    HEARTH_EUNAUTH);
 		assert_non_null(
 		    strstr(err.msg, "invalid user name or password"));
 	}
 	/* bob:s3cret with yescrypt (Ym9iOnMzY3JldA==) */
-	assert_int_equal(check(f, 1, HEARTH_AUTH_WRITE, "Basic Ym9iOnMzY3JldA==",
-	                     NULL, t, sizeof(t), &err),
+	assert_int_equal(
+	    check(f, 1, HEARTH_AUTH_WRITE, "Basic Ym9iOnMzY3JldA==", NULL, t,
+	        sizeof(t), &err),
 	    0);
 	assert_string_equal(t, "team-b");
 	/* team-a:tok-a (dGVhbS1hOnRvay1h): not a user, password is a token */
-	assert_int_equal(check(f, 1, HEARTH_AUTH_WRITE, "Basic dGVhbS1hOnRvay1h",
-	                     NULL, t, sizeof(t), &err),
+	assert_int_equal(
+	    check(f, 1, HEARTH_AUTH_WRITE, "Basic dGVhbS1hOnRvay1h", NULL, t,
+	        sizeof(t), &err),
 	    0);
 	assert_string_equal(t, "team-a");
 }
@@ -237,8 +241,8 @@ test_auth_multitenancy_off_uses_anonymous(void **state)
 	                     "team-a", t, sizeof(t), &err),
 	    0);
 	assert_string_equal(t, "anonymous");
-	assert_int_equal(check(f, 0, HEARTH_AUTH_READ, "Bearer tok-a", NULL,
-	                     t, sizeof(t), &err),
+	assert_int_equal(check(f, 0, HEARTH_AUTH_READ, "Bearer tok-a", NULL, t,
+	                     sizeof(t), &err),
 	    HEARTH_EDENIED);
 	assert_string_equal(
 	    err.msg, "token \"writer-a\" may not read tenant \"anonymous\"");
@@ -247,9 +251,9 @@ test_auth_multitenancy_off_uses_anonymous(void **state)
 static void
 test_auth_reload_revokes(void **state)
 {
-	fixture   *f = *state;
-	char       t[256];
-	hearth_err err;
+	fixture    *f = *state;
+	char        t[256];
+	hearth_err  err;
 	const char *y = "tokens:\n  - name: b\n    sha256: " S_B
 	                "\n    write: [team-b]\n";
 	assert_int_equal(hearth_auth_load(f->a, y, strlen(y), "t", &err), 0);
@@ -262,8 +266,8 @@ test_auth_reload_revokes(void **state)
 	assert_string_equal(t, "team-b");
 	/* an invalid document changes nothing */
 	const char *bad = "tokens:\n  - name: b\n    sha256: nothex\n";
-	assert_int_equal(
-	    hearth_auth_load(f->a, bad, strlen(bad), "t", &err), HEARTH_EINVAL);
+	assert_int_equal(hearth_auth_load(f->a, bad, strlen(bad), "t", &err),
+	    HEARTH_EINVAL);
 	assert_int_equal(check(f, 1, HEARTH_AUTH_WRITE, "Bearer tok-b", NULL,
 	                     t, sizeof(t), &err),
 	    0);
@@ -279,21 +283,26 @@ test_auth_file_errors_name_line_not_secret(void **state)
 		const char *msg;
 	} cases[] = {
 		{ "tokens:\n  - name: x\n    sha256: abc\n",
-		    "t: line 3: token \"x\": sha256 must be 64 hex digits, the "
-		    "SHA-256 of the token (printf %s \"$TOKEN\" | sha256sum)" },
+		    "t: line 3: token \"x\": sha256 must be 64 hex digits, "
+		    "the "
+		    "SHA-256 of the token (printf %s \"$TOKEN\" | "
+		    "sha256sum)" },
 		{ "users:\n  - name: u\n    password_hash: plain\n",
-		    "t: line 3: user \"u\": password_hash is not a crypt(3) hash "
+		    "t: line 3: user \"u\": password_hash is not a crypt(3) "
+		    "hash "
 		    "hearth accepts (use $y$ yescrypt, $2b$ bcrypt or $6$ "
 		    "SHA-512, e.g. the output of openssl passwd -6 or "
 		    "mkpasswd)" },
 		{ "users:\n  - name: u\n    password_hash: $1$abc$def\n",
 		    NULL },
-		{ "tokens:\n  - name: x\n    sha256: " S_A "\n    write: [\"a b\"]\n",
+		{ "tokens:\n  - name: x\n    sha256: " S_A
+		  "\n    write: [\"a b\"]\n",
 		    NULL },
 		{ "tokens:\n  - name: x\n    sha256: " S_A "\n  - name: y\n"
 		  "    sha256: " S_A "\n",
 		    "t: line 4: tokens \"x\" and \"y\" have the same sha256" },
-		{ "tokens:\n  - name: x\n    sha256: " S_A "\n    admin: true\n",
+		{ "tokens:\n  - name: x\n    sha256: " S_A
+		  "\n    admin: true\n",
 		    "t: line 4: token \"x\": unknown key \"admin\" (expected "
 		    "name, sha256, read, write)" },
 		{ "tokens:\n  - sha256: " S_A "\n",
@@ -374,7 +383,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
-		    test_auth_bearer_token_decides_the_tenant, setup, teardown),
+		    test_auth_bearer_token_decides_the_tenant, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_auth_missing_wrong_and_malformed_are_401, setup,
 		    teardown),
@@ -386,15 +396,18 @@ main(void)
 		    test_auth_basic_users_and_token_as_password, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_auth_multitenancy_off_uses_anonymous, setup, teardown),
+		    test_auth_multitenancy_off_uses_anonymous, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_auth_reload_revokes, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_auth_file_errors_name_line_not_secret, setup, teardown),
+		    test_auth_file_errors_name_line_not_secret, setup,
+		    teardown),
 		cmocka_unit_test(
 		    test_auth_without_tokens_file_follows_tenant_rules),
 		cmocka_unit_test_setup_teardown(
-		    test_auth_fail_sets_challenge_on_401_only, setup, teardown),
+		    test_auth_fail_sets_challenge_on_401_only, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

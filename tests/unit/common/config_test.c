@@ -689,6 +689,68 @@ test_config_set_limit_for_tenant_overrides(void **state)
 	    HEARTH_ENOTFOUND);
 }
 
+static void
+test_config_limit_named_finds_the_first_whole_key(void **state)
+{
+	(void) state;
+	assert_string_equal(hearth_config_limit_named(
+	                        "pprof: the profile exceeds the samples count limit "
+	                        "(max_profile_stacktrace_samples, actual: 9, "
+	                        "limit: 8)"),
+	    "max_profile_stacktrace_samples");
+	assert_string_equal(hearth_config_limit_named(
+	                        "tenant \"x\" is over its ingestion rate limit "
+	                        "(ingestion_rate_mb: 4 MiB/s, "
+	                        "ingestion_burst_size_mb: 2 MiB)"),
+	    "ingestion_rate_mb");
+	assert_string_equal(hearth_config_limit_named(
+	                        "larger than the limit (limits.ingestion_body_"
+	                        "limit_mb: 1)"),
+	    "ingestion_body_limit_mb");
+	/* part of a longer word is not the key */
+	assert_null(hearth_config_limit_named("xmax_query_length"));
+	assert_null(hearth_config_limit_named("max_query_length_s"));
+	assert_null(hearth_config_limit_named("request memory limit reached"));
+	assert_null(hearth_config_limit_named(NULL));
+}
+
+static void
+test_config_storage_and_ingester_settings(void **state)
+{
+	(void) state;
+	hearth_config c;
+	hearth_err    err;
+	int           help;
+	hearth_config_defaults(&c);
+	const char *a1[] = { "hearth", "-storage.wal-sync=interval",
+		"-storage.wal-sync-interval=250ms",
+		"-ingester.max-head-bytes=1048576",
+		"-limits.retention-period=0" };
+	assert_int_equal(parse_args(&c, 5, a1, &help, &err), 0);
+	assert_string_equal(c.storage.wal_sync, "interval");
+	assert_int_equal(c.storage.wal_sync_interval_ms, 250);
+	assert_int_equal(c.ingester.max_head_bytes, 1048576);
+	assert_int_equal(c.limits.retention_period_ms, 0);
+	assert_int_equal(c.ingester.block_duration_ms, 600000);
+	const char *a2[] = { "hearth", "-storage.wal-sync=never" };
+	assert_int_equal(parse_args(&c, 2, a2, &help, &err), HEARTH_EINVAL);
+	assert_string_equal(err.msg,
+	    "flag -storage.wal-sync: expected always or interval, got "
+	    "\"never\"");
+	const char *a3[] = { "hearth", "-ingester.max-head-bytes=1000" };
+	assert_int_equal(parse_args(&c, 2, a3, &help, &err), HEARTH_EINVAL);
+	assert_string_equal(err.msg,
+	    "flag -ingester.max-head-bytes: 1000 is out of range [1048576, "
+	    "9223372036854775807]");
+	assert_int_equal(parse_yaml(&c,
+			     "ingester:\n  block_duration: 2h\n"
+			     "limits:\n  retention_period: 30d\n",
+			     &err),
+	    0);
+	assert_int_equal(c.ingester.block_duration_ms, 7200000);
+	assert_int_equal(c.limits.retention_period_ms, 30LL * 86400000);
+}
+
 int
 main(void)
 {
@@ -714,6 +776,8 @@ main(void)
 		cmocka_unit_test(test_config_dump_round_trips),
 		cmocka_unit_test(test_config_duration_parse_and_format),
 		cmocka_unit_test(test_config_set_limit_for_tenant_overrides),
+		cmocka_unit_test(test_config_storage_and_ingester_settings),
+		cmocka_unit_test(test_config_limit_named_finds_the_first_whole_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,7 +23,8 @@ apply(void *ctx, const char *data, size_t len, hearth_err *err)
 	seen *s = ctx;
 	s->calls++;
 	if (len >= 3 && memcmp(data, "bad", 3) == 0)
-		return hearth_err_set(err, HEARTH_EINVAL, "line 1: bad content");
+		return hearth_err_set(
+		    err, HEARTH_EINVAL, "line 1: bad content");
 	snprintf(s->text, sizeof(s->text), "%.*s", (int) len, data);
 	return 0;
 }
@@ -110,7 +111,8 @@ test_filewatch_size_cap_and_missing_file(void **state)
 	    HEARTH_EINVAL);
 	assert_null(w);
 	char want[160];
-	snprintf(want, sizeof(want), "tokens file %s: larger than 8 bytes", path);
+	snprintf(
+	    want, sizeof(want), "tokens file %s: larger than 8 bytes", path);
 	assert_string_equal(err.msg, want);
 	unlink(path);
 	assert_int_equal(hearth_filewatch_new(path, "tokens", 1000, 8, apply,

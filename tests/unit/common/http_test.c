@@ -6,8 +6,12 @@
 
 #include "http.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -857,6 +861,95 @@ test_http_resp_error_json_exact(void **state)
 	hearth_http_resp_fini(&resp);
 }
 
+/* A raw connection to 127.0.0.1:port that has sent `head`. */
+static int
+raw_connect(uint16_t port, const char *head)
+{
+	struct sockaddr_in sa;
+	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family      = AF_INET;
+	sa.sin_port        = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL),
+	    (ssize_t) strlen(head));
+	return fd;
+}
+
+/* 1 when the server closed fd (end of file or reset) within ms. */
+static int
+raw_closed_within(int fd, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	char           b[512];
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = recv(fd, b, sizeof(b), 0);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static void
+test_http_read_timeout_cuts_slow_clients_only(void **state)
+{
+	(void) state;
+	fixture *f = calloc(1, sizeof(*f));
+	f->m       = hearth_metrics_new();
+	hearth_log_init(&f->log, "http_test", HEARTH_LOG_ERROR);
+	hearth_http_opts o = {
+		.address                = "127.0.0.1",
+		.threads                = 2,
+		.read_timeout_ms        = 300,
+		.max_connections_per_ip = 3,
+	};
+	hearth_err err;
+	assert_int_equal(
+	    hearth_http_server_new(&o, f->m, &f->log, &f->s, &err), 0);
+	hearth_http_route(f->s, "GET", "/hello", 0, "hello", h_hello, NULL);
+	hearth_http_route(f->s, "GET", "/slow", 0, "slow", h_slow, NULL);
+	assert_int_equal(hearth_http_server_start(f->s, &err), 0);
+	f->port = hearth_http_server_port(f->s);
+
+	/* headers that trickle in, one byte every 100 ms: cut at ~300 ms
+	 * (the reaper looks every 75 ms), however steady the trickle */
+	struct timespec t0, t1, tick = { 0, 100 * 1000 * 1000 };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int fd = raw_connect(f->port, "GET /hello HTTP/1.1\r\nHost: x\r\nX-A: ");
+	int closed = 0;
+	for (int i = 0; i < 30 && !closed; i++) {
+		nanosleep(&tick, NULL);
+		closed = send(fd, "a", 1, MSG_NOSIGNAL) != 1
+		    || raw_closed_within(fd, 1);
+	}
+	if (!closed)
+		closed = raw_closed_within(fd, 500);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double) (t1.tv_sec - t0.tv_sec)
+	    + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(closed);
+	assert_true(secs >= 0.3 && secs < 1.5);
+	close(fd);
+	expect_metric(f, "hearth_http_slow_connections_closed_total 1\n");
+
+	/* a handler slower than the deadline is not the client's fault */
+	get(f, "/slow", 200, "slow");
+	get(f, "/hello", 200, "hello\n");
+
+	/* per-address limit: the fourth connection is closed at once */
+	int fds[4];
+	for (int i = 0; i < 3; i++) {
+		fds[i] = raw_connect(f->port, "GET /hello HTTP/1.1\r\n");
+		assert_false(raw_closed_within(fds[i], 50));
+	}
+	fds[3] = raw_connect(f->port, "GET /hello HTTP/1.1\r\n");
+	assert_true(raw_closed_within(fds[3], 1000));
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	hearth_http_server_free(f->s);
+	hearth_metrics_free(f->m);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -897,6 +990,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_http_start_fails_on_busy_port, setup, teardown),
+		cmocka_unit_test(test_http_read_timeout_cuts_slow_clients_only),
 		cmocka_unit_test(test_http_bad_address),
 		cmocka_unit_test(test_http_ipv6_loopback),
 		cmocka_unit_test(test_http_status_and_code_mapping),

@@ -19,8 +19,8 @@ new_plain(void)
 	hearth_overrides *o;
 	hearth_err        err;
 	hearth_config_limits_defaults(&d);
-	assert_int_equal(hearth_overrides_new(&d, "", 1000, NULL, NULL, &o, &err),
-	    0);
+	assert_int_equal(
+	    hearth_overrides_new(&d, "", 1000, NULL, NULL, &o, &err), 0);
 	return o;
 }
 
@@ -89,24 +89,28 @@ test_overrides_errors_keep_previous_version(void **state)
 		const char *msg;
 	} cases[] = {
 		{ "overrides:\n  t1:\n    ingestion_rate: 3\n",
-		    "f: line 3: tenant \"t1\": unknown limit \"ingestion_rate\" "
+		    "f: line 3: tenant \"t1\": unknown limit "
+		    "\"ingestion_rate\" "
 		    "(the keys are those of the limits: section, e.g. "
 		    "ingestion_rate_mb)" },
 		{ "overrides:\n  t1:\n    max_query_length: soon\n",
 		    "f: line 3: tenant \"t1\": max_query_length: expected a "
 		    "number at \"soon\" in duration \"soon\"" },
 		{ "overrides:\n  t1:\n    ingestion_rate_mb: -1\n",
-		    "f: line 3: tenant \"t1\": ingestion_rate_mb: -1 is out of "
+		    "f: line 3: tenant \"t1\": ingestion_rate_mb: -1 is out "
+		    "of "
 		    "range [0, 9223372036854775807]" },
 		{ "overrides:\n  \"a b\":\n    ingestion_rate_mb: 1\n", NULL },
 		{ "overrides:\n  t1: 5\n",
 		    "f: line 2: tenant \"t1\": expected a mapping of limits "
 		    "(e.g. ingestion_rate_mb: 8), got a single value" },
 		{ "limits: {}\n",
-		    "f: line 1: unknown key \"limits\" (the file holds one key, "
+		    "f: line 1: unknown key \"limits\" (the file holds one "
+		    "key, "
 		    "overrides:)" },
-		{ "- a\n", "f: line 1: expected a mapping with the key "
-		           "overrides:, got a list" },
+		{ "- a\n",
+		    "f: line 1: expected a mapping with the key "
+		    "overrides:, got a list" },
 		{ "overrides:\n  t1: {}\n  t1: {}\n", NULL },
 		{ "overrides: [\n", NULL },
 	};
@@ -136,7 +140,8 @@ test_overrides_file_is_loaded_and_reloaded(void **state)
 	char path[64] = "/tmp/hearth-overrides-test-XXXXXX";
 	int  fd       = mkstemp(path);
 	assert_true(fd >= 0);
-	const char *v1 = "overrides:\n  t: {max_global_series_per_tenant: 7}\n";
+	const char *v1
+	    = "overrides:\n  t: {max_global_series_per_tenant: 7}\n";
 	assert_int_equal(write(fd, v1, strlen(v1)), (ssize_t) strlen(v1));
 	close(fd);
 	hearth_limits     d, l;

@@ -320,6 +320,48 @@ test_head_tree_sums_per_stack(void **state)
 	ASSERT_STR_FREE(tree_of(f, "t1", "{nolabel=\"x\"}", 0, 10000), "");
 }
 
+/* load_std stores 3 series for t1 (shop/a1 cpu, db/b1 cpu, shop/a1 mem). */
+static void
+test_head_check_series_limit(void **state)
+{
+	fx *f = *state;
+	load_std(f);
+	static const char *const stacks[] = { "main" };
+	tbatch			 t;
+	tb_init(&t, f->a, stacks, 1);
+	/* one known series, two new ones (twice the same new one) */
+	tb_profile(&t, "__name__=cpu,pod=a1,service_name=shop", 5000 * MS,
+	    (uint32_t[]) { 0 }, (int64_t[]) { 1 }, 1, 0);
+	tb_profile(&t, "__name__=cpu,pod=c1,service_name=shop", 5000 * MS,
+	    (uint32_t[]) { 0 }, (int64_t[]) { 1 }, 1, 0);
+	tb_profile(&t, "__name__=cpu,pod=c1,service_name=shop", 6000 * MS,
+	    (uint32_t[]) { 0 }, (int64_t[]) { 1 }, 1, 0);
+	tb_profile(&t, "__name__=cpu,pod=d1,service_name=shop", 5000 * MS,
+	    (uint32_t[]) { 0 }, (int64_t[]) { 1 }, 1, 0);
+	Hearth__Ingester__PushRequest	req = HEARTH__INGESTER__PUSH_REQUEST__INIT;
+	Hearth__Ingester__ProfileBatch *bs[1] = { &t.b };
+	req.batches			      = bs;
+	req.n_batches			      = 1;
+	assert_int_equal(hearth_head_check_series(f->h, "t1", &req, 5, &f->err),
+	    0);
+	assert_int_equal(hearth_head_check_series(f->h, "t1", &req, 0, &f->err),
+	    0);
+	assert_int_equal(hearth_head_check_series(f->h, "t1", &req, 4, &f->err),
+	    HEARTH_EBUSY);
+	assert_string_equal(f->err.msg,
+	    "tenant \"t1\" has 3 series in the ingester and this push would "
+	    "add 2 more, over the limit (max_global_series_per_tenant: 4); "
+	    "the limit frees up as the head is cut, or raise it");
+	/* another tenant has none yet: all three label sets are new */
+	assert_int_equal(hearth_head_check_series(f->h, "t2", &req, 3, &f->err),
+	    0);
+	assert_int_equal(hearth_head_check_series(f->h, "t2", &req, 2, &f->err),
+	    HEARTH_EBUSY);
+	hearth_head_stats st;
+	hearth_head_stats_get(f->h, "t1", &st);
+	assert_int_equal(st.series, 3); /* checking stores nothing */
+}
+
 static void
 test_head_tree_merges_into_existing(void **state)
 {
@@ -937,12 +979,85 @@ test_head_many_series_and_strings(void **state)
 	hearth_selector_free(se);
 }
 
+static void
+test_head_series_merge_sums_equal_labels(void **state)
+{
+	fx		  *f = *state;
+	hearth_label	   la[] = { { "service_name", "a" } };
+	hearth_label	   lb[] = { { "service_name", "b" } };
+	hearth_label	   lc[] = { { "service_name", "c" } };
+	hearth_head_point  pa[] = { { 10, 1, 1 }, { 30, 3, 1 } };
+	hearth_head_point  pb[] = { { 20, 2, 2 } };
+	hearth_head_point  pa2[] = { { 20, 5, 1 }, { 30, 4, 2 },
+		 { 40, INT64_MAX, 1 } };
+	hearth_head_point  pc[] = { { 10, 7, 1 } };
+	hearth_head_series x[] = { { la, 1, pa, 2 }, { lb, 1, pb, 1 } };
+	hearth_head_series y[] = { { la, 1, pa2, 3 }, { lc, 1, pc, 1 } };
+	hearth_head_series *out = x;
+	size_t		    n	= 2;
+	assert_int_equal(hearth_head_series_merge(&out, &n, y, 2, f->a), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[0].labels[0].value, "a");
+	assert_int_equal(out[0].n_points, 4);
+	int64_t want[][3] = { { 10, 1, 1 }, { 20, 5, 1 }, { 30, 7, 3 },
+		{ 40, INT64_MAX, 1 } };
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(out[0].points[i].timestamp_ms, want[i][0]);
+		assert_int_equal(out[0].points[i].value, want[i][1]);
+		assert_int_equal(out[0].points[i].count, want[i][2]);
+	}
+	assert_string_equal(out[1].labels[0].value, "b");
+	assert_int_equal(out[1].n_points, 1);
+	assert_string_equal(out[2].labels[0].value, "c");
+	assert_int_equal(out[2].points[0].value, 7);
+	/* The inputs are unchanged. */
+	assert_int_equal(x[0].n_points, 2);
+	assert_int_equal(pa[1].value, 3);
+	/* Merging nothing keeps the answer; into nothing copies. */
+	assert_int_equal(hearth_head_series_merge(&out, &n, NULL, 0, f->a), 0);
+	assert_int_equal(n, 3);
+	hearth_head_series *empty = NULL;
+	size_t		    ne	  = 0;
+	assert_int_equal(hearth_head_series_merge(&empty, &ne, y, 2, f->a), 0);
+	assert_int_equal(ne, 2);
+	assert_int_equal(empty[0].points[2].value, INT64_MAX);
+	/* Saturation: INT64_MAX + 1 stays INT64_MAX. */
+	hearth_head_point  p1[] = { { 40, 1, 1 } };
+	hearth_head_series z[]	= { { la, 1, p1, 1 } };
+	assert_int_equal(hearth_head_series_merge(&empty, &ne, z, 1, f->a), 0);
+	assert_int_equal(empty[0].points[2].value, INT64_MAX);
+	assert_int_equal(empty[0].points[2].count, 2);
+}
+
+static void
+test_head_labels_merge_union(void **state)
+{
+	fx	    *f	 = *state;
+	const char *x[] = { "a", "c", "e" };
+	const char *y[] = { "b", "c", "f" };
+	const char **out = x;
+	size_t	     n	 = 3;
+	assert_int_equal(hearth_head_labels_merge(&out, &n, y, 3, f->a), 0);
+	assert_int_equal(n, 5);
+	const char *want[] = { "a", "b", "c", "e", "f" };
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(out[i], want[i]);
+	const char **none = NULL;
+	size_t	     nn	  = 0;
+	assert_int_equal(hearth_head_labels_merge(&none, &nn, y, 3, f->a), 0);
+	assert_int_equal(nn, 3);
+	assert_string_equal(none[2], "f");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 		T(test_head_tree_sums_per_stack),
+		T(test_head_series_merge_sums_equal_labels),
+		T(test_head_labels_merge_union),
+		T(test_head_check_series_limit),
 		T(test_head_tree_merges_into_existing),
 		T(test_head_matcher_eq_neq),
 		T(test_head_matcher_regex),

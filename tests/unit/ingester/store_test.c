@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,10 +113,10 @@ teardown(void **state)
 
 /* One profile of series {__name__=cpu, service_name=svc} at t_ms with
  * main;a = va and main;b;c = vb (zero values are left out), under a new
- * profile id. */
+ * profile id; a (one per thread) holds the encoding. */
 static int
-push(fx *f, const char *tenant, const char *svc, int64_t t_ms, int64_t va,
-    int64_t vb, hearth_err *err)
+push_in(fx *f, hearth_arena *a, const char *tenant, const char *svc,
+    int64_t t_ms, int64_t va, int64_t vb, hearth_err *err)
 {
 	static char    *strings[] = { "", "main", "a", "b", "c" };
 	static uint32_t frames[]  = { 1, 2, 1, 3, 4 };
@@ -128,8 +129,8 @@ push(fx *f, const char *tenant, const char *svc, int64_t t_ms, int64_t va,
 		stacks[n] = 0, values[n++] = va;
 	if (vb > 0)
 		stacks[n] = 1, values[n++] = vb;
-	memcpy(id, &f->next_id, sizeof(f->next_id));
-	f->next_id++;
+	uint32_t idn = __atomic_fetch_add(&f->next_id, 1, __ATOMIC_RELAXED);
+	memcpy(id, &idn, sizeof(idn));
 	Hearth__Ingester__Label l1           = HEARTH__INGESTER__LABEL__INIT;
 	Hearth__Ingester__Label l2           = HEARTH__INGESTER__LABEL__INIT;
 	l1.name                              = "__name__";
@@ -165,10 +166,17 @@ push(fx *f, const char *tenant, const char *svc, int64_t t_ms, int64_t va,
 	req.batches   = bs;
 	req.n_batches = 1;
 	size_t   len  = hearth__ingester__push_request__get_packed_size(&req);
-	uint8_t *raw  = hearth_arena_alloc(f->a, len + 1);
+	uint8_t *raw  = hearth_arena_alloc(a, len + 1);
 	hearth__ingester__push_request__pack(&req, raw);
 	return hearth_store_push(
-	    f->s, tenant, &req, raw, len, f->a, NULL, NULL, err);
+	    f->s, tenant, &req, raw, len, a, NULL, NULL, err);
+}
+
+static int
+push(fx *f, const char *tenant, const char *svc, int64_t t_ms, int64_t va,
+    int64_t vb, hearth_err *err)
+{
+	return push_in(f, f->a, tenant, svc, t_ms, va, vb, err);
 }
 
 static void
@@ -567,6 +575,98 @@ test_store_replay_failure_is_reported(void **state)
 	    f->err.msg, "ingester: storage failed to start (see its log)");
 }
 
+#define PUSHERS 3
+#define PER_PUSHER 300
+
+static void *
+pusher(void *arg)
+{
+	fx           *f = arg;
+	hearth_arena *a = hearth_arena_new(0);
+	hearth_err    err;
+	for (int i = 0; i < PER_PUSHER; i++) {
+		if (push_in(f, a, "acme", "shop", 1000 + i, 1, 2, &err) != 0)
+			abort();
+		hearth_arena_reset(a);
+	}
+	hearth_arena_free(a);
+	return NULL;
+}
+
+typedef struct watcher {
+	fx     *f;
+	int     stop;
+	int64_t last, max, queries;
+	int     bad; /* a total went down or past everything pushed */
+} watcher;
+
+static void *
+watch(void *arg)
+{
+	watcher         *w   = arg;
+	hearth_arena    *a   = hearth_arena_new(0);
+	hearth_selector *sel = hearth_selector_new();
+	hearth_err       err;
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		hearth_fgtree *t = hearth_fgtree_new();
+		if (hearth_store_select_tree(
+		        w->f->s, "acme", sel, 0, END_MS, a, t, &err)
+		    != 0)
+			abort();
+		int64_t total = hearth_fgtree_total(t);
+		if (total < w->last || total > w->max)
+			w->bad = 1;
+		w->last = total;
+		w->queries++;
+		hearth_fgtree_free(t);
+		hearth_arena_reset(a);
+	}
+	hearth_selector_free(sel);
+	hearth_arena_free(a);
+	return NULL;
+}
+
+static void
+test_store_queries_count_once_across_concurrent_cuts(void **state)
+{
+	fx       *f = *state;
+	pthread_t th[PUSHERS], wt;
+	watcher   w = { f, 0, 0, PUSHERS * PER_PUSHER * 3, 0, 0 };
+	fx_open(f);
+	pthread_create(&wt, NULL, watch, &w);
+	for (int i = 0; i < PUSHERS; i++)
+		pthread_create(&th[i], NULL, pusher, f);
+	/* Cut and flush while pushes and queries run: each profile must be
+	 * seen once, in the head, a flushing head or a block. */
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(hearth_store_flush(f->s, &f->err), 0);
+		usleep(2000);
+	}
+	for (int i = 0; i < PUSHERS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(hearth_store_flush(f->s, &f->err), 0);
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(wt, NULL);
+	assert_false(w.bad);
+	assert_true(w.queries > 0);
+	char             out[256];
+	hearth_selector *sel = hearth_selector_new();
+	hearth_fgtree   *t   = hearth_fgtree_new();
+	assert_int_equal(hearth_store_select_tree(
+	                     f->s, "acme", sel, 0, END_MS, f->a, t, &f->err),
+	    0);
+	tree_text(t, out, sizeof(out));
+	assert_string_equal(out, "main;a 900\nmain;b;c 1800\n");
+	hearth_fgtree_free(t);
+	hearth_selector_free(sel);
+	/* And the same after a crash: no WAL record is left. */
+	fx_crash(f);
+	fx_open(f);
+	hearth_store_stats st;
+	hearth_store_stats_get(f->s, &st);
+	assert_int_equal(st.replayed, 0);
+}
+
 static void
 test_store_config_errors_name_the_setting(void **state)
 {
@@ -695,6 +795,7 @@ main(void)
 		T(test_store_time_cut_flushes_in_background),
 		T(test_store_size_cut_keeps_memory_bounded),
 		T(test_store_replay_failure_is_reported),
+		T(test_store_queries_count_once_across_concurrent_cuts),
 		T(test_store_config_errors_name_the_setting),
 		T(test_store_failed_flush_keeps_data_and_recovers),
 	};
