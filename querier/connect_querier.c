@@ -19,6 +19,7 @@
  * not per stack and bucket), format=DOT, SelectHeatmap.
  */
 #include "connect_querier_impl.h"
+#include "config.h"
 
 #include "fgexport.h"
 #include "querier.pb-c.h"
@@ -70,6 +71,22 @@ hearth_connect_querier_begin(hearth_connect_querier_ctx *c, void *q,
 	c->deadline = hearth_connect_deadline(
 	    call, connect_querier_now_ms(), c->lim.query_timeout_ms);
 	return 0;
+}
+
+int
+hearth_connect_querier_late(hearth_connect_querier_ctx *c)
+{
+	char	   lim[32];
+	hearth_err err;
+	if (c->deadline <= 0 || connect_querier_now_ms() <= c->deadline)
+		return 0;
+	hearth_err_set(&err, HEARTH_ETIMEDOUT,
+	    "the query did not finish in time (query_timeout: %s); query a "
+	    "shorter range or fewer series",
+	    hearth_config_duration_format(c->lim.query_timeout_ms, lim,
+	        sizeof(lim)));
+	hearth_querier_limit_hit(c->q, c->tenant, &err);
+	return hearth_connect_querier_fail(c, &err);
 }
 
 int

@@ -56,6 +56,11 @@ int hearth_connect_querier_no_selectors(hearth_connect_querier_ctx *c,
     size_t n_profile_ids, size_t n_trace_ids, size_t n_spans);
 /* The merged tree of a query, narrowed to a call site when sts asks;
  * *out is malloc-owned by the caller. */
+/* A query that finished after its deadline (merging and encoding come
+ * after the fan-out) is a timeout too, as on the render path: 0 while in
+ * time, else the call is failed with deadline_exceeded. */
+int hearth_connect_querier_late(hearth_connect_querier_ctx *c);
+
 int hearth_connect_querier_tree(hearth_connect_querier_ctx *c,
     const hearth_querier_query *qq, const Types__V1__StackTraceSelector *sts,
     hearth_fgtree **out);

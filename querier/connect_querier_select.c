@@ -117,13 +117,15 @@ hearth_connect_querier_select_merge_stacktraces(void *ctx,
 		if (rc != 0)
 			return hearth_connect_querier_fail(&c, &err);
 		out->pprof = pp;
-		*resp      = &out->base;
+		if ((rc = hearth_connect_querier_late(&c)) != 0)
+			return rc;
+		*resp = &out->base;
 		return 0;
 	}
 	rc = connect_querier_merge_answer(
 	    &c, t, max_nodes, r->format, &out->flamegraph, &out->tree);
 	hearth_fgtree_free(t);
-	if (rc != 0)
+	if (rc != 0 || (rc = hearth_connect_querier_late(&c)) != 0)
 		return rc;
 	*resp = &out->base;
 	return 0;
