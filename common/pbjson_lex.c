@@ -320,7 +320,7 @@ hearth_pbjson_parse_int(
 		}
 		return r->i < r->min || r->i > r->max ? -1 : 0;
 	}
-	double v;
+	double v = 0; /* set by strtod on success; gcc -O3 cannot see it */
 	if (hearth_pbjson_strtod(d, s, len, &v) != 0)
 		return -2;
 	if (!isfinite(v) || floor(v) != v)

@@ -1,6 +1,7 @@
 #include "querier.h"
 
 #include "querier_impl.h"
+#include "querier_ui.h"
 
 #include "attime.h"
 #include "auth.h"
@@ -609,6 +610,8 @@ hearth_querier_start(hearth_querier *q, hearth_err *err)
 		        routes[i].label, routes[i].h, q) != 0)
 			return hearth_err_set(err, HEARTH_EINTERNAL,
 			    "querier: cannot register route %s", routes[i].path);
+	if (hearth_querier_ui_routes(q->deps.http, err) != 0)
+		return HEARTH_EINTERNAL;
 	return hearth_querier_connect_routes(q, err);
 }
 

@@ -194,21 +194,6 @@ app_handle_config(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 	resp->content_type = "text/plain; charset=utf-8";
 }
 
-static void
-app_handle_root(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
-{
-	(void) ctx;
-	(void) req;
-	resp->content_type = "text/html; charset=utf-8";
-	hearth_buf_puts(&resp->body,
-	    "<!doctype html><title>hearth</title><h1>hearth</h1>"
-	    "<p>Continuous profiling backend. Endpoints: "
-	    "<a href=\"/ready\">/ready</a>, <a href=\"/metrics\">/metrics</a>, "
-	    "<a href=\"/config\">/config</a>, POST /ingest, "
-	    "/pyroscope/render, /pyroscope/render-diff, "
-	    "/pyroscope/label-names, /pyroscope/label-values.</p>\n");
-}
-
 static size_t
 app_request_arena_cap(const hearth_limits *l)
 {
@@ -414,8 +399,6 @@ main(int argc, char **argv)
 	    app_handle_metrics, app);
 	hearth_http_route(app->http, "GET", "/config", 0, "config",
 	    app_handle_config, app);
-	hearth_http_route(app->http, "GET", "/", 0, "root", app_handle_root,
-	    app);
 
 	for (started = 0; started < APP_N_ROLES; started++) {
 		if (app_roles[started].start(app, &err) != 0) {

@@ -431,7 +431,7 @@ value_of(const hearth_upload *u, const char *stack, const char *pod, int col)
 		const hearth_upload_group *grp = &u->groups[g];
 		const char *gp = grp->n_labels ? grp->labels[0].value : NULL;
 		if ((gp == NULL) != (pod == NULL)
-		    || (gp != NULL && strcmp(gp, pod) != 0))
+		    || (gp != NULL && pod != NULL && strcmp(gp, pod) != 0))
 			continue;
 		for (size_t r = 0; r < grp->n_rows; r++) {
 			char     buf[128] = "";
