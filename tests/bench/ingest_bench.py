@@ -51,6 +51,8 @@ def parse_args():
                     help="client processes (python) or connections (wrk)")
     ap.add_argument("--mode", choices=("auto", "python", "wrk"), default="auto")
     ap.add_argument("--check", action="store_true", help="exit 1 when e2e/decode-only < 50%%")
+    ap.add_argument("--flag", action="append", default=[], metavar="-x=v",
+                    help="extra hearth flag, repeatable (e.g. --flag=-storage.wal-sync=interval)")
     ap.add_argument("files", nargs="*", help="pprof files (default: all of testdata/pprof)")
     a = ap.parse_args()
     if a.decode_bench is None:
@@ -293,7 +295,7 @@ def main():
         mode = "wrk" if shutil.which("wrk") else "python"
     reqs = request_list(a.files)
     os.environ["HEARTH_BIN"] = a.hearth
-    with L.HearthProcess(name="hearth-bench") as h:
+    with L.HearthProcess(flags=a.flag, name="hearth-bench") as h:
         for path, body in reqs:   # warm-up, and fail fast on a file hearth rejects
             r = L.http_request("POST", h.url(path), body, {"Content-Type": "application/octet-stream"})
             if r.status != 200:
