@@ -4,6 +4,7 @@
  * they never read samples. Same snapshot-and-retry scheme as block_read.c.
  */
 #include "block_impl.h"
+#include "timeline.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -106,16 +107,6 @@ read_group_get(read_groups *g, hearth_arena *a, const char *const *vals,
 	return 0;
 }
 
-/* Bucket right edge, as head.c: the first start + k * step >= ms. */
-static int64_t
-read_bucket(int64_t ms, int64_t start_ms, int64_t step_ms)
-{
-	__int128 off = (__int128) ms - start_ms;
-	__int128 k   = (off + step_ms - 1) / step_ms;
-	__int128 ts  = (__int128) start_ms + k * step_ms;
-	return ts > INT64_MAX ? INT64_MAX : (int64_t) ts;
-}
-
 typedef struct read_pts {
 	read_pt *v;
 	size_t	 n, cap;
@@ -154,8 +145,8 @@ read_series_block(block_rctx *c, block *b, const hearth_selector *sel,
 		if (read_group_get(g, arena, key, &grp) != 0)
 			goto nomem;
 		for (uint32_t p = lo; p < hi; p++) {
-			int64_t ts = read_bucket(block_ms(h->times[hs->first + p]),
-			    start_ms, step_ms);
+			int64_t ts = hearth_timeline_bucket(start_ms, step_ms,
+			    block_ms(h->times[hs->first + p]));
 			int64_t v  = h->totals[hs->first + p];
 			/* Profiles are sorted: runs share a bucket. */
 			if (pts->n > 0 && pts->v[pts->n - 1].group == grp &&

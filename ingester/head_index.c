@@ -1,4 +1,5 @@
 #include "head_impl.h"
+#include "timeline.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -497,18 +498,6 @@ head_cmp_series(const void *a, const void *b)
 	return x->n_labels < y->n_labels ? -1 : x->n_labels > y->n_labels;
 }
 
-/* Bucket right edge: the first anchor start + k * step >= ms (the anchors
- * of connect-apis.md start at start - step; ms >= start). 128-bit so no
- * input overflows. */
-static int64_t
-head_bucket(int64_t ms, int64_t start_ms, int64_t step_ms)
-{
-	__int128 off = (__int128) ms - start_ms;
-	__int128 k   = (off + step_ms - 1) / step_ms;
-	__int128 ts  = (__int128) start_ms + k * step_ms;
-	return ts > INT64_MAX ? INT64_MAX : (int64_t) ts;
-}
-
 /* Scan under the read lock: one head_pt per profile in range, groups keyed
  * by interned value pointers (copied to the arena before unlocking). */
 static int
@@ -548,8 +537,8 @@ head_series_scan(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 			if (!head_in_range(pr->time_ns, start_ms, end_ms))
 				continue;
 			(*pts)[k++] = (head_pt) { grp,
-				head_bucket(head_ms(pr->time_ns), start_ms,
-				    step_ms),
+				hearth_timeline_bucket(start_ms, step_ms,
+				    head_ms(pr->time_ns)),
 				pr->total };
 		}
 	}
