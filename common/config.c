@@ -117,6 +117,61 @@ const hearth_config_row hearth_config_rows[] = {
   4096, INT32_MAX, NULL, 0 },
 { "rpc.timeout", "rpc.timeout", DUR(rpc.timeout_ms), "30s",
   "Deadline of one internal RPC call.", 1, INT64_MAX, NULL, 0 },
+{ "ring.listen_address", "ring.listen-address", STR(ring.listen_address),
+  "0.0.0.0",
+  "Address the ingester's internal RPC (nng tcp) listens on in split "
+  "roles (-target=ingester). -target=all uses inproc:// instead.",
+  ANY, NULL, 0 },
+{ "ring.listen_port", "ring.listen-port", INT(ring.listen_port), "9095",
+  "Port of the ingester's internal RPC in split roles.", 1, 65535, NULL, 0 },
+{ "ring.instance_id", "ring.instance-id", STR(ring.instance_id), "",
+  "This ingester's member id in the ring (its tokens derive from it). "
+  "Empty = the host name.", ANY, NULL, 0 },
+{ "ring.instance_addr", "ring.instance-addr", STR(ring.instance_addr), "",
+  "host:port other roles dial to reach this ingester (registered in "
+  "etcd). Empty = -ring.listen-address:-ring.listen-port, with the host "
+  "name for 0.0.0.0.", ANY, NULL, 0 },
+{ "ring.members", "ring.members", STR(ring.members), "",
+  "Static ring members, id=host:port separated by commas "
+  "(ingester-1=10.0.0.5:9095,...).", ANY, NULL, 0 },
+{ "ring.dns", "ring.dns", STR(ring.dns), "",
+  "Ring members from DNS: dns+NAME:PORT (A/AAAA records; id = IP:PORT) "
+  "or dnssrv+NAME (SRV records, e.g. a Kubernetes headless service; id = "
+  "the target's first label). Re-resolved every -ring.dns-refresh-interval.",
+  ANY, NULL, 0 },
+{ "ring.dns_refresh_interval", "ring.dns-refresh-interval",
+  DUR(ring.dns_refresh_ms), "15s",
+  "How often -ring.dns is resolved again.", 100, INT64_MAX, NULL, 0 },
+{ "ring.etcd_endpoints", "ring.etcd-endpoints", STR(ring.etcd_endpoints),
+  "",
+  "etcd v3 endpoints (http://host:2379, comma separated): ingesters "
+  "register under -ring.etcd-prefix with a lease, the other roles watch "
+  "it. Empty = no etcd.", ANY, NULL, 0 },
+{ "ring.etcd_prefix", "ring.etcd-prefix", STR(ring.etcd_prefix),
+  "/hearth/ingesters/", "etcd key prefix of the ring's members.",
+  ANY, NULL, 0 },
+{ "ring.etcd_lease_ttl", "ring.etcd-lease-ttl",
+  DUR(ring.etcd_lease_ttl_ms), "10s",
+  "TTL of an ingester's etcd lease: how long a crashed ingester stays in "
+  "the ring (kept alive every third of it).", 2000, 3600000, NULL, 0 },
+{ "ring.replication_factor", "ring.replication-factor",
+  INT(ring.replication_factor), "3",
+  "Copies of every series (RF); a write is acknowledged once "
+  "min(RF, members)/2+1 ingesters stored it durably.", 1, 16, NULL, 0 },
+{ "ring.shard_size", "ring.shard-size", INT(ring.shard_size), "4",
+  "Ingesters a (tenant, service) is spread over (service-first "
+  "placement); 0 = every ingester.", 0, 1024, NULL, 0 },
+{ "ring.tokens", "ring.tokens", INT(ring.tokens), "128",
+  "Tokens per ingester on the hash ring; every process of a cluster "
+  "must use the same value.", 1, 4096, NULL, 0 },
+{ "ring.heartbeat_interval", "ring.heartbeat-interval",
+  DUR(ring.heartbeat_interval_ms), "1s",
+  "How often distributors and queriers ping every ingester.",
+  10, 600000, NULL, 0 },
+{ "ring.heartbeat_timeout", "ring.heartbeat-timeout",
+  DUR(ring.heartbeat_timeout_ms), "1s",
+  "Deadline of one ping; a member that misses it is unhealthy until its "
+  "next good ping.", 10, 600000, NULL, 0 },
 { "scrape.workers", "scrape.workers", INT(scrape.workers), "2",
   "Threads that decode scraped profiles and push them to ingesters "
   "(the HTTP side of scrape_configs runs on one more thread).",

@@ -73,6 +73,26 @@ typedef struct hearth_config {
 		int64_t timeout_ms;
 	} rpc;
 	struct {
+		/* The ingester's RPC endpoint in split roles: listens here,
+		 * and advertises instance_addr (default: listen address, or
+		 * the host name when it listens on 0.0.0.0). */
+		char    listen_address[256];
+		int64_t listen_port;
+		char    instance_id[256];   /* "" = host name */
+		char    instance_addr[256]; /* host[:port] others dial */
+		char    members[4096];      /* static "id=host:port,..." */
+		char    dns[512];           /* dns+NAME:PORT / dnssrv+NAME */
+		int64_t dns_refresh_ms;
+		char    etcd_endpoints[1024];
+		char    etcd_prefix[256];
+		int64_t etcd_lease_ttl_ms;
+		int64_t replication_factor;
+		int64_t shard_size;
+		int64_t tokens;
+		int64_t heartbeat_interval_ms;
+		int64_t heartbeat_timeout_ms;
+	} ring;
+	struct {
 		int64_t workers;
 		char    dump_dir[4096]; /* "" = off */
 		int64_t dump_keep;

@@ -67,7 +67,10 @@ enum {
 	HEARTH_RPC_PUSH	  = 1, /* ingester PushRequest -> PushResponse */
 	HEARTH_RPC_SELECT = 2, /* SelectRequest -> SelectResponse */
 	HEARTH_RPC_LABELS = 3, /* LabelsRequest -> LabelsResponse */
-	HEARTH_RPC_PING	  = 4  /* empty -> empty */
+	HEARTH_RPC_PING	  = 4, /* empty -> PingResponse */
+	HEARTH_RPC_PLAN	  = 5, /* PlanRequest -> PlanResponse */
+	HEARTH_RPC_IDS	  = 6, /* IdsRequest -> IdsResponse */
+	HEARTH_RPC_SERVICES = 7 /* ServicesRequest -> ServicesResponse */
 };
 
 /* Per-call metadata. Strings are borrowed; NULL means "". On the server
@@ -137,6 +140,28 @@ int hearth_rpc_call(hearth_rpc_client *c, uint32_t method,
     const hearth_rpc_meta *meta, const uint8_t *body, size_t len,
     hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
     hearth_err *err);
+
+/* One call of a hearth_rpc_call_all batch: inputs set by the caller,
+ * outputs (rc, err, resp, resp_len) filled by hearth_rpc_call_all exactly
+ * as hearth_rpc_call would return them. */
+typedef struct hearth_rpc_pending {
+	hearth_rpc_client *client;	/* in */
+	uint32_t	   method;	/* in */
+	const uint8_t	  *body;	/* in */
+	size_t		   len;		/* in */
+	int		   rc;		/* out: 0 or HEARTH_E* */
+	hearth_err	   err;		/* out when rc != 0 */
+	const uint8_t	  *resp;	/* out: arena memory */
+	size_t		   resp_len;	/* out */
+} hearth_rpc_pending;
+
+/* Run calls[0..n) in parallel (nng aios, no thread per call) with the same
+ * meta (one deadline for all) and wait until every one has finished or
+ * the deadline passed. Responses are decoded into arena on the calling
+ * thread after the waits, so one arena is enough. Never fails as a whole:
+ * look at each calls[i].rc. */
+void hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
+    const hearth_rpc_meta *meta, hearth_arena *arena);
 
 /* Close and free. No call may be in progress. NULL is a no-op. */
 void hearth_rpc_client_free(hearth_rpc_client *c);

@@ -8,7 +8,7 @@ BUILD_PKGS=(pkg-config cmake ninja-build gcc clang libclang-rt-14-dev
   libnng-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev libyaml-dev
   libcmocka-dev zlib1g-dev libxxhash-dev libpcre2-dev libcurl4-openssl-dev librocksdb-dev libzstd-dev
   libssl-dev libcrypt-dev)
-TEST_PKGS=(python3 curl golang-go openssl)
+TEST_PKGS=(python3 curl golang-go openssl nginx etcd-server etcd-client haproxy)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then
