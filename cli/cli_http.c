@@ -142,6 +142,8 @@ http_headers(const hearth_cli_http_conn *c, const hearth_cli_http_req *req,
 	}
 	if (rc == 0 && req->content_type != NULL)
 		rc = http_header(l, &tmp, "Content-Type", req->content_type);
+	if (rc == 0 && req->accept != NULL)
+		rc = http_header(l, &tmp, "Accept", req->accept);
 	if (rc == 0 && req->content_encoding != NULL)
 		rc = http_header(
 		    l, &tmp, "Content-Encoding", req->content_encoding);

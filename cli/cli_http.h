@@ -54,6 +54,7 @@ typedef struct hearth_cli_http_req {
 	size_t                       body_len;
 	const char                  *content_type;     /* NULL: none */
 	const char                  *content_encoding; /* NULL: none */
+	const char                  *accept;           /* NULL: none */
 } hearth_cli_http_req;
 
 typedef struct hearth_cli_http_resp {

@@ -125,7 +125,8 @@ hearth_cli_cmd_upload(hearth_cli_ctx *c)
 int
 hearth_cli_cmd_ring(hearth_cli_ctx *c)
 {
-	hearth_cli_http_req  req = { .method = "GET", .path = "/ring" };
+	hearth_cli_http_req  req = { .method = "GET", .path = "/ring",
+		 .accept = "application/json" };
 	hearth_cli_http_resp resp;
 	int                  rc = hearth_cli_call(c, &req, &resp);
 	if (rc == 0) {
@@ -135,8 +136,8 @@ hearth_cli_cmd_ring(hearth_cli_ctx *c)
 			hearth_buf_putc(&c->out, '\n');
 	} else if (resp.status == 404) {
 		hearth_cli_fail(rc,
-		    "this server has no ring: it runs without "
-		    "cluster membership (single process)");
+		    "this server has no ring: it is an ingester without "
+		    "etcd membership (ask a distributor or querier)");
 	}
 	hearth_buf_fini(&resp.body);
 	return rc;

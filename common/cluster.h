@@ -82,6 +82,7 @@ typedef struct hearth_cluster_member {
 	hearth_rpc_client *client; /* shared by every caller */
 	atomic_int	   healthy;
 	atomic_int	   ready;		/* last ping said ready */
+	atomic_int	   reachable;		/* last ping answered */
 	_Atomic int64_t	   last_heartbeat_ms;	/* last good ping, 0 never */
 	_Atomic uint64_t   series;
 	_Atomic uint64_t   head_bytes;
@@ -118,14 +119,18 @@ void		     hearth_cluster_release(hearth_cluster_view *v);
 /* healthy[i] for every member of v (room for v->n). */
 void hearth_cluster_healthy(const hearth_cluster_view *v, uint8_t *healthy);
 
-/* Feed a call's outcome into health: HEARTH_EUNAVAIL and HEARTH_ETIMEDOUT
- * mark the member unhealthy until its next good ping; other codes are
- * the request's fault, not the member's. */
+/* Feed a call's outcome into health: HEARTH_EUNAVAIL (connection lost)
+ * marks a tcp member unhealthy until its next good ping. A deadline is
+ * not counted (it may be the caller's own short one; pings, with their
+ * own deadline, find hung members), nor are other codes (the request's
+ * fault), nor anything about an inproc:// member (it lives and dies with
+ * this process; its missed pings are ignored too). */
 void hearth_cluster_report(hearth_cluster_member *m, int rc);
 
 /* /ring: members, state (ACTIVE, JOINING = reachable but replaying its
  * WAL, UNHEALTHY), tokens and ownership, last heartbeat, series and
- * bytes. JSON: {"replication_factor":3,"shard_size":4,"members":[{"id":..,
+ * bytes. JSON: {"version":7,"since_unix_ms":..,"replication_factor":3,
+ * "shard_size":4,"members":[{"id":..,
  * "url":..,"state":..,"tokens":128,"ownership":0.33,
  * "last_heartbeat_unix_ms":..,"series":..,"head_bytes":..,
  * "block_bytes":..}]}. */

@@ -664,21 +664,17 @@ rpc_decode_reply(hearth_rpc_client *c, nng_msg *reply, hearth_arena *arena,
 	return 0;
 }
 
-int
-hearth_rpc_call(hearth_rpc_client *c, uint32_t method,
-    const hearth_rpc_meta *meta, const uint8_t *body, size_t len,
-    hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
-    hearth_err *err)
+/* The request envelope of one call as an nng message (*out), after the
+ * client-side size check. Shared by hearth_rpc_call and _call_all so both
+ * fail the same way. */
+static int
+rpc_pack(hearth_rpc_client *c, uint32_t method, const hearth_rpc_meta *meta,
+    const uint8_t *body, size_t len, nng_msg **out, hearth_err *err)
 {
 	Hearth__Rpc__Request rq = HEARTH__RPC__REQUEST__INIT;
-	nng_msg		    *m, *reply = NULL;
-	nng_ctx		     ctx;
-	nng_aio		    *aio = NULL;
-	int		     rv, rc;
+	nng_msg		    *m;
 	int64_t		     deadline = meta != NULL ? meta->deadline_unix_ms : 0;
 
-	*resp	  = NULL;
-	*resp_len = 0;
 	rq.method = method;
 	if (meta != NULL && meta->tenant != NULL)
 		rq.tenant = (char *) meta->tenant;
@@ -693,10 +689,30 @@ hearth_rpc_call(hearth_rpc_client *c, uint32_t method,
 		    "rpc: request of %zu bytes exceeds the max message size "
 		    "of %zu bytes calling %s",
 		    sz, c->max_msg, c->url);
-	if ((rv = nng_msg_alloc(&m, sz)) != 0)
+	if (nng_msg_alloc(&m, sz) != 0)
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "rpc: out of memory for a %zu-byte request", sz);
 	hearth__rpc__request__pack(&rq, nng_msg_body(m));
+	*out = m;
+	return 0;
+}
+
+int
+hearth_rpc_call(hearth_rpc_client *c, uint32_t method,
+    const hearth_rpc_meta *meta, const uint8_t *body, size_t len,
+    hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
+    hearth_err *err)
+{
+	nng_msg *m, *reply = NULL;
+	nng_ctx	 ctx;
+	nng_aio *aio = NULL;
+	int	 rv, rc;
+	int64_t	 deadline = meta != NULL ? meta->deadline_unix_ms : 0;
+
+	*resp	  = NULL;
+	*resp_len = 0;
+	if ((rc = rpc_pack(c, method, meta, body, len, &m, err)) != 0)
+		return rc;
 	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
 		nng_msg_free(m);
 		return rpc_call_fail(c, rv, "opening a context for", err);
@@ -717,4 +733,183 @@ done:
 		nng_aio_free(aio);
 	nng_ctx_close(ctx);
 	return rc;
+}
+
+/* ---- parallel calls -------------------------------------------------- */
+
+/* Completion state shared by the calls of one hearth_rpc_call_all. */
+typedef struct rpc_batch {
+	pthread_mutex_t mu;
+	pthread_cond_t	cv;
+	size_t		left; /* calls still in flight */
+} rpc_batch;
+
+enum { RPC_ASYNC_SEND, RPC_ASYNC_RECV };
+
+/* One call of a batch: an nng_ctx and an aio driven by rpc_async_cb
+ * (send, then receive). Only nng result codes and the reply message are
+ * recorded on the callback thread; turning them into hearth errors and
+ * decoding happen on the caller's thread. */
+typedef struct rpc_async {
+	rpc_batch	  *b;
+	nng_ctx		   ctx;
+	nng_aio		  *aio;
+	int		   phase;    /* RPC_ASYNC_* */
+	int		   rv;	     /* nng result of the failed step */
+	int		   launched; /* counted in b->left */
+	nng_msg		  *reply;
+	int64_t		   deadline;
+} rpc_async;
+
+static void
+rpc_async_done(rpc_async *a, int rv)
+{
+	a->rv = rv;
+	pthread_mutex_lock(&a->b->mu);
+	if (--a->b->left == 0)
+		pthread_cond_signal(&a->b->cv);
+	pthread_mutex_unlock(&a->b->mu);
+}
+
+/* nng callback thread: must not block. */
+static void
+rpc_async_cb(void *arg)
+{
+	rpc_async *a  = arg;
+	int	   rv = nng_aio_result(a->aio);
+	int	   expired;
+
+	if (a->phase == RPC_ASYNC_SEND) {
+		if (rv != 0) {
+			/* A failed send leaves the message with us. */
+			nng_msg_free(nng_aio_get_msg(a->aio));
+			nng_aio_set_msg(a->aio, NULL);
+			rpc_async_done(a, rv);
+			return;
+		}
+		nng_duration t = rpc_remaining(a->deadline, &expired);
+		if (expired) {
+			rpc_async_done(a, NNG_ETIMEDOUT);
+			return;
+		}
+		a->phase = RPC_ASYNC_RECV;
+		nng_aio_set_timeout(a->aio, t);
+		nng_ctx_recv(a->ctx, a->aio);
+		return;
+	}
+	if (rv == 0) {
+		a->reply = nng_aio_get_msg(a->aio);
+		nng_aio_set_msg(a->aio, NULL);
+	}
+	rpc_async_done(a, rv);
+}
+
+/* Pack and send call p; on failure fill p and return without launching. */
+static void
+rpc_async_launch(rpc_async *a, hearth_rpc_pending *p,
+    const hearth_rpc_meta *meta)
+{
+	nng_msg *m;
+	int	 rv, expired;
+
+	if (rpc_pack(p->client, p->method, meta, p->body, p->len, &m,
+		&p->err) != 0) {
+		p->rc = p->err.code;
+		return;
+	}
+	nng_duration t = rpc_remaining(a->deadline, &expired);
+	if (expired) {
+		nng_msg_free(m);
+		p->rc = rpc_call_fail(p->client, NNG_ETIMEDOUT, "", &p->err);
+		return;
+	}
+	if ((rv = nng_aio_alloc(&a->aio, rpc_async_cb, a)) != 0) {
+		nng_msg_free(m);
+		p->rc = rpc_call_fail(p->client, rv, "allocating for", &p->err);
+		return;
+	}
+	if ((rv = nng_ctx_open(&a->ctx, p->client->sock)) != 0) {
+		nng_msg_free(m);
+		p->rc = rpc_call_fail(p->client, rv, "opening a context for",
+		    &p->err);
+		return;
+	}
+	a->launched = 1;
+	nng_ctx_set_ms(a->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	pthread_mutex_lock(&a->b->mu);
+	a->b->left++;
+	pthread_mutex_unlock(&a->b->mu);
+	nng_aio_set_timeout(a->aio, t);
+	nng_aio_set_msg(a->aio, m);
+	nng_ctx_send(a->ctx, a->aio);
+}
+
+/* The outcome of a finished call into p, with the messages
+ * hearth_rpc_call gives for the same failures. */
+static void
+rpc_async_finish(rpc_async *a, hearth_rpc_pending *p, hearth_arena *arena)
+{
+	if (a->rv != 0)
+		p->rc = rpc_call_fail(p->client, a->rv,
+		    a->phase == RPC_ASYNC_SEND ? "sending to" : "receiving from",
+		    &p->err);
+	else
+		p->rc = rpc_decode_reply(p->client, a->reply, arena, &p->resp,
+		    &p->resp_len, &p->err);
+}
+
+void
+hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
+    const hearth_rpc_meta *meta, hearth_arena *arena)
+{
+	rpc_batch  b;
+	rpc_async *as;
+
+	for (size_t i = 0; i < n; i++) {
+		calls[i].rc	  = 0;
+		calls[i].resp	  = NULL;
+		calls[i].resp_len = 0;
+		hearth_err_clear(&calls[i].err);
+	}
+	if (n == 0)
+		return;
+	if ((as = calloc(n, sizeof(*as))) == NULL) {
+		for (size_t i = 0; i < n; i++)
+			calls[i].rc = hearth_err_set(&calls[i].err,
+			    HEARTH_ENOMEM, "rpc: out of memory for %zu calls",
+			    n);
+		return;
+	}
+	b.left = 0;
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_cond_init(&b.cv, NULL);
+	for (size_t i = 0; i < n; i++) {
+		as[i].b	       = &b;
+		as[i].deadline = meta != NULL ? meta->deadline_unix_ms : 0;
+		rpc_async_launch(&as[i], &calls[i], meta);
+	}
+	/* Every launched aio has a timeout (the deadline) or waits for its
+	 * peer, exactly like the blocking call. */
+	pthread_mutex_lock(&b.mu);
+	while (b.left > 0)
+		pthread_cond_wait(&b.cv, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+	for (size_t i = 0; i < n; i++) {
+		rpc_async *a = &as[i];
+		/* The callback may still be returning after its signal:
+		 * nng_aio_stop waits for it (dependencies.md §3 order). */
+		if (a->aio != NULL)
+			nng_aio_stop(a->aio);
+		if (a->launched) {
+			rpc_async_finish(a, &calls[i], arena);
+			nng_ctx_close(a->ctx);
+		}
+		if (a->reply != NULL)
+			nng_msg_free(a->reply);
+		if (a->aio != NULL)
+			nng_aio_free(a->aio);
+	}
+	pthread_mutex_destroy(&b.mu);
+	pthread_cond_destroy(&b.cv);
+	free(as);
 }

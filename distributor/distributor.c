@@ -137,11 +137,9 @@ distributor_send(hearth_distributor *d, const char *tenant,
 		.request_id	  = reqid,
 		.deadline_unix_ms = now_ns / 1000000 + d->cfg.rpc_timeout_ms,
 	};
-	const uint8_t *rbody = NULL;
-	size_t	       rlen  = 0;
-	double	       t0    = distributor_mono_s();
-	rc = hearth_rpc_call(d->ingester, HEARTH_RPC_PUSH, &meta, pbuf, plen,
-	    a, &rbody, &rlen, err);
+	double t0 = distributor_mono_s();
+	rc = hearth_distributor_replicate(d, tenant, push, pbuf, plen, &meta,
+	    a, err);
 	hearth_metric_observe(d->m_push_seconds, NULL, distributor_mono_s() - t0);
 	if (rc != 0) {
 		hearth_distributor_reject(d, tenant, "ingester_error");
@@ -393,10 +391,10 @@ distributor_scrape_start(hearth_distributor *d, hearth_err *err)
 int
 hearth_distributor_start(hearth_distributor *d, hearth_err *err)
 {
-	int rc = hearth_rpc_client_new(d->cfg.ingester_url,
-	    d->cfg.rpc_max_message_bytes, &d->ingester, err);
-	if (rc != 0)
-		return rc;
+	int rc;
+	if (d->deps.cluster == NULL)
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "distributor: no ingester ring to write to");
 	if (hearth_http_route(d->deps.http, "POST", "/ingest", 0, "ingest",
 	        distributor_handle_ingest, d) != 0 ||
 	    hearth_http_route(d->deps.http, "POST", "/pyroscope/ingest", 0,
@@ -423,7 +421,6 @@ hearth_distributor_free(hearth_distributor *d)
 	if (d == NULL)
 		return;
 	hearth_scrape_free(d->scrape);
-	hearth_rpc_client_free(d->ingester);
 	hearth_connect_free(d->connect);
 	free(d);
 }

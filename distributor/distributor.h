@@ -1,8 +1,9 @@
 /*
  * distributor: the ingest role (DESIGN §1, §5). Stateless: it serves
  * `POST /ingest` and `/pyroscope/ingest`, resolves the tenant, turns each
- * request into an ingester PushRequest (ingest.h) and sends it over the
- * internal RPC; the client's 200 means the ingester acknowledged it.
+ * request into an ingester PushRequest (ingest.h) and writes it to the
+ * ingesters the ring places each series on (distributor_replicate.c);
+ * the client's 200 means a quorum of every series' replicas stored it.
  *
  * It also runs the pull model (scrape.h): scrape_configs targets are
  * scraped on the scraper's own threads and their profiles take the same
@@ -19,6 +20,7 @@
 #define HEARTH_DISTRIBUTOR_H
 
 #include "admit.h"
+#include "cluster.h"
 #include "err.h"
 #include "http.h"
 #include "limits.h"
@@ -31,7 +33,6 @@
 #include <stdint.h>
 
 typedef struct hearth_distributor_cfg {
-	const char	    *ingester_url;	/* e.g. inproc://hearth-ingester */
 	size_t		     rpc_max_message_bytes;
 	int64_t		     rpc_timeout_ms;
 	int		     multitenancy_enabled;
@@ -46,6 +47,8 @@ typedef struct hearth_distributor_cfg {
 
 typedef struct hearth_distributor_deps {
 	hearth_http_server *http;
+	/* The ingester ring pushes are replicated over (cluster.h). */
+	hearth_cluster	   *cluster;
 	hearth_metrics	   *metrics;
 	const hearth_log   *log;
 	/* Per-tenant limits; NULL: cfg.limits for every tenant. */

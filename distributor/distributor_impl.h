@@ -17,7 +17,6 @@
 struct hearth_distributor {
 	hearth_distributor_cfg  cfg;
 	hearth_distributor_deps deps;
-	hearth_rpc_client      *ingester;
 	hearth_connect         *connect;    /* Connect routes (Push) */
 	hearth_scrape          *scrape;     /* pull model (scrape.h) */
 	hearth_metric          *m_profiles; /* {tenant} */
@@ -56,6 +55,17 @@ void hearth_distributor_reject(
 int hearth_distributor_send(hearth_distributor *d, const char *tenant,
     const Hearth__Ingester__PushRequest *push, hearth_arena *a, int64_t now_ns,
     int *status, hearth_err *err);
+
+/* Write push (packed[0..packed_len) is its encoding) to the replicas of
+ * every series profile in it, in parallel, and return 0 only when each
+ * profile was stored by a quorum of its replicas. Errors: a replica's
+ * deterministic refusal (EINVAL, ELIMIT, EBUSY, ETOOLARGE) as it gave it;
+ * HEARTH_EUNAVAIL naming the failed members otherwise, or when too few
+ * healthy members can take a series (distributor_replicate.c). */
+int hearth_distributor_replicate(hearth_distributor *d, const char *tenant,
+    const Hearth__Ingester__PushRequest *push, const uint8_t *packed,
+    size_t packed_len, const hearth_rpc_meta *meta, hearth_arena *a,
+    hearth_err *err);
 
 /* Register push.v1.PusherService on d->connect (distributor_push.c). */
 int hearth_distributor_push_routes(hearth_distributor *d, hearth_err *err);

@@ -284,7 +284,8 @@ hdr_read(hearth_blocks *bs, block *b, block_hdr **out, hearth_err *err)
 		rc = block_dec_message(v, vl, &hearth__block__header__descriptor,
 		    a, dctx, &m, err);
 	if (rc == 0)
-		rc = block_hdr_decode((Hearth__Block__Header *) m, out, err);
+		rc = block_hdr_decode((Hearth__Block__Header *) m, b->tenant,
+		    out, err);
 	if (rc == 0 && ((*out)->level != b->level ||
 			   (*out)->n_series != b->n_series ||
 			   (*out)->min_ns != b->min_ns ||

@@ -78,6 +78,7 @@
 #define HEARTH_BLOCK_H
 
 #include "arena.h"
+#include "dedup.h"
 #include "err.h"
 #include "fgtree.h"
 #include "head.h"
@@ -154,12 +155,18 @@ void hearth_blocks_abort(hearth_blocks *bs);
  * passes the node limit leaves out partly merged (discard it, as with the
  * head). Extra errors: HEARTH_EIO (RocksDB),
  * HEARTH_ECORRUPT (a block failed its checks: the message names it),
- * HEARTH_EUNAVAIL (blocks kept changing under the query). */
+ * HEARTH_EUNAVAIL (blocks kept changing under the query).
+ * filter (dedup.h, NULL = none) as for the head: a series it does not
+ * list adds nothing; `all` and whole windows keep the rollup fast path
+ * (a window never splits a rollup bucket); only the profiles of partial
+ * windows are read from the samples, with their ids. */
 int hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
-    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err);
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
+    hearth_fgtree *out, hearth_err *err);
 int hearth_blocks_select_series(hearth_blocks *bs, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms,
     int64_t step_ms, const char *const *group_by, size_t n_group_by,
     hearth_arena *arena, hearth_head_series **out, size_t *n_out,
     hearth_err *err);
@@ -167,6 +174,21 @@ int hearth_blocks_labels(hearth_blocks *bs, const char *tenant,
     const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
     const char *name, hearth_arena *arena, const char ***out, size_t *n_out,
     hearth_err *err);
+
+/* Replica de-duplication (dedup.h), with the contracts of hearth_head_plan
+ * and hearth_head_ids over the tenant's blocks. PLAN reads headers only
+ * (the cached per-window digests; a block written without them hashes the
+ * ids of its samples instead). IDS decodes the sample chunks of the
+ * wanted windows. Extra errors as for the queries above. */
+int hearth_blocks_plan(hearth_blocks *bs, const char *tenant,
+    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    hearth_dedup_plan *acc, hearth_err *err);
+int hearth_blocks_ids(hearth_blocks *bs, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *wanted,
+    hearth_dedup_ids *acc, hearth_err *err);
+/* Tenants that have blocks, sorted, arena copies. HEARTH_ENOMEM. */
+int hearth_blocks_tenants(hearth_blocks *bs, hearth_arena *arena,
+    const char ***out, size_t *n_out);
 
 /* Background work (one scheduler thread); each returns 1 when it did
  * something, 0 when there was nothing to do, or a negative error.

@@ -30,6 +30,9 @@ block_hdr_free(block_hdr *h)
 	free(h->lnames);
 	free(h->pairs);
 	free(h->pair_ids);
+	free(h->win_start);
+	free(h->win_first);
+	free(h->win_digest);
 	free(h);
 }
 
@@ -158,6 +161,60 @@ codec_hdr_series(block_hdr *h, const Hearth__Block__Header *m,
 	return 0;
 }
 
+/* Windows of every series (their profiles are sorted: one run each) and
+ * the stored digests, which must be one per window or none at all (a
+ * block written before they existed). */
+static int
+codec_hdr_windows(block_hdr *h, const Hearth__Block__Header *m,
+    const char *tenant, hearth_err *err)
+{
+	size_t nw = 0;
+	for (uint32_t s = 0; s < h->n_series; s++) {
+		block_hseries *hs = &h->series[s];
+		hs->fp = hearth_labels_fingerprint(tenant, hs->labels,
+		    hs->n_labels);
+		for (uint32_t i = 0; i < hs->n_profiles; i++)
+			if (i == 0 ||
+			    hearth_dedup_window_of(
+				block_ms(h->times[hs->first + i])) !=
+				hearth_dedup_window_of(
+				    block_ms(h->times[hs->first + i - 1])))
+				nw++;
+	}
+	if (nw >= UINT32_MAX)
+		return CORRUPT(err, "header: %zu windows", nw);
+	if (m->n_window_digests != 0 && m->n_window_digests != nw)
+		return CORRUPT(err, "header: %zu window digests for %zu windows",
+		    m->n_window_digests, nw);
+	h->n_wins     = (uint32_t) nw;
+	h->win_start  = codec_alloc(h, nw, sizeof(*h->win_start));
+	h->win_first  = codec_alloc(h, nw, sizeof(*h->win_first));
+	if (h->win_start == NULL || h->win_first == NULL)
+		return HEARTH_ENOMEM;
+	if (m->n_window_digests != 0) {
+		h->win_digest = codec_alloc(h, nw, sizeof(*h->win_digest));
+		if (h->win_digest == NULL)
+			return HEARTH_ENOMEM;
+		memcpy(h->win_digest, m->window_digests,
+		    nw * sizeof(*h->win_digest));
+	}
+	size_t k = 0;
+	for (uint32_t s = 0; s < h->n_series; s++) {
+		block_hseries *hs = &h->series[s];
+		hs->first_win	  = (uint32_t) k;
+		for (uint32_t i = 0; i < hs->n_profiles; i++) {
+			int64_t w = hearth_dedup_window_of(
+			    block_ms(h->times[hs->first + i]));
+			if (i > 0 && w == h->win_start[k - 1])
+				continue;
+			h->win_start[k]	  = w;
+			h->win_first[k++] = i;
+		}
+		hs->n_win = (uint32_t) k - hs->first_win;
+	}
+	return 0;
+}
+
 /* Postings, built once per decode: (name, value) pairs with their series,
  * names sorted by bytes, each name's values sorted by bytes. */
 typedef struct codec_trip {
@@ -252,8 +309,8 @@ codec_hdr_postings(block_hdr *h, hearth_err *err)
 }
 
 int
-block_hdr_decode(const Hearth__Block__Header *m, block_hdr **out,
-    hearth_err *err)
+block_hdr_decode(const Hearth__Block__Header *m, const char *tenant,
+    block_hdr **out, hearth_err *err)
 {
 	int	   rc;
 	block_hdr *h = calloc(1, sizeof(*h));
@@ -281,6 +338,7 @@ block_hdr_decode(const Hearth__Block__Header *m, block_hdr **out,
 	if ((rc = codec_hdr_strings(h, m, err)) != 0 ||
 	    (rc = codec_hdr_nodes(h, m, err)) != 0 ||
 	    (rc = codec_hdr_series(h, m, err)) != 0 ||
+	    (rc = codec_hdr_windows(h, m, tenant, err)) != 0 ||
 	    (rc = codec_hdr_postings(h, err)) != 0)
 		goto fail;
 	*out = h;

@@ -27,6 +27,7 @@
 
 #include "block.h"
 #include "block.pb-c.h"
+#include "dedup.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -101,6 +102,9 @@ typedef struct block_hseries {
 	uint32_t      first; /* first profile in block_hdr.times/totals */
 	uint32_t      n_profiles;
 	uint64_t      n_samples;
+	uint64_t      fp;	  /* hearth_labels_fingerprint(tenant, labels) */
+	uint32_t      first_win; /* first window in block_hdr.win_* */
+	uint32_t      n_win;	 /* distinct dedup windows of its profiles */
 } block_hseries;
 
 /* Postings: one per distinct label name=value. */
@@ -134,6 +138,14 @@ struct block_hdr {
 	uint32_t       n_profiles;
 	int64_t	      *times; /* ns, ascending within a series */
 	int64_t	      *totals;
+	/* De-duplication windows (dedup.h), series by series, ascending: the
+	 * window's start (ms), its first profile (index within the series)
+	 * and the digest of its ids (win_digest NULL: a block written before
+	 * digests were stored; readers hash the samples' ids). */
+	uint32_t  n_wins;
+	int64_t	 *win_start;
+	uint32_t *win_first;
+	uint64_t *win_digest;
 	uint32_t       n_lnames;
 	block_lname   *lnames; /* by name bytes */
 	block_pair    *pairs;
@@ -290,9 +302,10 @@ int block_dec_rollup(const block_hdr *h, const uint8_t *v, size_t vl,
 
 /* ---- block_hdr.c ---------------------------------------------------------- */
 
-/* Check a Header and build the decoded form (refs 1). */
-int  block_hdr_decode(const Hearth__Block__Header *m, block_hdr **out,
-     hearth_err *err);
+/* Check a Header and build the decoded form (refs 1); tenant gives the
+ * series fingerprints. */
+int  block_hdr_decode(const Hearth__Block__Header *m, const char *tenant,
+     block_hdr **out, hearth_err *err);
 void block_hdr_free(block_hdr *h);
 /* Series of h matching sel, ascending, in arena memory. */
 int block_hdr_select(const block_hdr *h, const hearth_selector *sel,
@@ -356,6 +369,8 @@ typedef struct block_out {
 	size_t		 n_labels, cap_labels;
 	block_oprof	*profs;
 	size_t		 n_profs, cap_profs;
+	uint64_t	*digests; /* Header.window_digests */
+	size_t		 n_digests, cap_digests;
 	int64_t		 min_ns, max_ns;
 	uint64_t	 bytes, samples;
 } block_out;
@@ -406,6 +421,12 @@ int block_read_hdr(block_rctx *c, block *b, block_hdr **h, hearth_err *err);
 int block_read_missing(block_rctx *c, const block *b, const char *what,
     hearth_err *err);
 int block_read_check_range(int64_t start_ms, int64_t end_ms, hearth_err *err);
+/* The ids of profiles [lo, hi) of series s of b (header h) into
+ * out[0 .. 16 (hi - lo)) (zeros for profiles without one), decoding the
+ * sample chunks that hold them (c->tmp is reset). BLOCK_RETRY, errors as
+ * for any read. */
+int block_read_ids(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
+    uint32_t lo, uint32_t hi, uint8_t *out, hearth_err *err);
 int block_read_overlaps(const block *b, int64_t start_ms, int64_t end_ms);
 
 /* ---- block_retain.c ------------------------------------------------------- */

@@ -108,6 +108,36 @@ block_read_overlaps(const block *b, int64_t start_ms, int64_t end_ms)
 	return block_ms(b->max_ns) >= start_ms && block_ms(b->min_ns) <= end_ms;
 }
 
+int
+block_read_ids(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
+    uint32_t lo, uint32_t hi, uint8_t *out, hearth_err *err)
+{
+	for (uint32_t q = lo; q < hi;) {
+		uint32_t    chunk, a, z;
+		uint8_t	   *v;
+		size_t	    vl;
+		block_sdata sd;
+		block_hdr_chunk(h, s, q, &chunk, &a, &z);
+		hearth_arena_reset(c->tmp);
+		int rc = read_value(c, b, BLOCK_KEY_SAMPLES, s, chunk, &v, &vl,
+		    err);
+		if (rc == 0)
+			rc = block_dec_samples(h, s, a, z, v, vl, c->tmp,
+			    c->dctx, &sd, err);
+		if (rc != 0)
+			return read_corrupt_prefix(b, s, rc, err);
+		for (uint32_t end = hi < z ? hi : z; q < end; q++) {
+			uint8_t *dst = out + (size_t) (q - lo) * 16;
+			if (sd.ids != NULL)
+				memcpy(dst, sd.ids + (size_t) (q - a) * 16, 16);
+			else
+				memset(dst, 0, 16);
+		}
+	}
+	hearth_arena_reset(c->tmp);
+	return 0;
+}
+
 /* ---- tree --------------------------------------------------------------- */
 
 typedef struct read_span {
@@ -187,18 +217,20 @@ read_add(block_rctx *c, uint32_t node, int64_t v)
 	c->sums[node] = block_sat_add(c->sums[node], v);
 }
 
-/* Samples of the profiles in p's raw spans, chunk by chunk (the spans
- * ascend, so a chunk shared by two spans is decoded once). */
+/* Samples of the profiles in spans[0..n), chunk by chunk (the spans
+ * ascend, so a chunk shared by two spans is decoded once); with ds, only
+ * the profiles it keeps (dedup.h). */
 static int
 read_tree_raw(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
-    const read_plan *p, hearth_err *err)
+    const read_span *spans, int n, const hearth_dedup_series *ds,
+    hearth_err *err)
 {
 	block_sdata sd;
 	uint32_t    have = UINT32_MAX, clo = 0;
 	int	    rc	 = 0;
-	for (int i = 0; rc == 0 && i < p->n_raw; i++) {
+	for (int i = 0; rc == 0 && i < n; i++) {
 		uint32_t lo, hi;
-		block_hdr_range(h, s, p->raw[i].a, p->raw[i].b, &lo, &hi);
+		block_hdr_range(h, s, spans[i].a, spans[i].b, &lo, &hi);
 		for (uint32_t q = lo; q < hi;) {
 			uint32_t chunk, a, z;
 			uint8_t *v;
@@ -219,6 +251,15 @@ read_tree_raw(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 			for (uint32_t x = clo; x < q; x++)
 				k += sd.counts[x - clo];
 			for (uint32_t end = hi < z ? hi : z; q < end; q++) {
+				if (ds != NULL &&
+				    !hearth_dedup_keep(ds,
+					block_ms(sd.times[q - clo]),
+					sd.ids != NULL
+					    ? sd.ids + (size_t) (q - clo) * 16
+					    : NULL)) {
+					k += sd.counts[q - clo];
+					continue;
+				}
 				for (uint32_t j = 0; j < sd.counts[q - clo];
 				     j++, k++)
 					read_add(c, sd.nodes[k], sd.values[k]);
@@ -229,10 +270,13 @@ read_tree_raw(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 	return rc;
 }
 
-/* Add the buckets of one rollup value that start in [a, z). */
+/* Add the buckets of one rollup value that start in [a, z); with ds,
+ * only those of whole windows (a bucket never straddles a window,
+ * dedup.h). */
 static int
 read_tree_rollup(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
-    int kind, uint32_t chunk, int64_t a, int64_t z, hearth_err *err)
+    int kind, uint32_t chunk, int64_t a, int64_t z,
+    const hearth_dedup_series *ds, hearth_err *err)
 {
 	uint8_t	   *v;
 	size_t	    vl, k = 0;
@@ -249,7 +293,10 @@ read_tree_rollup(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 		return read_corrupt_prefix(b, s, rc, err);
 	for (uint32_t i = 0; i < rd.n_buckets; i++) {
 		int64_t t = rd.buckets[i] * rd.width_ms;
-		if (t >= a && t < z)
+		if (t >= a && t < z &&
+		    (ds == NULL ||
+			hearth_dedup_window(ds, hearth_dedup_window_of(t)) ==
+			    HEARTH_DEDUP_WHOLE))
 			for (uint32_t j = 0; j < rd.counts[i]; j++)
 				read_add(c, rd.nodes[k + j], rd.values[k + j]);
 		k += rd.counts[i];
@@ -262,7 +309,7 @@ read_tree_rollup(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
  * profile of it. */
 static int
 read_tree_minutes(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
-    const read_plan *p, hearth_err *err)
+    const read_plan *p, const hearth_dedup_series *ds, hearth_err *err)
 {
 	for (int i = 0; i < p->n_min; i++) {
 		int64_t m0 = p->min[i].a, m1 = p->min[i].b;
@@ -273,10 +320,16 @@ read_tree_minutes(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 			wa = wa > m0 ? wa : m0;
 			wz = wz < m1 ? wz : m1;
 			block_hdr_range(h, s, wa, wz, &lo, &hi);
-			if (lo >= hi)
+			/* A chunk lies in one window: skip it unless whole. */
+			if (lo >= hi ||
+			    (ds != NULL &&
+				hearth_dedup_window(ds,
+				    hearth_dedup_window_of(wa)) !=
+				    HEARTH_DEDUP_WHOLE))
 				continue;
 			int rc = read_tree_rollup(c, b, h, s, BLOCK_KEY_MINUTES,
-			    (uint32_t) block_hdr_chunk_of(h, s, wa), wa, wz, err);
+			    (uint32_t) block_hdr_chunk_of(h, s, wa), wa, wz, ds,
+			    err);
 			if (rc != 0)
 				return rc;
 		}
@@ -286,16 +339,51 @@ read_tree_minutes(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 
 static int
 read_tree_hours(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
-    const read_plan *p, hearth_err *err)
+    const read_plan *p, const hearth_dedup_series *ds, hearth_err *err)
 {
 	uint32_t lo, hi;
+	int	 whole = ds == NULL || hearth_dedup_all(ds);
 	if (!p->has_hour)
 		return 0;
 	block_hdr_range(h, s, p->hour.a, p->hour.b, &lo, &hi);
-	if (lo >= hi)
+	for (int64_t w = hearth_dedup_window_of(p->hour.a);
+	     !whole && lo < hi && w < p->hour.b; w += HEARTH_DEDUP_WINDOW_MS)
+		whole = hearth_dedup_window(ds, w) == HEARTH_DEDUP_WHOLE;
+	if (lo >= hi || !whole)
 		return 0;
 	return read_tree_rollup(c, b, h, s, BLOCK_KEY_HOURS, 0, p->hour.a,
-	    p->hour.b, err);
+	    p->hour.b, ds, err);
+}
+
+/* The profiles of ds's partial windows that p takes from rollups (which
+ * cannot filter by id) come from the samples instead: each rollup span
+ * of p cut by each partial window. Disjoint from p's raw spans, so
+ * nothing is counted twice. */
+static int
+read_tree_partial(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
+    const read_plan *p, const hearth_dedup_series *ds, hearth_err *err)
+{
+	const int64_t *ws;
+	size_t	       nw = hearth_dedup_partials(ds, &ws);
+	read_span      roll[3];
+	int	       nr = 0, rc = 0;
+	for (int i = 0; i < p->n_min; i++)
+		roll[nr++] = p->min[i];
+	if (p->has_hour)
+		roll[nr++] = p->hour;
+	for (size_t i = 0; rc == 0 && i < nw; i++) {
+		read_span cut[3];
+		int	  nc = 0;
+		int64_t	  wa = ws[i], wz = ws[i] + HEARTH_DEDUP_WINDOW_MS;
+		for (int j = 0; j < nr; j++) {
+			int64_t a = roll[j].a > wa ? roll[j].a : wa;
+			int64_t z = roll[j].b < wz ? roll[j].b : wz;
+			if (a < z)
+				cut[nc++] = (read_span) { a, z };
+		}
+		rc = read_tree_raw(c, b, h, s, cut, nc, ds, err);
+	}
+	return rc;
 }
 
 /* Node sums -> tree, as head_tree_build does: a backward pass marks the
@@ -336,7 +424,8 @@ read_tree_map(block_rctx *c, const block_hdr *h, hearth_fgtree *acc,
 
 static int
 read_tree_block(block_rctx *c, block *b, const hearth_selector *sel,
-    int64_t start_ms, int64_t end_ms, hearth_fgtree *acc, hearth_err *err)
+    const hearth_dedup *filter, int64_t start_ms, int64_t end_ms,
+    hearth_fgtree *acc, hearth_err *err)
 {
 	block_hdr *h;
 	uint32_t  *ids;
@@ -355,18 +444,25 @@ read_tree_block(block_rctx *c, block *b, const hearth_selector *sel,
 	}
 	memset(c->sums, 0, h->n_nodes * sizeof(*c->sums));
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const block_hseries *hs = &h->series[ids[i]];
-		read_plan	     p;
-		if (hs->n_profiles == 0)
+		const block_hseries	  *hs = &h->series[ids[i]];
+		const hearth_dedup_series *ds = NULL;
+		read_plan		   p;
+		if (hs->n_profiles == 0 ||
+		    (filter != NULL &&
+			(ds = hearth_dedup_find(filter, hs->fp)) == NULL))
 			continue;
+		if (ds != NULL && hearth_dedup_all(ds))
+			ds = NULL; /* the unfiltered path, as fast */
 		read_plan_make(&p, h->rollups, block_ms(h->times[hs->first]),
 		    block_ms(h->times[hs->first + hs->n_profiles - 1]),
 		    start_ms, end_ms);
-		rc = read_tree_raw(c, b, h, ids[i], &p, err);
+		rc = read_tree_raw(c, b, h, ids[i], p.raw, p.n_raw, ds, err);
 		if (rc == 0)
-			rc = read_tree_minutes(c, b, h, ids[i], &p, err);
+			rc = read_tree_minutes(c, b, h, ids[i], &p, ds, err);
 		if (rc == 0)
-			rc = read_tree_hours(c, b, h, ids[i], &p, err);
+			rc = read_tree_hours(c, b, h, ids[i], &p, ds, err);
+		if (rc == 0 && ds != NULL)
+			rc = read_tree_partial(c, b, h, ids[i], &p, ds, err);
 	}
 	if (rc == 0)
 		rc = read_tree_map(c, h, acc, err);
@@ -377,8 +473,9 @@ done:
 
 int
 hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
-    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err)
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
+    hearth_fgtree *out, hearth_err *err)
 {
 	int rc;
 	/* Blocks are decoded one value at a time into private buffers that
@@ -404,7 +501,7 @@ hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
 				    "select: out of memory");
 			else
 				rc = read_tree_block(&c, bt->blocks[i], sel,
-				    start_ms, end_ms, acc, err);
+				    filter, start_ms, end_ms, acc, err);
 		}
 		block_read_end(&c);
 		if (rc == 0 && acc != NULL &&

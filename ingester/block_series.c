@@ -112,10 +112,46 @@ typedef struct read_pts {
 	size_t	 n, cap;
 } read_pts;
 
+/* With a filter that gives series s partial windows, the ids of the
+ * profiles [lo, hi) of those windows (the header has no ids): *ids is
+ * 16 bytes a profile of [lo, hi) in c->blk, meaningful only for profiles
+ * of partial windows; NULL when there is none. */
+static int
+read_series_ids(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
+    const hearth_dedup_series *ds, uint32_t lo, uint32_t hi, uint8_t **ids,
+    hearth_err *err)
+{
+	const block_hseries *hs = &h->series[s];
+	*ids			= NULL;
+	for (uint32_t k = hs->first_win; k < hs->first_win + hs->n_win; k++) {
+		uint32_t a = h->win_first[k];
+		uint32_t z = k + 1 < hs->first_win + hs->n_win
+		    ? h->win_first[k + 1]
+		    : hs->n_profiles;
+		a	   = a > lo ? a : lo;
+		z	   = z < hi ? z : hi;
+		if (a >= z ||
+		    hearth_dedup_window(ds, h->win_start[k]) !=
+			HEARTH_DEDUP_PARTIAL)
+			continue;
+		if (*ids == NULL &&
+		    (*ids = hearth_arena_alloc(c->blk,
+			 (size_t) (hi - lo) * 16)) == NULL)
+			return hearth_err_set(err, HEARTH_ENOMEM,
+			    "select: out of memory");
+		int rc = block_read_ids(c, b, h, s, a, z,
+		    *ids + (size_t) (a - lo) * 16, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 read_series_block(block_rctx *c, block *b, const hearth_selector *sel,
-    int64_t start_ms, int64_t end_ms, int64_t step_ms, read_groups *g,
-    hearth_arena *arena, read_pts *pts, hearth_err *err)
+    const hearth_dedup *filter, int64_t start_ms, int64_t end_ms,
+    int64_t step_ms, read_groups *g, hearth_arena *arena, read_pts *pts,
+    hearth_err *err)
 {
 	block_hdr   *h;
 	uint32_t    *ids;
@@ -130,21 +166,37 @@ read_series_block(block_rctx *c, block *b, const hearth_selector *sel,
 	    NULL)
 		goto nomem;
 	for (size_t i = 0; i < n; i++) {
-		const block_hseries *hs = &h->series[ids[i]];
-		uint32_t	     lo, hi, grp;
-		if (hs->n_profiles == 0)
+		const block_hseries	  *hs = &h->series[ids[i]];
+		const hearth_dedup_series *ds = NULL;
+		uint8_t			  *pids = NULL;
+		uint32_t		   lo, hi, grp;
+		if (hs->n_profiles == 0 ||
+		    (filter != NULL &&
+			(ds = hearth_dedup_find(filter, hs->fp)) == NULL))
 			continue;
+		if (ds != NULL && hearth_dedup_all(ds))
+			ds = NULL;
 		int64_t smax = block_ms(h->times[hs->first + hs->n_profiles - 1]);
 		block_hdr_range(h, ids[i], start_ms,
 		    (end_ms < smax ? end_ms : smax) + 1, &lo, &hi);
 		if (lo >= hi)
 			continue;
+		if (ds != NULL &&
+		    (rc = read_series_ids(c, b, h, ids[i], ds, lo, hi, &pids,
+			 err)) != 0)
+			goto done;
 		for (size_t j = 0; j < g->ng; j++)
 			key[j] = hearth_labels_get(hs->labels, hs->n_labels,
 			    g->names[j]);
 		if (read_group_get(g, arena, key, &grp) != 0)
 			goto nomem;
 		for (uint32_t p = lo; p < hi; p++) {
+			if (ds != NULL &&
+			    !hearth_dedup_keep(ds,
+				block_ms(h->times[hs->first + p]),
+				pids != NULL ? pids + (size_t) (p - lo) * 16
+					     : NULL))
+				continue;
 			int64_t ts = hearth_timeline_bucket(start_ms, step_ms,
 			    block_ms(h->times[hs->first + p]));
 			int64_t v  = h->totals[hs->first + p];
@@ -269,7 +321,8 @@ read_group_names(read_groups *g, const char *const *group_by, size_t n,
 
 int
 hearth_blocks_select_series(hearth_blocks *bs, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms,
     int64_t step_ms, const char *const *group_by, size_t n_group_by,
     hearth_arena *arena, hearth_head_series **out, size_t *n_out,
     hearth_err *err)
@@ -298,8 +351,8 @@ hearth_blocks_select_series(hearth_blocks *bs, const char *tenant,
 		for (size_t i = 0; rc == 0 && bt != NULL && i < bt->n; i++)
 			if (block_read_overlaps(bt->blocks[i], start_ms, end_ms))
 				rc = read_series_block(&c, bt->blocks[i], sel,
-				    start_ms, end_ms, step_ms, &g, arena, &pts,
-				    err);
+				    filter, start_ms, end_ms, step_ms, &g, arena,
+				    &pts, err);
 		block_read_end(&c);
 		if (rc == 0 && pts.n > 0) {
 			hearth_head_series *mine;

@@ -150,6 +150,7 @@ block_out_fini(block_out *o)
 	free(o->series);
 	free(o->labels);
 	free(o->profs);
+	free(o->digests);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -298,6 +299,22 @@ block_out_series(block_out *o, const uint32_t *lnames,
 		o->profs[o->n_profs++] = (block_oprof) { sd->times[p],
 			sd->totals[p] };
 	}
+	/* One id digest per de-duplication window of the series, in the
+	 * order the header decode derives the windows from the times. */
+	for (uint32_t p = 0; p < sd->n_profiles; p++) {
+		int64_t	 w = hearth_dedup_window_of(block_ms(sd->times[p]));
+		uint64_t d = hearth_dedup_id_hash(
+		    sd->ids != NULL ? sd->ids + (size_t) p * 16 : NULL);
+		if (p > 0 && w == hearth_dedup_window_of(
+				      block_ms(sd->times[p - 1]))) {
+			o->digests[o->n_digests - 1] += d; /* mod 2^64 */
+			continue;
+		}
+		if (BLOCK_GROW(o->digests, o->cap_digests, o->n_digests + 1) !=
+		    0)
+			goto nomem;
+		o->digests[o->n_digests++] = d;
+	}
 	if (sd->times[0] < o->min_ns)
 		o->min_ns = sd->times[0];
 	if (sd->times[sd->n_profiles - 1] > o->max_ns)
@@ -371,6 +388,8 @@ write_header(block_out *o, char *const *strs, uint32_t n_strs,
 	m.n_label_counts = m.n_profile_counts = m.n_sample_counts = ns;
 	m.n_label_names = m.n_label_values = nl;
 	m.n_time_deltas = m.n_totals = np;
+	m.window_digests   = o->digests;
+	m.n_window_digests = o->n_digests;
 	for (size_t i = 0; i < nl; i++) {
 		m.label_names[i]  = o->labels[i].name;
 		m.label_values[i] = o->labels[i].value;

@@ -43,6 +43,7 @@
 #define HEARTH_HEAD_H
 
 #include "arena.h"
+#include "dedup.h"
 #include "err.h"
 #include "fgtree.h"
 #include "ingester.pb-c.h"
@@ -112,10 +113,13 @@ int hearth_head_check_series(hearth_head *h, const char *tenant,
  * summed per stack, then keyed by function name. out may already hold a
  * tree (e.g. from blocks); this merges into it. scratch holds the
  * per-node sums (12 bytes a node) and is not released by the call.
- * An unknown tenant adds nothing. */
+ * An unknown tenant adds nothing. filter (dedup.h; NULL = none) keeps
+ * only what it assigns: a series whose fingerprint it does not list adds
+ * nothing, the others only the profiles hearth_dedup_keep keeps. */
 int hearth_head_select_tree(hearth_head *h, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
-    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err);
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
+    hearth_fgtree *out, hearth_err *err);
 
 /* Time series of profile totals for the series matching sel: one output
  * series per distinct combination of the group_by labels (labels the
@@ -123,12 +127,35 @@ int hearth_head_select_tree(hearth_head *h, const char *tenant,
  * labels. Points: each profile in [start_ms, end_ms] goes to the first
  * anchor >= its time, anchors at start_ms - step_ms + k * step_ms
  * (connect-apis.md SelectSeries); empty buckets are omitted. Everything in
- * arena memory. step_ms must be > 0 and start_ms <= end_ms (EINVAL). */
+ * arena memory. step_ms must be > 0 and start_ms <= end_ms (EINVAL).
+ * filter as for hearth_head_select_tree. */
 int hearth_head_select_series(hearth_head *h, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms,
     int64_t step_ms, const char *const *group_by, size_t n_group_by,
     hearth_arena *arena, hearth_head_series **out, size_t *n_out,
     hearth_err *err);
+
+/* Replica de-duplication (dedup.h). PLAN: for every series matching sel
+ * and every window overlapping [start_ms, end_ms] where the series has a
+ * profile, add to acc the count and id digest of the head's profiles of
+ * the WHOLE window, flagged in_range when one of them lies in
+ * [start_ms, end_ms] (hearth_dedup_plan_finish keeps a series only when
+ * some source flagged one of its windows). scratch holds the selection.
+ * EINVAL when start_ms > end_ms, ENOMEM. */
+int hearth_head_plan(hearth_head *h, const char *tenant,
+    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    hearth_arena *scratch, hearth_dedup_plan *acc, hearth_err *err);
+/* IDS: for every series matching sel whose fingerprint wanted lists, the
+ * ids of its head profiles in the windows wanted lists (whole windows)
+ * into acc. */
+int hearth_head_ids(hearth_head *h, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *wanted,
+    hearth_arena *scratch, hearth_dedup_ids *acc, hearth_err *err);
+/* Names of the tenants that have a series in the head, arena copies, in
+ * creation order. ENOMEM. */
+int hearth_head_tenants(hearth_head *h, hearth_arena *arena,
+    const char ***out, size_t *n_out);
 
 /* Label names (name NULL or "") or the values of label `name` over the
  * series matching sel that have a profile in [start_ms, end_ms]; sorted

@@ -198,6 +198,8 @@ int head_index_select(const head_tenant *t, const hearth_selector *sel,
 void head_profile_range(const head_series *s, int64_t start_ms,
     int64_t end_ms, uint32_t *lo, uint32_t *hi);
 int  head_in_range(int64_t time_ns, int64_t start_ms, int64_t end_ms);
+/* floor(time_ns / 1e6): a profile's millisecond time. */
+int64_t head_ms(int64_t time_ns);
 void head_index_free(hearth_head *h, head_tenant *t);
 
 #endif

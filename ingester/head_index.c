@@ -137,7 +137,7 @@ head_index_free(hearth_head *h, head_tenant *t)
 
 /* ---- time ranges ------------------------------------------------------ */
 
-static int64_t
+int64_t
 head_ms(int64_t time_ns)
 {
 	int64_t ms = time_ns / 1000000;
@@ -353,8 +353,8 @@ head_check_range(int64_t start_ms, int64_t end_ms, hearth_err *err)
  * parents first (head.h invariant (1)); no recursion at any depth. */
 static int
 head_tree_build(const head_tenant *t, const uint32_t *ids, size_t n_ids,
-    int64_t start_ms, int64_t end_ms, hearth_arena *a, hearth_fgtree *out,
-    hearth_err *err)
+    const hearth_dedup *filter, int64_t start_ms, int64_t end_ms,
+    hearth_arena *a, hearth_fgtree *out, hearth_err *err)
 {
 	uint32_t  nn   = t->n_nodes;
 	int64_t	 *sums = hearth_arena_calloc(a, nn, sizeof(*sums));
@@ -365,12 +365,21 @@ head_tree_build(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 		    "allows (%u stack nodes)",
 		    nn);
 	for (size_t i = 0; i < n_ids; i++) {
-		const head_series *s = &t->series[ids[i]];
-		uint32_t	   lo, hi;
+		const head_series	  *s  = &t->series[ids[i]];
+		const hearth_dedup_series *ds = NULL;
+		uint32_t		   lo, hi;
+		if (filter != NULL &&
+		    (ds = hearth_dedup_find(filter, s->fp)) == NULL)
+			continue;
+		if (ds != NULL && hearth_dedup_all(ds))
+			ds = NULL; /* every profile: the unfiltered loop */
 		head_profile_range(s, start_ms, end_ms, &lo, &hi);
 		for (uint32_t p = lo; p < hi; p++) {
 			const head_profile *pr = &s->profiles[p];
-			if (!head_in_range(pr->time_ns, start_ms, end_ms))
+			if (!head_in_range(pr->time_ns, start_ms, end_ms) ||
+			    (ds != NULL &&
+				!hearth_dedup_keep(ds, head_ms(pr->time_ns),
+				    pr->id)))
 				continue;
 			for (uint32_t k = pr->off; k < pr->off + pr->len; k++)
 				sums[s->nodes[k]] =
@@ -407,8 +416,9 @@ head_tree_build(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 
 int
 hearth_head_select_tree(hearth_head *h, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
-    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err)
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
+    hearth_fgtree *out, hearth_err *err)
 {
 	uint32_t *ids;
 	size_t	  n;
@@ -421,8 +431,8 @@ hearth_head_select_tree(hearth_head *h, const char *tenant,
 	pthread_rwlock_rdlock(&t->lock);
 	rc = head_index_select(t, sel, scratch, &ids, &n, err);
 	if (rc == 0 && n > 0)
-		rc = head_tree_build(t, ids, n, start_ms, end_ms, scratch, out,
-		    err);
+		rc = head_tree_build(t, ids, n, filter, start_ms, end_ms,
+		    scratch, out, err);
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
@@ -502,8 +512,9 @@ head_cmp_series(const void *a, const void *b)
  * by interned value pointers (copied to the arena before unlocking). */
 static int
 head_series_scan(const head_tenant *t, const uint32_t *ids, size_t n_ids,
-    int64_t start_ms, int64_t end_ms, int64_t step_ms, head_groups *g,
-    hearth_arena *a, head_pt **pts, size_t *n_pts)
+    const hearth_dedup *filter, int64_t start_ms, int64_t end_ms,
+    int64_t step_ms, head_groups *g, hearth_arena *a, head_pt **pts,
+    size_t *n_pts)
 {
 	size_t total = 0, k = 0;
 	for (size_t i = 0; i < n_ids; i++) {
@@ -523,8 +534,14 @@ head_series_scan(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 	if (g->slots == NULL || g->vals == NULL || key == NULL || *pts == NULL)
 		return HEARTH_ENOMEM;
 	for (size_t i = 0; i < n_ids; i++) {
-		const head_series *s = &t->series[ids[i]];
-		uint32_t	   lo, hi, grp;
+		const head_series	  *s  = &t->series[ids[i]];
+		const hearth_dedup_series *ds = NULL;
+		uint32_t		   lo, hi, grp;
+		if (filter != NULL &&
+		    (ds = hearth_dedup_find(filter, s->fp)) == NULL)
+			continue;
+		if (ds != NULL && hearth_dedup_all(ds))
+			ds = NULL;
 		head_profile_range(s, start_ms, end_ms, &lo, &hi);
 		if (lo == hi)
 			continue;
@@ -534,7 +551,10 @@ head_series_scan(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 		head_group_get(g, key, &grp);
 		for (uint32_t p = lo; p < hi; p++) {
 			const head_profile *pr = &s->profiles[p];
-			if (!head_in_range(pr->time_ns, start_ms, end_ms))
+			if (!head_in_range(pr->time_ns, start_ms, end_ms) ||
+			    (ds != NULL &&
+				!hearth_dedup_keep(ds, head_ms(pr->time_ns),
+				    pr->id)))
 				continue;
 			(*pts)[k++] = (head_pt) { grp,
 				hearth_timeline_bucket(start_ms, step_ms,
@@ -598,7 +618,8 @@ head_series_emit(head_groups *g, head_pt *pts, size_t n_pts, hearth_arena *a,
 
 int
 hearth_head_select_series(hearth_head *h, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms,
     int64_t step_ms, const char *const *group_by, size_t n_group_by,
     hearth_arena *arena, hearth_head_series **out, size_t *n_out,
     hearth_err *err)
@@ -641,8 +662,8 @@ hearth_head_select_series(hearth_head *h, const char *tenant,
 	int scan_rc = 0;
 	rc = head_index_select(t, sel, arena, &ids, &n, err);
 	if (rc == 0 && n > 0)
-		scan_rc = head_series_scan(t, ids, n, start_ms, end_ms,
-		    step_ms, &g, arena, &pts, &n_pts);
+		scan_rc = head_series_scan(t, ids, n, filter, start_ms,
+		    end_ms, step_ms, &g, arena, &pts, &n_pts);
 	pthread_rwlock_unlock(&t->lock);
 	if (scan_rc != 0)
 		goto nomem;

@@ -8,6 +8,7 @@
 struct hearth_ingester {
 	hearth_ingester_cfg cfg;
 	char		   *url; /* cfg.rpc_url points here */
+	char		   *member_id; /* cfg.member_id points here */
 	hearth_log	    log;
 	hearth_metrics	   *metrics;
 	hearth_overrides   *overrides; /* borrowed, may be NULL */
@@ -212,11 +213,16 @@ ingester_select(hearth_ingester *ing, const char *tenant,
 	Hearth__Ingester__Tree tree = HEARTH__INGESTER__TREE__INIT;
 	hearth_selector	      *sel  = NULL;
 	hearth_fgtree	      *t    = NULL;
+	hearth_dedup	      *f    = NULL;
 	int		       rc;
 	if ((rc = ingester_decode(&hearth__ingester__select_request__descriptor,
 		 body, len, arena, &m, err)) != 0)
 		return rc;
 	const Hearth__Ingester__SelectRequest *rq = (const void *) m;
+	/* dedup = false: no filter at all, today's path and speed. */
+	if (rq->dedup && (rc = hearth_dedup_new(rq->assign, rq->n_assign,
+			      arena, &f, err)) != 0)
+		return hearth_err_prefix(err, "select");
 	if ((rc = ingester_selector(rq->selector, &sel, err)) != 0)
 		return rc;
 	if (rq->want_tree) {
@@ -225,7 +231,7 @@ ingester_select(hearth_ingester *ing, const char *tenant,
 			    "select: out of memory");
 			goto done;
 		}
-		if ((rc = hearth_store_select_tree(ing->store, tenant, sel,
+		if ((rc = hearth_store_select_tree(ing->store, tenant, sel, f,
 			 rq->start_ms, rq->end_ms, arena, t, err)) != 0 ||
 		    (rc = ingester_tree(t, arena, &tree, err)) != 0)
 			goto done;
@@ -235,7 +241,7 @@ ingester_select(hearth_ingester *ing, const char *tenant,
 		hearth_head_series *ss;
 		size_t		    n;
 		if ((rc = hearth_store_select_series(ing->store, tenant, sel,
-			 rq->start_ms, rq->end_ms, rq->step_ms,
+			 f, rq->start_ms, rq->end_ms, rq->step_ms,
 			 (const char *const *) rq->group_by, rq->n_group_by,
 			 arena, &ss, &n, err)) != 0)
 			goto done;
@@ -280,6 +286,85 @@ ingester_labels(hearth_ingester *ing, const char *tenant,
 }
 
 static int
+ingester_plan(hearth_ingester *ing, const char *tenant, const uint8_t *body,
+    size_t len, hearth_arena *arena, hearth_buf *resp, hearth_err *err)
+{
+	ProtobufCMessage	      *m;
+	Hearth__Ingester__PlanResponse out = HEARTH__INGESTER__PLAN_RESPONSE__INIT;
+	hearth_selector		      *sel = NULL;
+	int			       rc;
+	if ((rc = ingester_decode(&hearth__ingester__plan_request__descriptor,
+		 body, len, arena, &m, err)) != 0)
+		return rc;
+	const Hearth__Ingester__PlanRequest *rq = (const void *) m;
+	if ((rc = ingester_selector(rq->selector, &sel, err)) != 0)
+		return rc;
+	rc = hearth_store_plan(ing->store, tenant, sel, rq->start_ms,
+	    rq->end_ms, arena, &out, err);
+	hearth_selector_free(sel);
+	if (rc != 0)
+		return rc;
+	return ingester_encode(&out.base, resp, err);
+}
+
+static int
+ingester_ids(hearth_ingester *ing, const char *tenant, const uint8_t *body,
+    size_t len, hearth_arena *arena, hearth_buf *resp, hearth_err *err)
+{
+	ProtobufCMessage	     *m;
+	Hearth__Ingester__IdsResponse out = HEARTH__INGESTER__IDS_RESPONSE__INIT;
+	hearth_selector		     *sel = NULL;
+	hearth_dedup		     *wanted;
+	int			      rc;
+	if ((rc = ingester_decode(&hearth__ingester__ids_request__descriptor,
+		 body, len, arena, &m, err)) != 0)
+		return rc;
+	const Hearth__Ingester__IdsRequest *rq = (const void *) m;
+	if ((rc = hearth_dedup_new_wanted(rq->wanted, rq->n_wanted, arena,
+		 &wanted, err)) != 0)
+		return rc;
+	if ((rc = ingester_selector(rq->selector, &sel, err)) != 0)
+		return rc;
+	rc = hearth_store_ids(ing->store, tenant, sel, wanted, arena, &out,
+	    err);
+	hearth_selector_free(sel);
+	if (rc != 0)
+		return rc;
+	return ingester_encode(&out.base, resp, err);
+}
+
+static int
+ingester_services(hearth_ingester *ing, const uint8_t *body, size_t len,
+    hearth_arena *arena, hearth_buf *resp, hearth_err *err)
+{
+	ProtobufCMessage		  *m;
+	Hearth__Ingester__ServicesResponse out =
+	    HEARTH__INGESTER__SERVICES_RESPONSE__INIT;
+	int rc;
+	if ((rc = ingester_decode(
+		 &hearth__ingester__services_request__descriptor, body, len,
+		 arena, &m, err)) != 0 ||
+	    (rc = hearth_store_services(ing->store, arena, &out, err)) != 0)
+		return rc;
+	return ingester_encode(&out.base, resp, err);
+}
+
+/* What /ring shows; answered in every state, replay included. */
+static int
+ingester_ping(hearth_ingester *ing, hearth_buf *resp, hearth_err *err)
+{
+	Hearth__Ingester__PingResponse out = HEARTH__INGESTER__PING_RESPONSE__INIT;
+	hearth_store_stats	       st;
+	hearth_store_stats_get(ing->store, &st);
+	out.member_id	= ing->member_id;
+	out.series	= st.head_series;
+	out.head_bytes	= st.head_bytes + st.flushing_bytes;
+	out.block_bytes = st.block_bytes;
+	out.ready	= hearth_store_ready(ing->store, NULL) == 1;
+	return ingester_encode(&out.base, resp, err);
+}
+
+static int
 ingester_handle(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
     const uint8_t *body, size_t len, hearth_arena *arena, hearth_buf *resp,
     hearth_err *err)
@@ -287,9 +372,12 @@ ingester_handle(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
 	hearth_ingester *ing	= ctx;
 	const char	*tenant = meta->tenant != NULL ? meta->tenant : "";
 	if (method == HEARTH_RPC_PING)
-		return 0;
+		return ingester_ping(ing, resp, err);
+	if (method == HEARTH_RPC_SERVICES)
+		return ingester_services(ing, body, len, arena, resp, err);
 	if (method != HEARTH_RPC_PUSH && method != HEARTH_RPC_SELECT &&
-	    method != HEARTH_RPC_LABELS)
+	    method != HEARTH_RPC_LABELS && method != HEARTH_RPC_PLAN &&
+	    method != HEARTH_RPC_IDS)
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "ingester: unknown method %u", method);
 	if (tenant[0] == '\0')
@@ -301,6 +389,10 @@ ingester_handle(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
 	case HEARTH_RPC_SELECT:
 		return ingester_select(ing, tenant, body, len, arena, resp,
 		    err);
+	case HEARTH_RPC_PLAN:
+		return ingester_plan(ing, tenant, body, len, arena, resp, err);
+	case HEARTH_RPC_IDS:
+		return ingester_ids(ing, tenant, body, len, arena, resp, err);
 	default:
 		return ingester_labels(ing, tenant, body, len, arena, resp,
 		    err);
@@ -408,13 +500,18 @@ hearth_ingester_new(const hearth_ingester_cfg *cfg,
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "ingester: workers must be >= 1");
 	hearth_ingester *ing = calloc(1, sizeof(*ing));
-	if (ing == NULL || (ing->url = strdup(cfg->rpc_url)) == NULL) {
+	if (ing == NULL || (ing->url = strdup(cfg->rpc_url)) == NULL ||
+	    (ing->member_id = strdup(cfg->member_id != NULL ? cfg->member_id
+							    : "")) == NULL) {
+		if (ing != NULL)
+			free(ing->url);
 		free(ing);
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "ingester: out of memory");
 	}
-	ing->cfg	 = *cfg;
-	ing->cfg.rpc_url = ing->url;
+	ing->cfg	   = *cfg;
+	ing->cfg.rpc_url   = ing->url;
+	ing->cfg.member_id = ing->member_id;
 	if (deps != NULL && deps->log != NULL)
 		ing->log = *deps->log;
 	else
@@ -486,6 +583,7 @@ hearth_ingester_free(hearth_ingester *ing)
 		    ing);
 	hearth_store_free(ing->store);
 	free(ing->url);
+	free(ing->member_id);
 	free(ing);
 }
 

@@ -8,7 +8,17 @@
  *   HEARTH_RPC_SELECT  SelectRequest              SelectResponse (Tree
  *                                                 and/or Series)
  *   HEARTH_RPC_LABELS  LabelsRequest              LabelsResponse
- *   HEARTH_RPC_PING    empty                      empty
+ *   HEARTH_RPC_PING    empty                      PingResponse
+ *   HEARTH_RPC_PLAN    PlanRequest                PlanResponse
+ *   HEARTH_RPC_IDS     IdsRequest                 IdsResponse
+ *   HEARTH_RPC_SERVICES ServicesRequest           ServicesResponse
+ *
+ * PING needs no tenant and is answered while the WAL replays (ready =
+ * false), so the ring can show a member JOINING; every other method
+ * answers HEARTH_EUNAVAIL until then. SERVICES needs no tenant either (it
+ * lists every tenant). SELECT with dedup = true merges only what `assign`
+ * gives this ingester (dedup.h semantics); PLAN, IDS and the windows are
+ * described in dedup.h and docs/design.md §13.
  *
  * Every data method needs the tenant in the RPC metadata. A selector of
  * "" means everything (like "{}"). Errors keep the head's message
@@ -52,6 +62,9 @@
 
 #include <stddef.h>
 
+/* Width of the replica de-duplication windows (PlanResponse.window_ms). */
+#define HEARTH_INGESTER_DEDUP_WINDOW_MS HEARTH_DEDUP_WINDOW_MS
+
 typedef struct hearth_ingester_cfg {
 	const char *rpc_url;	   /* listen URL: inproc://... or tcp://h:p */
 	size_t	    max_msg_bytes; /* RPC message bound, > 0 */
@@ -59,6 +72,7 @@ typedef struct hearth_ingester_cfg {
 	/* Storage; its retention_ms is set by the ingester from limits. */
 	hearth_store_cfg     store;
 	const hearth_limits *limits; /* tenant defaults; NULL: keep forever */
+	const char *member_id; /* ring member id PING reports; NULL: "" */
 } hearth_ingester_cfg;
 
 typedef struct hearth_ingester_deps {

@@ -306,8 +306,15 @@ hearth_store_free(hearth_store *s)
 void
 hearth_store_stats_get(hearth_store *s, hearth_store_stats *out)
 {
+	hearth_head_stats   hs;
+	hearth_blocks_stats bst;
 	memset(out, 0, sizeof(*out));
+	hearth_blocks_stats_get(s->blocks, NULL, &bst);
+	for (int l = 0; l < HEARTH_BLOCKS_LEVELS; l++)
+		out->block_bytes += bst.bytes[l];
 	pthread_rwlock_rdlock(&s->view_lock);
+	hearth_head_stats_get(s->head, NULL, &hs);
+	out->head_series    = hs.series;
 	out->head_bytes     = hearth_head_bytes(s->head);
 	out->flushing_heads = s->n_flushing;
 	pthread_rwlock_unlock(&s->view_lock);
@@ -328,7 +335,7 @@ hearth_store_foreach_tenant(
 
 /* ---- push -------------------------------------------------------------- */
 
-static int
+int
 store_not_ready(hearth_store *s, hearth_err *err)
 {
 	int st = atomic_load(&s->state);
@@ -421,20 +428,21 @@ hearth_store_push(hearth_store *s, const char *tenant,
 
 int
 hearth_store_select_tree(hearth_store *s, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
-    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err)
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
+    hearth_fgtree *out, hearth_err *err)
 {
 	int rc;
 	if ((rc = store_not_ready(s, err)) != 0)
 		return rc;
 	pthread_rwlock_rdlock(&s->view_lock);
-	rc = hearth_head_select_tree(
-	    s->head, tenant, sel, start_ms, end_ms, scratch, out, err);
+	rc = hearth_head_select_tree(s->head, tenant, sel, filter, start_ms,
+	    end_ms, scratch, out, err);
 	for (size_t i = 0; rc == 0 && i < s->n_flushing; i++)
 		rc = hearth_head_select_tree(s->flushing[i].head, tenant, sel,
-		    start_ms, end_ms, scratch, out, err);
+		    filter, start_ms, end_ms, scratch, out, err);
 	if (rc == 0)
-		rc = hearth_blocks_select_tree(s->blocks, tenant, sel,
+		rc = hearth_blocks_select_tree(s->blocks, tenant, sel, filter,
 		    start_ms, end_ms, scratch, out, err);
 	pthread_rwlock_unlock(&s->view_lock);
 	return rc;
@@ -442,7 +450,8 @@ hearth_store_select_tree(hearth_store *s, const char *tenant,
 
 int
 hearth_store_select_series(hearth_store *s, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms,
     int64_t step_ms, const char *const *group_by, size_t n_group_by,
     hearth_arena *arena, hearth_head_series **out, size_t *n_out,
     hearth_err *err)
@@ -453,14 +462,14 @@ hearth_store_select_series(hearth_store *s, const char *tenant,
 	if ((rc = store_not_ready(s, err)) != 0)
 		return rc;
 	pthread_rwlock_rdlock(&s->view_lock);
-	rc = hearth_head_select_series(s->head, tenant, sel, start_ms, end_ms,
-	    step_ms, group_by, n_group_by, arena, out, n_out, err);
+	rc = hearth_head_select_series(s->head, tenant, sel, filter, start_ms,
+	    end_ms, step_ms, group_by, n_group_by, arena, out, n_out, err);
 	for (size_t i = 0; rc == 0 && i < s->n_flushing; i++) {
 		hearth_head_series *more;
 		size_t              n_more;
 		rc = hearth_head_select_series(s->flushing[i].head, tenant,
-		    sel, start_ms, end_ms, step_ms, group_by, n_group_by,
-		    arena, &more, &n_more, err);
+		    sel, filter, start_ms, end_ms, step_ms, group_by,
+		    n_group_by, arena, &more, &n_more, err);
 		if (rc == 0
 		    && hearth_head_series_merge(
 		           out, n_out, more, n_more, arena)
@@ -471,8 +480,8 @@ hearth_store_select_series(hearth_store *s, const char *tenant,
 	}
 	if (rc == 0)
 		rc = hearth_blocks_select_series(s->blocks, tenant, sel,
-		    start_ms, end_ms, step_ms, group_by, n_group_by, arena,
-		    out, n_out, err);
+		    filter, start_ms, end_ms, step_ms, group_by, n_group_by,
+		    arena, out, n_out, err);
 	pthread_rwlock_unlock(&s->view_lock);
 	return rc;
 }

@@ -78,6 +78,7 @@
 #define HEARTH_STORE_H
 
 #include "arena.h"
+#include "dedup.h"
 #include "err.h"
 #include "fgtree.h"
 #include "head.h"
@@ -115,6 +116,8 @@ typedef struct hearth_store hearth_store;
 
 typedef struct hearth_store_stats {
 	size_t   head_bytes;     /* current head */
+	size_t   head_series;    /* current head, all tenants */
+	uint64_t block_bytes;    /* every block on disk (keys + values) */
 	size_t   flushing_bytes; /* heads waiting to be written */
 	size_t   flushing_heads;
 	uint64_t wal_last_seq;
@@ -155,14 +158,16 @@ int hearth_store_push(hearth_store *s, const char *tenant,
 
 /* Queries over the current head, the flushing heads and the blocks, with
  * the contracts of the hearth_head_* functions of the same name (tree:
- * added into out; series and labels: new arena answers). Also
- * HEARTH_EUNAVAIL when not READY and the blocks' HEARTH_EIO /
- * HEARTH_ECORRUPT. */
+ * added into out; series and labels: new arena answers; filter: dedup.h,
+ * NULL = none). Also HEARTH_EUNAVAIL when not READY and the blocks'
+ * HEARTH_EIO / HEARTH_ECORRUPT. */
 int hearth_store_select_tree(hearth_store *s, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
-    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err);
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
+    hearth_fgtree *out, hearth_err *err);
 int hearth_store_select_series(hearth_store *s, const char *tenant,
-    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms,
     int64_t step_ms, const char *const *group_by, size_t n_group_by,
     hearth_arena *arena, hearth_head_series **out, size_t *n_out,
     hearth_err *err);
@@ -170,6 +175,28 @@ int hearth_store_labels(hearth_store *s, const char *tenant,
     const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
     const char *name, hearth_arena *arena, const char ***out, size_t *n_out,
     hearth_err *err);
+
+/* Replica de-duplication (dedup.h, docs/design.md §13), over the current
+ * head, the flushing heads and the blocks, under one view (every profile
+ * counted once, whatever cuts and flushes run):
+ *  plan: per series matching sel with a profile in [start_ms, end_ms], per
+ *        window overlapping the range that holds one of its profiles, the
+ *        count and id digest of the WHOLE window (out in arena);
+ *  ids:  the sorted unique ids of each wanted (fp, window) of a series
+ *        matching sel (whole windows);
+ *  services: per tenant (sorted) the sorted unique service_name values of
+ *        every series held, all time (label index and block headers).
+ * Errors as for the queries. */
+int hearth_store_plan(hearth_store *s, const char *tenant,
+    const hearth_selector *sel, int64_t start_ms, int64_t end_ms,
+    hearth_arena *arena, Hearth__Ingester__PlanResponse *out,
+    hearth_err *err);
+int hearth_store_ids(hearth_store *s, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *wanted,
+    hearth_arena *arena, Hearth__Ingester__IdsResponse *out,
+    hearth_err *err);
+int hearth_store_services(hearth_store *s, hearth_arena *arena,
+    Hearth__Ingester__ServicesResponse *out, hearth_err *err);
 
 /* Cut the current head now (if it holds anything) and write every
  * flushing head as blocks, oldest first, on the calling thread. 0 when

@@ -88,6 +88,8 @@ struct hearth_store {
 /* ---- store.c ---- */
 
 int64_t store_mono_ms(void);
+/* 0 when READY, else HEARTH_EUNAVAIL saying why. */
+int store_not_ready(hearth_store *s, hearth_err *err);
 /* Cut the current head (work_mu held): 1 when cut, 0 when it was empty.
  * seq: the last WAL sequence the head holds; 0 = the WAL's last (pushes
  * are excluded while it is read). HEARTH_ENOMEM. */

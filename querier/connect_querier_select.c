@@ -556,7 +556,9 @@ hearth_connect_querier_analyze_query(void *ctx, hearth_connect_call *call,
 	querier__v1__query_scope__init(sc);
 	querier__v1__query_impact__init(im);
 	sc->component_type  = "ingester";
-	sc->component_count = c.q->n_clients;
+	hearth_cluster_view *v = hearth_cluster_acquire(c.q->deps.cluster);
+	sc->component_count    = v->n;
+	hearth_cluster_release(v);
 	scp[0]              = sc;
 	out->n_query_scopes = 1;
 	out->query_scopes   = scp;

@@ -547,10 +547,9 @@ int
 hearth_querier_new(const hearth_querier_cfg *cfg,
     const hearth_querier_deps *deps, hearth_querier **out, hearth_err *err)
 {
-	if (cfg->n_ingesters == 0 || cfg->n_ingesters > QUERIER_MAX_INGESTERS)
+	if (deps->cluster == NULL)
 		return hearth_err_set(err, HEARTH_EINVAL,
-		    "querier: between 1 and %d ingesters are supported, got %zu",
-		    QUERIER_MAX_INGESTERS, cfg->n_ingesters);
+		    "querier: no ingester ring to ask");
 	hearth_querier *q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return hearth_err_set(err, HEARTH_ENOMEM, "querier: out of memory");
@@ -574,7 +573,8 @@ hearth_querier_new(const hearth_querier_cfg *cfg,
 	    "limit's YAML key.",
 	    2, ll);
 	if (q->m_queries == NULL || q->m_limit_rejections == NULL ||
-	    q->m_truncations == NULL) {
+	    q->m_truncations == NULL ||
+	    hearth_querier_services_new(&q->services, err) != 0) {
 		free(q);
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "querier: cannot register metrics");
@@ -586,13 +586,6 @@ hearth_querier_new(const hearth_querier_cfg *cfg,
 int
 hearth_querier_start(hearth_querier *q, hearth_err *err)
 {
-	for (size_t i = 0; i < q->cfg.n_ingesters; i++) {
-		int rc = hearth_rpc_client_new(q->cfg.ingester_urls[i],
-		    q->cfg.rpc_max_message_bytes, &q->clients[i], err);
-		if (rc != 0)
-			return rc;
-		q->n_clients++;
-	}
 	struct {
 		const char	   *path;
 		const char	   *label;
@@ -626,8 +619,7 @@ hearth_querier_free(hearth_querier *q)
 {
 	if (q == NULL)
 		return;
-	for (size_t i = 0; i < q->n_clients; i++)
-		hearth_rpc_client_free(q->clients[i]);
 	hearth_connect_free(q->connect);
+	hearth_querier_services_free(q->services);
 	free(q);
 }

@@ -1,12 +1,13 @@
 /*
  * querier: the query role (DESIGN §7). Serves the legacy query HTTP API of
  * render-http.md — /pyroscope/render, /pyroscope/render-diff,
- * /pyroscope/label-names, /pyroscope/label-values — by asking every
- * ingester over the internal RPC and merging their partial answers
- * (function-name trees, per-bucket series points, label lists).
+ * /pyroscope/label-names, /pyroscope/label-values — by asking the
+ * ingesters of the ring over the internal RPC (querier_fanout.c: every
+ * profile counted once whatever the replication factor) and merging their
+ * partial answers (function-name trees, per-bucket series points, label
+ * lists).
  *
- * Lifecycle (STYLE rule 5): _new → _start (dials the ingesters, registers
- * routes) → _stop → _free. deps are borrowed and must outlive the querier.
+ * Lifecycle (STYLE rule 5): _new → _start (registers routes) → _stop → _free. deps are borrowed and must outlive the querier.
  * Handlers run on HTTP threads; all per-request state lives in the
  * request's arena or in objects freed before the handler returns.
  */
@@ -14,6 +15,7 @@
 #define HEARTH_QUERIER_H
 
 #include "admit.h"
+#include "cluster.h"
 #include "err.h"
 #include "http.h"
 #include "limits.h"
@@ -25,8 +27,6 @@
 #include <stdint.h>
 
 typedef struct hearth_querier_cfg {
-	const char *const   *ingester_urls; /* every ingester to ask */
-	size_t		     n_ingesters;
 	size_t		     rpc_max_message_bytes;
 	int		     multitenancy_enabled;
 	const hearth_limits *limits; /* tenant defaults */
@@ -34,6 +34,7 @@ typedef struct hearth_querier_cfg {
 
 typedef struct hearth_querier_deps {
 	hearth_http_server *http;
+	hearth_cluster	   *cluster; /* the ingester ring to ask */
 	hearth_metrics	   *metrics;
 	const hearth_log   *log;
 	/* Per-tenant limits; NULL: cfg.limits for every tenant. */

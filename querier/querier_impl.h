@@ -25,13 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUERIER_MAX_INGESTERS 64
+
+typedef struct hearth_querier_services hearth_querier_services;
 
 struct hearth_querier {
 	hearth_querier_cfg  cfg;
 	hearth_querier_deps deps;
-	hearth_rpc_client  *clients[QUERIER_MAX_INGESTERS];
-	size_t              n_clients;
+	hearth_querier_services *services; /* querier_services.c */
 	hearth_metric      *m_queries;          /* {tenant,kind} */
 	hearth_metric      *m_limit_rejections; /* {tenant,limit} */
 	hearth_metric      *m_truncations;      /* {tenant,limit} */
@@ -118,6 +118,27 @@ typedef int (*hearth_querier_each_fn)(void *ctx, const uint8_t *body,
  * free: HEARTH_EBUSY naming the limit). deadline_ms 0 = now +
  * query_timeout (0 = none); a missed deadline is HEARTH_ETIMEDOUT naming
  * query_timeout. */
+/* One tenant's fan-out over the ring with replica de-duplication
+ * (querier_fanout.c): SELECT requests are planned, assigned and merged
+ * so that every profile counts once; other methods ask every answering
+ * member. Fails with HEARTH_EUNAVAIL naming the members that did not
+ * answer when a quorum of them is missing. */
+int hearth_querier_fanout_tenant(hearth_querier *q, const char *tenant,
+    uint32_t method, const uint8_t *req, size_t len, hearth_arena *a,
+    int64_t deadline_ms, hearth_querier_each_fn fn, void *ctx,
+    hearth_err *err);
+
+/* Which members of v may hold what selector selects for tenant
+ * (querier_services.c): mark[i] = 1 for a candidate, 0 for a member known
+ * not to hold the service the selector pins with service_name="x". Every
+ * member is a candidate when the selector pins no service. */
+int  hearth_querier_services_new(hearth_querier_services **out,
+     hearth_err *err);
+void hearth_querier_services_free(hearth_querier_services *s);
+void hearth_querier_services_candidates(hearth_querier *q,
+    hearth_cluster_view *v, const char *tenant, const char *selector,
+    hearth_arena *a, uint8_t *mark);
+
 int hearth_querier_fanout(hearth_querier *q, const char *tenant,
     uint32_t method, const uint8_t *req, size_t len, hearth_arena *a,
     int64_t deadline_ms, hearth_querier_each_fn fn, void *ctx,

@@ -249,26 +249,8 @@ querier_select_fanout_one(hearth_querier *q, const char *tenant,
     uint32_t method, const uint8_t *req, size_t len, hearth_arena *a,
     int64_t deadline_ms, hearth_querier_each_fn fn, void *ctx, hearth_err *err)
 {
-	hearth_rpc_meta meta = {
-		.tenant           = tenant,
-		.request_id       = "",
-		.deadline_unix_ms = deadline_ms,
-	};
-	for (size_t i = 0; i < q->n_clients; i++) {
-		const uint8_t *resp = NULL;
-		size_t         rlen = 0;
-		int rc = hearth_rpc_call(q->clients[i], method, &meta, req,
-		    len, a, &resp, &rlen, err);
-		if (rc != 0) {
-			hearth_err_prefix(
-			    err, "ingester %s", q->cfg.ingester_urls[i]);
-			return rc;
-		}
-		rc = fn(ctx, resp, rlen, a, err);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return hearth_querier_fanout_tenant(
+	    q, tenant, method, req, len, a, deadline_ms, fn, ctx, err);
 }
 
 int

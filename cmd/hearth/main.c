@@ -3,11 +3,14 @@
  * roles together: the table below is the one place that knows them all.
  * `-target=all` (the default) runs every row in one process, with the
  * distributor and querier talking to the ingester over nng inproc://, the
- * same RPC the cluster uses over tcp://.
+ * same RPC the cluster uses over tcp://. `-target=ingester`,
+ * `distributor`, `querier` (or a comma list) run some rows; routing roles
+ * find the ingesters through the ring (cluster.h).
  */
 #include "admit.h"
 #include "auth.h"
 #include "buf.h"
+#include "cluster.h"
 #include "config.h"
 #include "distributor.h"
 #include "err.h"
@@ -34,9 +37,12 @@ typedef struct hearth_app {
 	hearth_log	    log;
 	hearth_metrics	   *metrics;
 	hearth_http_server *http;
-	char		    ingester_url[128];
-	const char	   *ingester_urls[1];
+	unsigned	    roles; /* APP_ROLE_* bits of -target */
+	char		    ingester_url[300]; /* what the ingester listens on */
+	char		    self_id[256];      /* its ring member id */
+	char		    self_url[300];     /* how others reach it */
 	hearth_ingester	   *ingester;
+	hearth_cluster	   *cluster; /* ring view of distributor/querier */
 	hearth_distributor *distributor;
 	hearth_querier	   *querier;
 	hearth_scrape_config *scrape; /* scrape_configs of -config.file */
@@ -52,6 +58,7 @@ app_ingester_new(hearth_app *app, hearth_err *err)
 	const hearth_config *c	 = &app->cfg;
 	hearth_ingester_cfg  cfg = {
 		 .rpc_url	= app->ingester_url,
+		 .member_id	= app->self_id,
 		 .max_msg_bytes = (size_t) c->rpc.max_message_bytes,
 		 .workers	= 4,
 		 .limits	= &c->limits,
@@ -90,7 +97,6 @@ static int
 app_distributor_new(hearth_app *app, hearth_err *err)
 {
 	hearth_distributor_cfg cfg = {
-		.ingester_url	       = app->ingester_url,
 		.rpc_max_message_bytes = (size_t) app->cfg.rpc.max_message_bytes,
 		.rpc_timeout_ms	       = app->cfg.rpc.timeout_ms,
 		.multitenancy_enabled  = app->cfg.auth.multitenancy_enabled,
@@ -102,6 +108,7 @@ app_distributor_new(hearth_app *app, hearth_err *err)
 		.scrape_arena_cap      = app_request_arena_cap(&app->cfg.limits),
 	};
 	hearth_distributor_deps deps = { .http = app->http,
+		.cluster = app->cluster,
 		.overrides = app->overrides, .admit = app->admit,
 		.metrics = app->metrics, .log = &app->log };
 	int rc = hearth_distributor_new(&cfg, &deps, &app->distributor, err);
@@ -120,15 +127,13 @@ app_distributor_stop(hearth_app *app)
 static int
 app_querier_new(hearth_app *app, hearth_err *err)
 {
-	app->ingester_urls[0]  = app->ingester_url;
 	hearth_querier_cfg cfg = {
-		.ingester_urls	       = app->ingester_urls,
-		.n_ingesters	       = 1,
 		.rpc_max_message_bytes = (size_t) app->cfg.rpc.max_message_bytes,
 		.multitenancy_enabled  = app->cfg.auth.multitenancy_enabled,
 		.limits		       = &app->cfg.limits,
 	};
-	hearth_querier_deps deps = { .http = app->http, .metrics = app->metrics,
+	hearth_querier_deps deps = { .http = app->http,
+		.cluster = app->cluster, .metrics = app->metrics,
 		.overrides = app->overrides, .admit = app->admit,
 		.log = &app->log };
 	int rc = hearth_querier_new(&cfg, &deps, &app->querier, err);
@@ -144,15 +149,84 @@ app_querier_stop(hearth_app *app)
 	app->querier = NULL;
 }
 
+static void
+app_handle_ring(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
+{
+	hearth_app *app	   = ctx;
+	const char *accept = hearth_http_req_header(req, "Accept");
+	int	    json   = accept != NULL && strstr(accept, "json") != NULL;
+	int	    rc	   = json ? hearth_cluster_write_json(app->cluster,
+				  &resp->body)
+			      : hearth_cluster_write_html(app->cluster,
+				  &resp->body);
+	if (rc != 0) {
+		hearth_http_resp_error(resp, 500, "cannot render the ring");
+		return;
+	}
+	resp->content_type = json ? "application/json"
+				  : "text/html; charset=utf-8";
+}
+
+/* The ring as this process sees it: needed to route (distributor,
+ * querier) and to register an ingester in etcd. */
+static int
+app_cluster_new(hearth_app *app, hearth_err *err)
+{
+	const hearth_config *c = &app->cfg;
+	hearth_cluster_cfg   cfg = {
+		  .members		 = c->ring.members,
+		  .dns			 = c->ring.dns,
+		  .dns_refresh_ms	 = c->ring.dns_refresh_ms,
+		  .etcd_endpoints	 = c->ring.etcd_endpoints,
+		  .etcd_prefix		 = c->ring.etcd_prefix,
+		  .etcd_lease_ttl_ms	 = c->ring.etcd_lease_ttl_ms,
+		  .self_id		 = app->self_id,
+		  .self_url		 = app->self_url,
+		  .tokens		 = (unsigned) c->ring.tokens,
+		  .replication_factor	 = (size_t) c->ring.replication_factor,
+		  .shard_size		 = (size_t) c->ring.shard_size,
+		  .heartbeat_interval_ms = c->ring.heartbeat_interval_ms,
+		  .heartbeat_timeout_ms	 = c->ring.heartbeat_timeout_ms,
+		  .rpc_max_message_bytes = (size_t) c->rpc.max_message_bytes,
+	};
+	int rc = hearth_cluster_new(&cfg, &app->log, app->metrics,
+	    &app->cluster, err);
+	if (rc == 0)
+		rc = hearth_cluster_start(app->cluster, err);
+	if (rc == 0)
+		hearth_http_route(app->http, "GET", "/ring", 0, "ring",
+		    app_handle_ring, app);
+	return rc;
+}
+
+static void
+app_cluster_stop(hearth_app *app)
+{
+	if (app->cluster != NULL)
+		hearth_cluster_stop(app->cluster);
+	hearth_cluster_free(app->cluster);
+	app->cluster = NULL;
+}
+
+enum {
+	APP_ROLE_INGESTER    = 1,
+	APP_ROLE_DISTRIBUTOR = 2,
+	APP_ROLE_QUERIER     = 4,
+	APP_ROLE_CLUSTER     = 8 /* not a -target: the ring view */
+};
+
 /* The roles, in start order; stopped in reverse. */
 static const struct app_role {
 	const char *name;
+	unsigned    bit;
 	int (*start)(hearth_app *app, hearth_err *err);
 	void (*stop)(hearth_app *app);
 } app_roles[] = {
-	{ "ingester", app_ingester_new, app_ingester_stop },
-	{ "distributor", app_distributor_new, app_distributor_stop },
-	{ "querier", app_querier_new, app_querier_stop },
+	{ "ingester", APP_ROLE_INGESTER, app_ingester_new, app_ingester_stop },
+	{ "ring", APP_ROLE_CLUSTER, app_cluster_new, app_cluster_stop },
+	{ "distributor", APP_ROLE_DISTRIBUTOR, app_distributor_new,
+	    app_distributor_stop },
+	{ "querier", APP_ROLE_QUERIER, app_querier_new, app_querier_stop },
 };
 #define APP_N_ROLES (sizeof(app_roles) / sizeof(app_roles[0]))
 
@@ -165,6 +239,25 @@ app_handle_ready(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 		resp->status = 503;
 		hearth_buf_puts(&resp->body, "starting\n");
 		return;
+	}
+	/* A distributor or querier is ready once it can reach an ingester. */
+	if (app->cluster != NULL &&
+	    (app->roles & (APP_ROLE_DISTRIBUTOR | APP_ROLE_QUERIER))) {
+		hearth_cluster_view *v = hearth_cluster_acquire(app->cluster);
+		size_t		     healthy = 0;
+		uint8_t		     h[HEARTH_RING_MAX_MEMBERS];
+		hearth_cluster_healthy(v, h);
+		for (size_t i = 0; i < v->n; i++)
+			healthy += h[i] != 0;
+		size_t n = v->n;
+		hearth_cluster_release(v);
+		if (healthy == 0) {
+			resp->status = 503;
+			hearth_buf_printf(&resp->body,
+			    "no healthy ingester in the ring (%zu members)\n",
+			    n);
+			return;
+		}
 	}
 	hearth_buf_puts(&resp->body, "ready\n");
 }
@@ -243,7 +336,9 @@ app_wait(hearth_app *app, const sigset_t *sigs)
 	const struct timespec tick = { 0, 50 * 1000000L };
 	for (;;) {
 		hearth_err err;
-		int	   rc = hearth_ingester_ready(app->ingester, &err);
+		int	   rc = app->ingester != NULL
+			    ? hearth_ingester_ready(app->ingester, &err)
+			    : 1;
 		if (rc < 0) {
 			char q[600];
 			hearth_log_write(&app->log, HEARTH_LOG_ERROR,
@@ -299,16 +394,77 @@ app_tenancy_free(hearth_app *app)
 	hearth_admit_free(app->admit);
 }
 
-/* Only `all` is wired in this version; split roles need the ring. */
+/* -target: "all" or a comma list of ingester, distributor, querier. */
 static int
-app_check_target(const char *target, hearth_err *err)
+app_parse_target(hearth_app *app, hearth_err *err)
 {
-	if (strcmp(target, "all") == 0)
+	const char *p = app->cfg.target;
+	app->roles    = 0;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		if (n == 3 && strncmp(p, "all", 3) == 0)
+			app->roles |= APP_ROLE_INGESTER | APP_ROLE_DISTRIBUTOR |
+			    APP_ROLE_QUERIER;
+		else if (n == 8 && strncmp(p, "ingester", 8) == 0)
+			app->roles |= APP_ROLE_INGESTER;
+		else if (n == 11 && strncmp(p, "distributor", 11) == 0)
+			app->roles |= APP_ROLE_DISTRIBUTOR;
+		else if (n == 7 && strncmp(p, "querier", 7) == 0)
+			app->roles |= APP_ROLE_QUERIER;
+		else
+			return hearth_err_set(err, HEARTH_EINVAL,
+			    "-target=%s: unknown role \"%.*s\"; use all or a "
+			    "comma list of ingester, distributor, querier",
+			    app->cfg.target, (int) n, p);
+		p += n;
+		if (*p++ == '\0')
+			break;
+	}
+	if (app->roles & (APP_ROLE_DISTRIBUTOR | APP_ROLE_QUERIER) ||
+	    app->cfg.ring.etcd_endpoints[0] != '\0')
+		app->roles |= APP_ROLE_CLUSTER;
+	return 0;
+}
+
+/* The ingester's member id, listen URL and advertised URL. Everything in
+ * one process talks inproc; split roles listen on tcp. */
+static int
+app_ingester_names(hearth_app *app, hearth_err *err)
+{
+	const hearth_config *c = &app->cfg;
+	char		     host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (!(app->roles & APP_ROLE_INGESTER))
 		return 0;
-	return hearth_err_set(err, HEARTH_EINVAL,
-	    "-target=%s: this build runs the all-in-one mode only "
-	    "(-target=all); split roles arrive with the cluster ring",
-	    target);
+	snprintf(app->self_id, sizeof(app->self_id), "%s",
+	    c->ring.instance_id[0] != '\0' ? c->ring.instance_id : host);
+	int all = (app->roles & APP_ROLE_DISTRIBUTOR) ||
+	    (app->roles & APP_ROLE_QUERIER);
+	if (all && c->ring.members[0] == '\0' && c->ring.dns[0] == '\0' &&
+	    c->ring.etcd_endpoints[0] == '\0') {
+		snprintf(app->ingester_url, sizeof(app->ingester_url),
+		    "inproc://hearth-ingester-%ld", (long) getpid());
+		snprintf(app->self_url, sizeof(app->self_url), "%s",
+		    app->ingester_url);
+		return 0;
+	}
+	const char *la = c->ring.listen_address;
+	snprintf(app->ingester_url, sizeof(app->ingester_url),
+	    "tcp://%s:%lld", la, (long long) c->ring.listen_port);
+	if (c->ring.instance_addr[0] != '\0')
+		snprintf(app->self_url, sizeof(app->self_url), "tcp://%s",
+		    c->ring.instance_addr);
+	else
+		snprintf(app->self_url, sizeof(app->self_url), "tcp://%s:%lld",
+		    strcmp(la, "0.0.0.0") == 0 || strcmp(la, "::") == 0 ? host
+									   : la,
+		    (long long) c->ring.listen_port);
+	if (strchr(app->self_url + 6, ':') == NULL)
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "-ring.instance-addr=%s: expected host:port",
+		    c->ring.instance_addr);
+	return 0;
 }
 
 int
@@ -336,8 +492,10 @@ main(int argc, char **argv)
 	}
 	int level = hearth_log_level_parse(app->cfg.server.log_level);
 	hearth_log_init(&app->log, "hearth", level < 0 ? HEARTH_LOG_INFO : level);
-	if (app_check_target(app->cfg.target, &err) != 0 ||
-	    app_prepare_storage(app->cfg.storage.path, &err) != 0 ||
+	if (app_parse_target(app, &err) != 0 ||
+	    app_ingester_names(app, &err) != 0 ||
+	    ((app->roles & APP_ROLE_INGESTER) &&
+		app_prepare_storage(app->cfg.storage.path, &err) != 0) ||
 	    hearth_scrape_config_load(app->cfg.file, &app->scrape, &err) != 0) {
 		fprintf(stderr, "hearth: %s\n", err.msg);
 		free(app);
@@ -353,8 +511,6 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	snprintf(app->ingester_url, sizeof(app->ingester_url),
-	    "inproc://hearth-ingester-%ld", (long) getpid());
 	app->metrics = hearth_metrics_new();
 	if (app->metrics == NULL) {
 		fprintf(stderr, "hearth: out of memory\n");
@@ -401,6 +557,8 @@ main(int argc, char **argv)
 	    app_handle_config, app);
 
 	for (started = 0; started < APP_N_ROLES; started++) {
+		if (!(app->roles & app_roles[started].bit))
+			continue;
 		if (app_roles[started].start(app, &err) != 0) {
 			char q[600];
 			hearth_log_write(&app->log, HEARTH_LOG_ERROR,
@@ -436,7 +594,8 @@ stop:
 	/* In-flight requests finish before their handlers' roles go away. */
 	hearth_http_server_stop(app->http);
 	while (started > 0)
-		app_roles[--started].stop(app);
+		if (app->roles & app_roles[--started].bit)
+			app_roles[started].stop(app);
 	hearth_log_write(&app->log, HEARTH_LOG_INFO, "stopped", NULL);
 out:
 	hearth_http_server_free(app->http);

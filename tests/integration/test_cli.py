@@ -191,11 +191,15 @@ class TestQuery(Base):
                            '{service_name="%s"}' % SVC, "--output", "json"]), "labels json")
         self.assertEqual(json.loads(out), [CPU])
 
-    def test_ring_is_not_there_yet(self):
-        r = cli(["ring"])
-        self.fails(r, 3, "GET /ring: HTTP 404", "ring")
-        self.assertIn("this server has no ring", r.stderr)
-        self.assertEqual(r.stdout, "")
+    def test_ring_of_one(self):
+        # -target=all is a ring of one ingester, reached in-process.
+        out = self.ok(cli(["ring"]), "ring")
+        ring = json.loads(out)
+        self.assertEqual(len(ring["members"]), 1)
+        m = ring["members"][0]
+        self.assertEqual(m["state"], "ACTIVE")
+        self.assertTrue(m["url"].startswith("inproc://"), m["url"])
+        self.assertEqual(m["tokens"], 128)
 
 
 class TestExport(Base):

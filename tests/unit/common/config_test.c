@@ -446,7 +446,14 @@ test_config_help_lists_every_flag(void **state)
 		"storage.block-cache-bytes", "storage.write-buffer-bytes",
 		"ingester.block-duration", "ingester.max-head-bytes",
 		"ingester.compaction-interval", "ingester.retention-interval",
-		"rpc.max-message-bytes", "rpc.timeout", "scrape.workers",
+		"rpc.max-message-bytes", "rpc.timeout",
+		"ring.listen-address", "ring.listen-port", "ring.instance-id",
+		"ring.instance-addr", "ring.members", "ring.dns",
+		"ring.dns-refresh-interval", "ring.etcd-endpoints",
+		"ring.etcd-prefix", "ring.etcd-lease-ttl",
+		"ring.replication-factor", "ring.shard-size", "ring.tokens",
+		"ring.heartbeat-interval", "ring.heartbeat-timeout",
+		"scrape.workers",
 		"scrape.dump-dir", "scrape.dump-keep",
 		"auth.multitenancy-enabled", "auth.tokens-file",
 		"runtime-config.file", "runtime-config.reload-period",
@@ -528,6 +535,22 @@ test_config_dump_defaults_exact(void **state)
 	    "rpc:\n"
 	    "  max_message_bytes: 67108864\n"
 	    "  timeout: 30s\n"
+	    "ring:\n"
+	    "  listen_address: \"0.0.0.0\"\n"
+	    "  listen_port: 9095\n"
+	    "  instance_id: \"\"\n"
+	    "  instance_addr: \"\"\n"
+	    "  members: \"\"\n"
+	    "  dns: \"\"\n"
+	    "  dns_refresh_interval: 15s\n"
+	    "  etcd_endpoints: \"\"\n"
+	    "  etcd_prefix: \"/hearth/ingesters/\"\n"
+	    "  etcd_lease_ttl: 10s\n"
+	    "  replication_factor: 3\n"
+	    "  shard_size: 4\n"
+	    "  tokens: 128\n"
+	    "  heartbeat_interval: 1s\n"
+	    "  heartbeat_timeout: 1s\n"
 	    "scrape:\n"
 	    "  workers: 2\n"
 	    "  dump_dir: \"\"\n"

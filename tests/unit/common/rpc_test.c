@@ -637,6 +637,150 @@ test_rpc_free_without_start(void **state)
 	hearth_rpc_client_free(NULL);
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+test_rpc_call_all_runs_in_parallel(void **state)
+{
+	/* 4 calls to a handler that sleeps 200 ms on a 4-worker server:
+	 * serially 800 ms, in parallel about 200 ms. */
+	(void) state;
+	fixture		   f = { 0 };
+	hearth_rpc_pending p[4];
+	char		   body[4][16];
+	fx_start(&f, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	f.sleep_ms = 200;
+	memset(p, 0, sizeof(p));
+	for (int i = 0; i < 4; i++) {
+		snprintf(body[i], sizeof(body[i]), "slow %d", i);
+		p[i].client = f.cli;
+		p[i].method = 10;
+		p[i].body   = (const uint8_t *) body[i];
+		p[i].len    = strlen(body[i]);
+	}
+	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000 };
+	int64_t		t0   = mono_ms();
+	hearth_rpc_call_all(p, 4, &meta, f.arena);
+	int64_t took = mono_ms() - t0;
+	for (int i = 0; i < 4; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "acme|req-9|slow %d", i);
+		assert_int_equal(p[i].rc, 0);
+		assert_int_equal(p[i].resp_len, strlen(want));
+		assert_memory_equal(p[i].resp, want, p[i].resp_len);
+	}
+	assert_true(took >= 190);
+	assert_true(took < 800 * 2 / 3);
+	assert_int_equal(f.calls, 4);
+	fx_stop(&f);
+}
+
+static void
+test_rpc_call_all_unreachable_entry_only(void **state)
+{
+	/* One dead member among live ones: only its entry fails, with the
+	 * message hearth_rpc_call gives, and the others are not held past
+	 * the deadline. */
+	(void) state;
+	fixture		   f = { 0 };
+	hearth_err	   err;
+	hearth_rpc_client *dead;
+	hearth_rpc_pending p[3];
+	fx_start(&f, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	assert_int_equal(hearth_rpc_client_new("tcp://127.0.0.1:1", MAX_MSG,
+			     &dead, &err),
+	    0);
+	memset(p, 0, sizeof(p));
+	p[0].client = f.cli;
+	p[0].method = HEARTH_RPC_PING;
+	p[0].body   = (const uint8_t *) "a";
+	p[0].len    = 1;
+	p[1].client = dead;
+	p[1].method = HEARTH_RPC_PING;
+	p[2].client = f.cli;
+	p[2].method = HEARTH_RPC_PING;
+	p[2].body   = (const uint8_t *) "c";
+	p[2].len    = 1;
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 300 };
+	int64_t		t0   = mono_ms();
+	hearth_rpc_call_all(p, 3, &meta, f.arena);
+	int64_t took = mono_ms() - t0;
+	assert_int_equal(p[0].rc, 0);
+	assert_memory_equal(p[0].resp, "t|r|a", 5);
+	assert_int_equal(p[2].rc, 0);
+	assert_memory_equal(p[2].resp, "t|r|c", 5);
+	assert_int_equal(p[1].rc, HEARTH_ETIMEDOUT);
+	assert_int_equal(p[1].err.code, HEARTH_ETIMEDOUT);
+	assert_string_equal(p[1].err.msg,
+	    "rpc: deadline exceeded calling tcp://127.0.0.1:1");
+	assert_null(p[1].resp);
+	assert_true(took >= 250 && took < 2000);
+	/* A deadline already passed fails every entry before sending. */
+	meta.deadline_unix_ms = now_ms() - 1;
+	hearth_rpc_call_all(p, 3, &meta, f.arena);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(p[i].rc, HEARTH_ETIMEDOUT);
+		assert_true(strncmp(p[i].err.msg, "rpc: deadline exceeded "
+						  "calling ",
+				31) == 0);
+	}
+	hearth_rpc_client_free(dead);
+	fx_stop(&f);
+}
+
+static void
+test_rpc_call_all_mixed_methods(void **state)
+{
+	/* Each entry gets exactly what a blocking call of the same method
+	 * gets: a body, a remote error with its message, a bare remote
+	 * code, a local size refusal. */
+	(void) state;
+	fixture		   f = { 0 };
+	hearth_rpc_pending p[5];
+	static uint8_t	   huge[MAX_MSG + 1];
+	fx_start(&f, "inproc://rpc_test_call_all", MAX_MSG, MAX_MSG);
+	f.sleep_ms = 20;
+	memset(p, 0, sizeof(p));
+	for (int i = 0; i < 5; i++)
+		p[i].client = f.cli;
+	p[0].method = HEARTH_RPC_PING;
+	p[1].method = 11;
+	p[2].method = 12;
+	p[3].method = 99;
+	p[3].body   = huge;
+	p[3].len    = sizeof(huge);
+	p[4].method = 10;
+	p[4].body   = (const uint8_t *) "zz";
+	p[4].len    = 2;
+	hearth_rpc_meta meta = { "a", "b", now_ms() + 5000 };
+	hearth_rpc_call_all(p, 5, &meta, f.arena);
+	assert_int_equal(p[0].rc, 0);
+	assert_int_equal(p[0].resp_len, 4);
+	assert_memory_equal(p[0].resp, "a|b|", 4);
+	assert_int_equal(p[1].rc, HEARTH_EINVAL);
+	assert_string_equal(p[1].err.msg,
+	    "selector: unexpected '}' at offset 3");
+	assert_int_equal(p[2].rc, HEARTH_EBUSY);
+	assert_string_equal(p[2].err.msg, "resource exhausted");
+	assert_int_equal(p[3].rc, HEARTH_ETOOLARGE);
+	assert_true(strstr(p[3].err.msg, "exceeds the max message size of "
+					 "65536 bytes calling "
+					 "inproc://rpc_test_call_all") != NULL);
+	assert_int_equal(p[4].rc, 0);
+	assert_memory_equal(p[4].resp, "a|b|zz", 6);
+	/* The server saw 4 calls: the over-size one never left. */
+	assert_int_equal(f.calls, 4);
+	/* An empty batch is a no-op. */
+	hearth_rpc_call_all(NULL, 0, &meta, f.arena);
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -659,6 +803,9 @@ main(void)
 		cmocka_unit_test(test_rpc_stop_with_requests_in_flight),
 		cmocka_unit_test(test_rpc_start_stop_cycles),
 		cmocka_unit_test(test_rpc_free_without_start),
+		cmocka_unit_test(test_rpc_call_all_runs_in_parallel),
+		cmocka_unit_test(test_rpc_call_all_unreachable_entry_only),
+		cmocka_unit_test(test_rpc_call_all_mixed_methods),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

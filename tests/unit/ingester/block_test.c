@@ -331,10 +331,10 @@ same_tree(fx *f, hearth_head *ref, const char *tenant, const char *selstr,
 	hearth_arena	*a   = hearth_arena_new(0);
 	hearth_fgtree	*th = hearth_fgtree_new(), *tb = hearth_fgtree_new();
 	hearth_err	 err;
-	assert_int_equal(hearth_head_select_tree(ref, tenant, sel, s, e, a, th,
+	assert_int_equal(hearth_head_select_tree(ref, tenant, sel, NULL, s, e, a, th,
 			     &err),
 	    0);
-	if (hearth_blocks_select_tree(f->bs, tenant, sel, s, e, a, tb, &err) !=
+	if (hearth_blocks_select_tree(f->bs, tenant, sel, NULL, s, e, a, tb, &err) !=
 	    0)
 		fail_msg("blocks tree %s [%lld, %lld]: %s", selstr,
 		    (long long) s, (long long) e, err.msg);
@@ -363,10 +363,10 @@ same_series(fx *f, hearth_head *ref, const char *tenant, const char *selstr,
 	hearth_head_series *x = NULL, *y = NULL;
 	size_t		    nx = 0, ny = 0;
 	hearth_err	    err;
-	assert_int_equal(hearth_head_select_series(ref, tenant, sel, s, e, step,
+	assert_int_equal(hearth_head_select_series(ref, tenant, sel, NULL, s, e, step,
 			     by, nby, a, &x, &nx, &err),
 	    0);
-	if (hearth_blocks_select_series(f->bs, tenant, sel, s, e, step, by,
+	if (hearth_blocks_select_series(f->bs, tenant, sel, NULL, s, e, step, by,
 		nby, a, &y, &ny, &err) != 0)
 		fail_msg("blocks series: %s", err.msg);
 	assert_int_equal(nx, ny);
@@ -709,7 +709,7 @@ test_block_rollups_serve_whole_buckets(void **state)
 	hearth_selector *sel = sel_parse("{}");
 	hearth_arena	*a   = hearth_arena_new(0);
 	hearth_fgtree	*t   = hearth_fgtree_new();
-	assert_int_equal(hearth_blocks_select_tree(f->bs, "t", sel,
+	assert_int_equal(hearth_blocks_select_tree(f->bs, "t", sel, NULL,
 			     start + 30 * 1000, start + HOUR_MS, a, t, &f->err),
 	    HEARTH_ECORRUPT);
 	assert_non_null(strstr(f->err.msg, "samples missing"));
@@ -840,7 +840,7 @@ query_loop(void *arg)
 		hearth_arena  *a = hearth_arena_new(0);
 		hearth_fgtree *t = hearth_fgtree_new();
 		hearth_err     err;
-		if (hearth_blocks_select_tree(q->f->bs, "t", sel, INT64_MIN,
+		if (hearth_blocks_select_tree(q->f->bs, "t", sel, NULL, INT64_MIN,
 			INT64_MAX, a, t, &err) != 0 ||
 		    hearth_fgtree_total(t) != q->want)
 			q->bad++;
@@ -907,7 +907,7 @@ test_block_corrupt_value_reported(void **state)
 	hearth_selector *sel = hearth_selector_new();
 	hearth_arena	*a   = hearth_arena_new(0);
 	hearth_fgtree	*t   = hearth_fgtree_new();
-	assert_int_equal(hearth_blocks_select_tree(f->bs, "t", sel, INT64_MIN,
+	assert_int_equal(hearth_blocks_select_tree(f->bs, "t", sel, NULL, INT64_MIN,
 			     INT64_MAX, a, t, &f->err),
 	    HEARTH_ECORRUPT);
 	assert_non_null(strstr(f->err.msg, "block t/1 series 0"));
@@ -1006,11 +1006,11 @@ test_block_query_errors(void **state)
 	hearth_fgtree	   *t	= hearth_fgtree_new();
 	hearth_head_series *ss	= NULL;
 	size_t		    n	= 0;
-	assert_int_equal(hearth_blocks_select_tree(f->bs, "t", sel, 5, 4, a, t,
+	assert_int_equal(hearth_blocks_select_tree(f->bs, "t", sel, NULL, 5, 4, a, t,
 			     &f->err),
 	    HEARTH_EINVAL);
 	assert_string_equal(f->err.msg, "select: start 5 is after end 4");
-	assert_int_equal(hearth_blocks_select_series(f->bs, "t", sel, 0, 4, 0,
+	assert_int_equal(hearth_blocks_select_series(f->bs, "t", sel, NULL, 0, 4, 0,
 			     NULL, 0, a, &ss, &n, &f->err),
 	    HEARTH_EINVAL);
 	assert_string_equal(f->err.msg, "select: step must be > 0, got 0 ms");

@@ -204,7 +204,7 @@ tree_of(fx *f, const char *tenant, const char *s, int64_t start,
 {
 	hearth_selector *se = sel(s);
 	hearth_fgtree	*t  = hearth_fgtree_new();
-	int rc = hearth_head_select_tree(f->h, tenant, se, start, end, f->a,
+	int rc = hearth_head_select_tree(f->h, tenant, se, NULL, start, end, f->a,
 	    t, &f->err);
 	assert_int_equal(rc, 0);
 	char *out = tree_folded(t);
@@ -242,7 +242,7 @@ series_of(fx *f, const char *s, int64_t start, int64_t end, int64_t step,
 	hearth_selector	   *se = sel(s);
 	hearth_head_series *ss;
 	size_t		    n;
-	int rc = hearth_head_select_series(f->h, "t1", se, start, end, step,
+	int rc = hearth_head_select_series(f->h, "t1", se, NULL, start, end, step,
 	    gb, ngb, f->a, &ss, &n, &f->err);
 	assert_int_equal(rc, 0);
 	hearth_selector_free(se);
@@ -373,7 +373,7 @@ test_head_tree_merges_into_existing(void **state)
 			     (const char *const[]) { "main", "work", "sort" },
 			     NULL, 3, 1),
 	    0);
-	assert_int_equal(hearth_head_select_tree(f->h, "t1", se, 0, 5000, f->a,
+	assert_int_equal(hearth_head_select_tree(f->h, "t1", se, NULL, 0, 5000, f->a,
 			     t, &f->err),
 	    0);
 	ASSERT_STR_FREE(tree_folded(t), " 4\nmain;work;sort 11");
@@ -541,7 +541,7 @@ test_head_series_group_by(void **state)
 	    "{} 10000:32/3");
 	hearth_head_series *ss;
 	size_t		    n;
-	assert_int_equal(hearth_head_select_series(f->h, "t1", NULL, 0, 10, 0,
+	assert_int_equal(hearth_head_select_series(f->h, "t1", NULL, NULL, 0, 10, 0,
 			     NULL, 0, f->a, &ss, &n, &f->err),
 	    HEARTH_EINVAL);
 	assert_string_equal(f->err.msg, "select: step must be > 0, got 0 ms");
@@ -812,7 +812,7 @@ test_head_deep_stack_no_recursion(void **state)
 	assert_int_equal(tb_push(f->h, "t1", &t, NULL, NULL, &f->err), 0);
 	hearth_selector *se = sel("{}");
 	hearth_fgtree	*tr = hearth_fgtree_new();
-	assert_int_equal(hearth_head_select_tree(f->h, "t1", se, 0, 9, f->a,
+	assert_int_equal(hearth_head_select_tree(f->h, "t1", se, NULL, 0, 9, f->a,
 			     tr, &f->err),
 	    0);
 	assert_int_equal(hearth_fgtree_size(tr), DEPTH + 1);
@@ -883,7 +883,7 @@ conc_reader(void *p)
 	    0);
 	for (int i = 0; i < 100; i++) {
 		hearth_fgtree *t = hearth_fgtree_new();
-		if (hearth_head_select_tree(c->h, "t1", se, 0, 1000000, a, t,
+		if (hearth_head_select_tree(c->h, "t1", se, NULL, 0, 1000000, a, t,
 			&err) != 0 ||
 		    hearth_fgtree_total(t) % 6 != 0)
 			c->fails++;
@@ -967,7 +967,7 @@ test_head_many_series_and_strings(void **state)
 	assert_int_equal(st.nodes, N + 2);
 	hearth_selector *se = sel("{service_name=\"s1\",pod=~\"p0.*5\"}");
 	hearth_fgtree	*tr = hearth_fgtree_new();
-	assert_int_equal(hearth_head_select_tree(f->h, "t1", se, 0, 9, f->a,
+	assert_int_equal(hearth_head_select_tree(f->h, "t1", se, NULL, 0, 9, f->a,
 			     tr, &f->err),
 	    0);
 	/* k % 3 == 1 and k ends in 5 (k < 10000): k = 25, 55, 85, ... */

@@ -69,7 +69,8 @@ fx_start(fx *f, const char *url)
 	memset(f, 0, sizeof(*f));
 	hearth_log_init(&f->log, "ingester_test", HEARTH_LOG_WARN);
 	f->metrics		  = hearth_metrics_new();
-	hearth_ingester_cfg  cfg  = { url, MAX_MSG, 2, store_cfg(f->dir), NULL };
+	hearth_ingester_cfg  cfg  = { url, MAX_MSG, 2, store_cfg(f->dir), NULL,
+		"ingester-1" };
 	hearth_ingester_deps deps = { &f->log, f->metrics, NULL };
 	assert_int_equal(hearth_ingester_new(&cfg, &deps, &f->ing, &f->err), 0);
 	assert_int_equal(hearth_ingester_start(f->ing, &f->err), 0);
@@ -258,8 +259,17 @@ test_ingester_push_select_labels_over_rpc(void **state)
 	assert_string_equal(lr->values[0], "shop");
 	hearth__ingester__labels_response__free_unpacked(lr, NULL);
 
+	/* PING needs no tenant and describes the member for /ring. */
 	assert_int_equal(call(&f, "", HEARTH_RPC_PING, NULL, &r, &n), 0);
-	assert_int_equal(n, 0);
+	Hearth__Ingester__PingResponse *pg =
+	    hearth__ingester__ping_response__unpack(NULL, n, r);
+	assert_non_null(pg);
+	assert_string_equal(pg->member_id, "ingester-1");
+	assert_int_equal(pg->series, 1);
+	assert_true(pg->head_bytes > 0);
+	assert_int_equal(pg->block_bytes, 0);
+	assert_true(pg->ready);
+	hearth__ingester__ping_response__free_unpacked(pg, NULL);
 	fx_stop(&f);
 }
 
@@ -371,7 +381,7 @@ test_ingester_config_errors(void **state)
 	hearth_ingester	   *ing;
 	hearth_err	    err;
 	char		    dir[64];
-	hearth_ingester_cfg cfg = { "", MAX_MSG, 2, store_cfg(dir), NULL };
+	hearth_ingester_cfg cfg = { "", MAX_MSG, 2, store_cfg(dir), NULL, NULL };
 	assert_int_equal(hearth_ingester_new(&cfg, NULL, &ing, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "ingester: rpc listen URL is empty");

@@ -248,10 +248,10 @@ answer(fx *f, const char *tenant, char *out, size_t outsz)
 	size_t              n;
 	const char         *by[] = { "service_name" };
 	assert_int_equal(hearth_store_select_tree(
-	                     f->s, tenant, sel, 0, END_MS, f->a, t, &f->err),
+	                     f->s, tenant, sel, NULL, 0, END_MS, f->a, t, &f->err),
 	    0);
 	tree_text(t, out, outsz);
-	assert_int_equal(hearth_store_select_series(f->s, tenant, sel, 0,
+	assert_int_equal(hearth_store_select_series(f->s, tenant, sel, NULL, 0,
 	                     END_MS, 1000, by, 1, f->a, &ss, &n, &f->err),
 	    0);
 	for (size_t i = 0; i < n; i++) {
@@ -528,7 +528,7 @@ test_store_size_cut_keeps_memory_bounded(void **state)
 	hearth_selector *sel = hearth_selector_new();
 	hearth_fgtree   *t   = hearth_fgtree_new();
 	assert_int_equal(hearth_store_select_tree(
-	                     f->s, "acme", sel, 0, END_MS, f->a, t, &f->err),
+	                     f->s, "acme", sel, NULL, 0, END_MS, f->a, t, &f->err),
 	    0);
 	assert_int_equal(hearth_fgtree_total(t), want);
 	tree_text(t, out, sizeof(out));
@@ -610,7 +610,7 @@ watch(void *arg)
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		hearth_fgtree *t = hearth_fgtree_new();
 		if (hearth_store_select_tree(
-		        w->f->s, "acme", sel, 0, END_MS, a, t, &err)
+		        w->f->s, "acme", sel, NULL, 0, END_MS, a, t, &err)
 		    != 0)
 			abort();
 		int64_t total = hearth_fgtree_total(t);
@@ -653,7 +653,7 @@ test_store_queries_count_once_across_concurrent_cuts(void **state)
 	hearth_selector *sel = hearth_selector_new();
 	hearth_fgtree   *t   = hearth_fgtree_new();
 	assert_int_equal(hearth_store_select_tree(
-	                     f->s, "acme", sel, 0, END_MS, f->a, t, &f->err),
+	                     f->s, "acme", sel, NULL, 0, END_MS, f->a, t, &f->err),
 	    0);
 	tree_text(t, out, sizeof(out));
 	assert_string_equal(out, "main;a 900\nmain;b;c 1800\n");

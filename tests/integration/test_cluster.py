@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""The cluster with RF = 3: exact answers, a crashed ingester, a hung one.
+
+Three ingesters (-target=ingester), two distributors and one querier as
+separate processes on 127.0.0.1, static membership, Debian's nginx in front
+(deploy/local/nginx.conf.in: ingest paths to the distributors, the rest to
+the querier). Every push goes through nginx and is recorded (PushLedger);
+every check compares the querier's per-function self values with the sum
+over the pushes that were acknowledged, exactly: a profile counted twice or
+three times (one per replica), or an acknowledged profile missing, fails.
+
+Run: HEARTH_BIN=build/cmd/hearth python3 tests/integration/test_cluster.py
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hearth_test_lib as h  # noqa: E402
+
+CLUSTER = None
+QUERY_TIMEOUT_S = 5
+# Sanitizer builds run several times slower: latency bounds get this factor.
+SLOW = 3.0 if h.binary_is_sanitized() else 1.0
+
+
+def setUpModule():
+    global CLUSTER
+    CLUSTER = h.Cluster(n_ingesters=3, n_distributors=2, rf=3,
+                        querier_flags=["-limits.query-timeout=%ds" % QUERY_TIMEOUT_S])
+    try:
+        CLUSTER.start()
+    except Exception:
+        sys.stderr.write(CLUSTER.tails(40) + "\n")
+        CLUSTER.cleanup()
+        raise
+
+
+def tearDownModule():
+    problems = CLUSTER.cleanup()
+    if problems:
+        raise h.HearthError("cluster shutdown:\n" + "\n".join(problems))
+
+
+class ClusterTest(h.HearthTestCase):
+    def run(self, result=None):
+        before = (len(result.failures) + len(result.errors)) if result is not None else 0
+        out = super().run(result)
+        if result is not None and len(result.failures) + len(result.errors) > before:
+            sys.stderr.write("\n" + CLUSTER.tails(30) + "\n")
+        return out
+
+    def assertExact(self, ledger, what):
+        problems = ledger.verify(CLUSTER.front(), exact=False)
+        self.assertEqual(problems, [], "%s: the querier's answer is not what was acknowledged:\n%s" % (
+            what, "\n".join(problems)))
+
+    def push_all(self, ledger, n, threads=2):
+        p = h.Pusher(ledger, CLUSTER.front().port, threads=threads, max_pushes=n).start()
+        deadline = time.monotonic() + 120
+        while p.made < n or any(t.is_alive() for t in p.threads):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        p.stop()
+        return p
+
+    # -------------------------------------------------------------------------
+    def test_1_rf3_every_query_equals_the_ingested_totals(self):
+        base = h.hour_aligned_base()
+        schemes = [h.PushScheme("folded", h.unique("rf3-folded"), "mark_f_", base, step_s=61),
+                   h.PushScheme("pprof", h.unique("rf3-pprof"), "mark_p_", base + 7, step_s=61)]
+        ledger = h.cluster_ledger(schemes)
+        p = self.push_all(ledger, 240)
+        self.assertEqual(ledger.counts(), {"acked": 240},
+                         "every push to a healthy RF=3 cluster is acknowledged; statuses %r, first errors %r"
+                         % (p.statuses, p.first_error))
+        self.assertExact(ledger, "RF=3, 3 healthy ingesters")
+        # Narrower queries: half the range (cutting through an id window),
+        # one pod, and both at once, against the same sums computed here.
+        for sch in schemes:
+            mine = [i for i in ledger.ids("acked") if ledger.scheme(i) is sch]
+            mid = sch.ts(mine[len(mine) // 2]) + 30
+            pa, pb = mine[0] % sch.pods, mine[1] % sch.pods    # two pods this scheme has
+            cases = [
+                ("first half", sch.query(), (sch.base_s - 60) * 1000, mid * 1000,
+                 [i for i in mine if sch.ts(i) < mid]),
+                ("pod-%d" % pa, sch.query()[:-1] + ',pod="pod-%d"}' % pa, (sch.base_s - 60) * 1000,
+                 (sch.ts(max(mine)) + 60) * 1000, [i for i in mine if i % sch.pods == pa]),
+                ("pod-%d, second half" % pb, sch.query()[:-1] + ',pod="pod-%d"}' % pb, mid * 1000,
+                 (sch.ts(max(mine)) + 60) * 1000, [i for i in mine if i % sch.pods == pb and sch.ts(i) > mid]),
+            ]
+            for what, q, frm, until, ids in cases:
+                self.assertTrue(ids, what)
+                status, got, ticks, body = h.query_self_values(CLUSTER.front(), q, frm, until)
+                self.assertEqual(status, 200, "%s: %s" % (what, body[:500]))
+                want = h.self_values_over(sch, ids)
+                self.assertEqual(got, want, "%s %s [%d, %d]: per-function self values differ:\n%s" % (
+                    sch.kind, what, frm, until, h.diff_dicts(want, got)))
+                self.assertEqual(ticks, sum(want.values()), what)
+
+    def test_2_sigkill_one_ingester_mid_ingest(self):
+        base = h.hour_aligned_base(3)
+        schemes = [h.PushScheme("folded", h.unique("kill-folded"), "kill_f_", base, step_s=13),
+                   h.PushScheme("pprof", h.unique("kill-pprof"), "kill_p_", base + 5, step_s=13)]
+        ledger = h.cluster_ledger(schemes)
+        victim = CLUSTER.ingesters["ingester-2"]
+        pusher = h.Pusher(ledger, CLUSTER.front().port, threads=2).start()
+        try:
+            time.sleep(2.0)
+            self.assertGreater(ledger.counts().get("acked", 0), 0, "no push acknowledged before the kill")
+            killed_at = time.monotonic()
+            victim.kill9()
+            # Health notices within a heartbeat timeout and an interval or two.
+            CLUSTER.wait_state("ingester-2", "UNHEALTHY", timeout=15)
+            noticed_at = time.monotonic()
+            time.sleep(4.0)
+        finally:
+            pusher.stop()
+        counts = ledger.counts()
+        bad = [(i, ledger.detail.get(i)) for i in ledger.ids("rejected", "unknown")]
+        late = [(i, ledger.detail.get(i)) for i in ledger.ids("rejected", "unknown")
+                if ledger.ack_time[i] > noticed_at + 1.0 * SLOW]
+        sys.stderr.write("\n  SIGKILL mid-ingest: %r; health noticed after %.2f s; statuses %r\n" % (
+            counts, noticed_at - killed_at, pusher.statuses))
+        self.assertEqual(late, [], "writes after the cluster noticed the dead ingester must all succeed "
+                                   "at quorum (2 of 3)")
+        for i, detail in bad:
+            self.assertRegex(detail or "", r"^HTTP 5\d\d|^no answer",
+                             "push #%d: only a retry-able 5xx is acceptable around the kill" % i)
+        self.assertGreater(counts.get("acked", 0), 20)
+        self.assertExact(ledger, "one ingester SIGKILLed (RF=3, 2 left)")
+
+        # More writes while it is down, then bring it back on the same data.
+        try:
+            before = ledger.next_id
+            self.push_all(ledger, 40)
+            self.assertEqual(self.failed_since(ledger, before), [],
+                             "writes with one of three ingesters down must succeed at quorum")
+            self.assertExact(ledger, "one ingester down, after more writes")
+        finally:
+            CLUSTER.restart_ingester("ingester-2")
+            CLUSTER.wait_active()
+        self.assertExact(ledger, "after ingester-2 returned (it lacks what was written while it was down)")
+        before = ledger.next_id
+        self.push_all(ledger, 40)
+        self.assertEqual(self.failed_since(ledger, before), [])
+        self.assertExact(ledger, "after ingester-2 returned and more writes")
+
+    @staticmethod
+    def failed_since(ledger, first):
+        """(id, detail) of the pushes from id first on that were not acknowledged."""
+        return [(i, ledger.detail.get(i)) for i in ledger.ids("rejected", "unknown") if i >= first]
+
+    def test_3_sigstop_query_finishes_within_its_deadline(self):
+        base = h.hour_aligned_base(4)
+        sch = h.PushScheme("folded", h.unique("stop-folded"), "stop_f_", base, step_s=17)
+        ledger = h.cluster_ledger([sch])
+        self.push_all(ledger, 60)
+        self.assertEqual(ledger.counts(), {"acked": 60})
+        self.assertExact(ledger, "before SIGSTOP")
+        frm, until = ledger.query_range_ms(sch)
+        want = h.self_values_over(sch, ledger.ids("acked"))
+        victim = CLUSTER.ingesters["ingester-3"]
+        victim.sigstop()
+        try:
+            # At once (health has not noticed yet), then once it has.
+            for when in ("right after SIGSTOP", "after health marked it UNHEALTHY"):
+                if when.startswith("after"):
+                    CLUSTER.wait_state("ingester-3", "UNHEALTHY", procs=[CLUSTER.querier], timeout=15)
+                t0 = time.monotonic()
+                status, got, ticks, body = h.query_self_values(CLUSTER.front(), sch.query(), frm, until,
+                                                               timeout=QUERY_TIMEOUT_S + 30)
+                took = time.monotonic() - t0
+                sys.stderr.write("\n  query %s: HTTP %d in %.2f s%s\n" % (
+                    when, status, took, "" if status == 200 else ": " + body[:300]))
+                self.assertLessEqual(took, QUERY_TIMEOUT_S + 2.0 * SLOW,
+                                     "query %s took %.1f s, past its %d s deadline" % (when, took, QUERY_TIMEOUT_S))
+                if status == 200:
+                    self.assertEqual(got, want, "query %s: 200 but not exact:\n%s" % (when, h.diff_dicts(want, got)))
+                else:
+                    self.assertGreaterEqual(status, 500, body)
+                    self.assertIn("ingester-3", body, "a partial failure names the missing member")
+            # Writes do not wait for the hung replica: quorum is 2 of 3.
+            before = ledger.next_id
+            t0 = time.monotonic()
+            for _ in range(10):
+                state, status, data = ledger.push_once(CLUSTER.front().port, timeout=60)
+                self.assertEqual(status, 200, "push while ingester-3 hangs: %r" % data[:300])
+            per_push = (time.monotonic() - t0) / 10
+            sys.stderr.write("  pushes while ingester-3 hangs: %.3f s each\n" % per_push)
+            self.assertLess(per_push, 2.0 * SLOW, "a write waited for the hung replica instead of the quorum")
+            self.assertEqual(self.failed_since(ledger, before), [])
+        finally:
+            victim.sigcont()
+        CLUSTER.wait_active()
+        self.assertExact(ledger, "after SIGCONT")
+
+    def test_4_queries_while_ingesting_count_each_profile_once(self):
+        base = h.hour_aligned_base(5)
+        sch = h.PushScheme("folded", h.unique("live-folded"), "live_f_", base, step_s=29)
+        ledger = h.cluster_ledger([sch])
+        pusher = h.Pusher(ledger, CLUSTER.front().port, threads=2).start()
+        problems = []
+        try:
+            end = time.monotonic() + 6
+            while time.monotonic() < end:
+                acked = ledger.ids("acked")
+                frm, until = ledger.query_range_ms(sch)
+                status, got, _t, body = h.query_self_values(CLUSTER.front(), sch.query(), frm, until + 3600000)
+                if status != 200:
+                    problems.append("HTTP %d: %s" % (status, body[:300]))
+                    continue
+                problems += h.marker_problems(ledger, sch, got, acked)
+        finally:
+            pusher.stop()
+        self.assertEqual(problems[:20], [])
+        self.assertEqual(ledger.counts(), {"acked": ledger.next_id})
+        self.assertExact(ledger, "after concurrent queries")
+
+
+if __name__ == "__main__":
+    h.run_tests()
