@@ -7,6 +7,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,44 @@ struct hearth_rpc_client {
 	size_t	     max_msg;
 	nng_socket   sock;
 	nng_dialer   dialer;
+	atomic_int   pipes;	/* connections up now */
+	atomic_int   connected; /* was ever connected */
 };
+
+/* nng pipe events: count the client's live connections. */
+static void
+rpc_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	hearth_rpc_client *c = arg;
+	(void) p;
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		atomic_fetch_add(&c->pipes, 1);
+		atomic_store(&c->connected, 1);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		atomic_fetch_sub(&c->pipes, 1);
+	}
+}
+
+/* A request to a peer whose connection was lost would wait in nng's queue
+ * until the redial succeeds or the deadline passes (30 s for a push while
+ * the ring has not yet noticed a killed ingester): fail it, like a lost
+ * connection, after waiting wait_ms for a redial (a peer that merely
+ * dropped one connection is back within the reconnect interval). Before
+ * the first connection, calls wait for the dial as before. */
+static int
+rpc_client_gone(hearth_rpc_client *c, int64_t wait_ms, hearth_err *err)
+{
+	if (atomic_load(&c->pipes) > 0 || !atomic_load(&c->connected))
+		return 0;
+	for (int64_t waited = 0; waited < wait_ms; waited += 5) {
+		const struct timespec ts = { 0, 5 * 1000000L };
+		nanosleep(&ts, NULL);
+		if (atomic_load(&c->pipes) > 0)
+			return 0;
+	}
+	return hearth_err_set(err, HEARTH_EUNAVAIL,
+	    "rpc: connection to %s lost: not connected (redialing)", c->url);
+}
 
 /* An arena-backed ProtobufCAllocator that remembers whether an allocation
  * failed, so "over the memory cap" and "malformed" get different codes
@@ -540,6 +578,11 @@ hearth_rpc_client_new(const char *url, size_t max_msg_bytes,
 	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
 	    NNG_DURATION_INFINITE);
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, max_msg_bytes);
+	/* Redial quickly after a lost connection (nng backs off up to 1 s). */
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, rpc_client_pipe_cb, c);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, rpc_client_pipe_cb, c);
 	/* Non-blocking: the server may come up later; nng redials. */
 	if ((rv = nng_dial(c->sock, url, &c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
 		hearth_rpc_client_free(c);
@@ -711,6 +754,8 @@ hearth_rpc_call(hearth_rpc_client *c, uint32_t method,
 
 	*resp	  = NULL;
 	*resp_len = 0;
+	if ((rc = rpc_client_gone(c, 250, err)) != 0)
+		return rc;
 	if ((rc = rpc_pack(c, method, meta, body, len, &m, err)) != 0)
 		return rc;
 	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
@@ -741,7 +786,8 @@ done:
 typedef struct rpc_batch {
 	pthread_mutex_t mu;
 	pthread_cond_t	cv;
-	size_t		left; /* calls still in flight */
+	size_t		left;	  /* calls still in flight */
+	size_t		changed; /* completions since the caller looked */
 } rpc_batch;
 
 enum { RPC_ASYNC_SEND, RPC_ASYNC_RECV };
@@ -757,6 +803,9 @@ typedef struct rpc_async {
 	int		   phase;    /* RPC_ASYNC_* */
 	int		   rv;	     /* nng result of the failed step */
 	int		   launched; /* counted in b->left */
+	int		   finished; /* callback done (under b->mu) */
+	int		   collected; /* outcome in calls[i] */
+	int		   cancelled; /* not waited for: enough answered */
 	nng_msg		  *reply;
 	int64_t		   deadline;
 } rpc_async;
@@ -766,8 +815,10 @@ rpc_async_done(rpc_async *a, int rv)
 {
 	a->rv = rv;
 	pthread_mutex_lock(&a->b->mu);
-	if (--a->b->left == 0)
-		pthread_cond_signal(&a->b->cv);
+	a->finished = 1;
+	a->b->left--;
+	a->b->changed++;
+	pthread_cond_signal(&a->b->cv);
 	pthread_mutex_unlock(&a->b->mu);
 }
 
@@ -812,7 +863,10 @@ rpc_async_launch(rpc_async *a, hearth_rpc_pending *p,
 	nng_msg *m;
 	int	 rv, expired;
 
-	if (rpc_pack(p->client, p->method, meta, p->body, p->len, &m,
+	/* No redial wait here: a batch goes to replicas, and the others
+	 * answer for a peer that is gone. */
+	if (rpc_client_gone(p->client, 0, &p->err) != 0 ||
+	    rpc_pack(p->client, p->method, meta, p->body, p->len, &m,
 		&p->err) != 0) {
 		p->rc = p->err.code;
 		return;
@@ -849,7 +903,11 @@ rpc_async_launch(rpc_async *a, hearth_rpc_pending *p,
 static void
 rpc_async_finish(rpc_async *a, hearth_rpc_pending *p, hearth_arena *arena)
 {
-	if (a->rv != 0)
+	if (a->cancelled && a->rv != 0)
+		p->rc = hearth_err_set(&p->err, HEARTH_ETIMEDOUT,
+		    "rpc: call to %s not waited for: enough replicas answered",
+		    p->client->url);
+	else if (a->rv != 0)
 		p->rc = rpc_call_fail(p->client, a->rv,
 		    a->phase == RPC_ASYNC_SEND ? "sending to" : "receiving from",
 		    &p->err);
@@ -858,9 +916,39 @@ rpc_async_finish(rpc_async *a, hearth_rpc_pending *p, hearth_arena *arena)
 		    &p->resp_len, &p->err);
 }
 
+/* Outcome of a finished call into calls[i] (on the caller's thread), and
+ * its nng objects released. */
+static void
+rpc_async_collect(rpc_async *a, hearth_rpc_pending *p, hearth_arena *arena)
+{
+	/* The callback may still be returning after its signal: nng_aio_stop
+	 * waits for it (dependencies.md §3 order). */
+	if (a->aio != NULL)
+		nng_aio_stop(a->aio);
+	if (a->launched) {
+		rpc_async_finish(a, p, arena);
+		nng_ctx_close(a->ctx);
+	}
+	if (a->reply != NULL)
+		nng_msg_free(a->reply);
+	a->reply = NULL;
+	if (a->aio != NULL)
+		nng_aio_free(a->aio);
+	a->aio	     = NULL;
+	a->collected = 1;
+}
+
 void
 hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
     const hearth_rpc_meta *meta, hearth_arena *arena)
+{
+	hearth_rpc_call_until(calls, n, meta, arena, NULL, NULL, 0);
+}
+
+void
+hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
+    const hearth_rpc_meta *meta, hearth_arena *arena,
+    hearth_rpc_enough_fn enough, void *ctx, int64_t grace_ms)
 {
 	rpc_batch  b;
 	rpc_async *as;
@@ -880,7 +968,8 @@ hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
 			    n);
 		return;
 	}
-	b.left = 0;
+	b.left	  = 0;
+	b.changed = 0;
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.cv, NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -889,26 +978,64 @@ hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
 		rpc_async_launch(&as[i], &calls[i], meta);
 	}
 	/* Every launched aio has a timeout (the deadline) or waits for its
-	 * peer, exactly like the blocking call. */
-	pthread_mutex_lock(&b.mu);
-	while (b.left > 0)
-		pthread_cond_wait(&b.cv, &b.mu);
-	pthread_mutex_unlock(&b.mu);
-	for (size_t i = 0; i < n; i++) {
-		rpc_async *a = &as[i];
-		/* The callback may still be returning after its signal:
-		 * nng_aio_stop waits for it (dependencies.md §3 order). */
-		if (a->aio != NULL)
-			nng_aio_stop(a->aio);
-		if (a->launched) {
-			rpc_async_finish(a, &calls[i], arena);
-			nng_ctx_close(a->ctx);
+	 * peer, exactly like the blocking call. Calls that failed to launch
+	 * are already collected. */
+	int	 *done	    = calloc(n, sizeof(*done));
+	int	  cancelled = 0;
+	int64_t	  grace_end = 0; /* enough answered: wait this long more */
+	for (size_t i = 0; i < n; i++)
+		if (!as[i].launched) {
+			as[i].collected = 1;
+			if (done != NULL)
+				done[i] = 1;
 		}
-		if (a->reply != NULL)
-			nng_msg_free(a->reply);
-		if (a->aio != NULL)
-			nng_aio_free(a->aio);
+	for (;;) {
+		pthread_mutex_lock(&b.mu);
+		while (b.left > 0 && b.changed == 0) {
+			if (grace_end == 0 || cancelled) {
+				pthread_cond_wait(&b.cv, &b.mu);
+				continue;
+			}
+			struct timespec ts = { grace_end / 1000,
+				(grace_end % 1000) * 1000000L };
+			if (pthread_cond_timedwait(&b.cv, &b.mu, &ts) != 0)
+				break; /* the grace is over */
+		}
+		b.changed	= 0;
+		size_t left	= b.left;
+		int   *ready	= done;
+		for (size_t i = 0; ready != NULL && i < n; i++)
+			if (as[i].finished && !as[i].collected)
+				ready[i] = 2; /* to collect now */
+		pthread_mutex_unlock(&b.mu);
+		for (size_t i = 0; done != NULL && i < n; i++)
+			if (done[i] == 2) {
+				rpc_async_collect(&as[i], &calls[i], arena);
+				done[i] = 1;
+			}
+		if (left == 0)
+			break;
+		/* Enough answers (e.g. a write quorum): give the others a
+		 * short grace (a healthy replica is a few ms behind, and
+		 * abandoning it would leave it without the write), then
+		 * abandon them instead of waiting for a hung peer's
+		 * deadline. */
+		if (!cancelled && grace_end == 0 && enough != NULL &&
+		    done != NULL && enough(ctx, calls, done, n))
+			grace_end = rpc_now_ms() + (grace_ms > 0 ? grace_ms : 0);
+		if (!cancelled && grace_end != 0 && rpc_now_ms() >= grace_end) {
+			cancelled = 1;
+			for (size_t i = 0; i < n; i++)
+				if (!done[i] && as[i].aio != NULL) {
+					as[i].cancelled = 1;
+					nng_aio_cancel(as[i].aio);
+				}
+		}
 	}
+	for (size_t i = 0; i < n; i++)
+		if (!as[i].collected)
+			rpc_async_collect(&as[i], &calls[i], arena);
+	free(done);
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.cv);
 	free(as);

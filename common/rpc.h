@@ -163,6 +163,18 @@ typedef struct hearth_rpc_pending {
 void hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
     const hearth_rpc_meta *meta, hearth_arena *arena);
 
+/* hearth_rpc_call_all that stops waiting early: after each call finishes
+ * (its outcome already in calls[i]), enough(ctx, calls, done, n) is asked
+ * with done[i] != 0 for every finished call; once it returns non-zero the
+ * others get grace_ms more, then the calls still running are cancelled and get HEARTH_ETIMEDOUT "rpc: call
+ * to URL not waited for: enough replicas answered" (a cancelled write may
+ * or may not have been applied by its peer). enough NULL = wait for all. */
+typedef int (*hearth_rpc_enough_fn)(void *ctx,
+    const hearth_rpc_pending *calls, const int *done, size_t n);
+void hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
+    const hearth_rpc_meta *meta, hearth_arena *arena,
+    hearth_rpc_enough_fn enough, void *ctx, int64_t grace_ms);
+
 /* Close and free. No call may be in progress. NULL is a no-op. */
 void hearth_rpc_client_free(hearth_rpc_client *c);
 

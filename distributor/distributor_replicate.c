@@ -107,6 +107,36 @@ nomem:
 	    "ingester");
 }
 
+/* What hearth_rpc_call_until asks after each reply. */
+typedef struct repl_wait {
+	const Hearth__Ingester__PushRequest *push;
+	repl_place *const		    *placed;
+	const int			    *call_of; /* member -> call, -1 */
+	size_t				     quorum;
+} repl_wait;
+
+/* 1 once every profile has a quorum of stored copies: the replicas still
+ * writing (a hung member nobody noticed yet) are not waited for. */
+static int
+repl_enough(void *ctx, const hearth_rpc_pending *calls, const int *done,
+    size_t n)
+{
+	const repl_wait *w = ctx;
+	(void) n;
+	for (size_t b = 0; b < w->push->n_batches; b++)
+		for (size_t p = 0; p < w->push->batches[b]->n_profiles; p++) {
+			const repl_place *pl   = &w->placed[b][p];
+			size_t		  acks = 0;
+			for (size_t k = 0; k < pl->n; k++) {
+				int c = w->call_of[pl->members[k]];
+				acks += c >= 0 && done[c] && calls[c].rc == 0;
+			}
+			if (acks < w->quorum)
+				return 0;
+		}
+	return 1;
+}
+
 /* The most useful error to give the client when quorum failed: a
  * deterministic refusal (invalid, limit, head full) as the ingester said
  * it, else 503 naming the members that failed. */
@@ -234,9 +264,25 @@ hearth_distributor_replicate(hearth_distributor *d, const char *tenant,
 		calls[i].body = buf;
 		calls[i].len  = len;
 	}
-	hearth_rpc_call_all(calls, n_used, meta, a);
+	int *call_of = hearth_arena_alloc(a, v->n * sizeof(*call_of));
+	if (call_of == NULL) {
+		rc = hearth_err_set(err, HEARTH_ELIMIT,
+		    "request memory limit reached while placing series");
+		goto out;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		call_of[i] = -1;
+	for (size_t i = 0; i < n_used; i++)
+		call_of[used[i]] = (int) i;
+	repl_wait wait = { .push = push, .placed = placed, .call_of = call_of,
+		.quorum = quorum };
+	/* A healthy replica is a few ms behind the others; one that is not
+	 * done 200 ms after the quorum is not waited for (a hung ingester
+	 * that pings have not caught yet must not hold every push up). */
+	hearth_rpc_call_until(calls, n_used, meta, a, repl_enough, &wait,
+	    200);
 
-	/* ok[m]: member m stored its part. */
+	/* is_used[m] == 2: member m stored its part. */
 	for (size_t i = 0; i < n_used; i++) {
 		hearth_cluster_report(v->members[used[i]], calls[i].rc);
 		is_used[used[i]] = calls[i].rc == 0 ? 2 : 1;

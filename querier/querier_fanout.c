@@ -34,6 +34,9 @@
 #include <time.h>
 
 #define FANOUT_MAX_ROUNDS 3
+/* How long a plan or label read waits for the last members once the
+ * others answered (a hung ingester that pings have not caught yet). */
+#define FANOUT_SKIP_GRACE_MS 1000
 /* Not an error: a member failed after planning; plan again without it. */
 #define FANOUT_REPLAN 1
 
@@ -164,11 +167,34 @@ fanout_check(fanout *f, hearth_err *err)
 	    n_failed, f->v->n, f->quorum, names);
 }
 
+/* hearth_rpc_call_until's test for plans and label reads: everyone but
+ * fewer than a quorum answered (the rest, if they stay silent, are
+ * treated as failed: every profile still has an answering copy). */
+typedef struct fanout_wait {
+	size_t spare; /* how many may be missing: quorum - 1 - failed */
+} fanout_wait;
+
+static int
+fanout_enough(void *ctx, const hearth_rpc_pending *calls, const int *done,
+    size_t n)
+{
+	const fanout_wait *w	   = ctx;
+	size_t		   missing = 0;
+	for (size_t i = 0; i < n; i++)
+		missing += !done[i] || calls[i].rc != 0;
+	return missing <= w->spare;
+}
+
 /* Call members[0..n) with the same request (or reqs[i] when reqs is not
- * NULL); failed calls are noted. The answers stay in calls. */
+ * NULL); failed calls are noted. The answers stay in calls. With
+ * may_skip, members still silent FANOUT_SKIP_GRACE_MS after all but
+ * fewer than a quorum answered are given up on (plans and label reads,
+ * which are cheap; a select is never cut short: its assignments are
+ * exclusive). */
 static hearth_rpc_pending *
 fanout_call(fanout *f, const uint32_t *members, size_t n, uint32_t method,
-    const uint8_t *body, size_t len, uint8_t **bodies, size_t *lens)
+    const uint8_t *body, size_t len, uint8_t **bodies, size_t *lens,
+    int may_skip)
 {
 	hearth_rpc_pending *calls = hearth_arena_calloc(f->a, n ? n : 1,
 	    sizeof(*calls));
@@ -180,7 +206,17 @@ fanout_call(fanout *f, const uint32_t *members, size_t n, uint32_t method,
 		calls[i].body	= bodies != NULL ? bodies[i] : body;
 		calls[i].len	= bodies != NULL ? lens[i] : len;
 	}
-	hearth_rpc_call_all(calls, n, &f->meta, f->a);
+	size_t n_failed = 0;
+	for (size_t i = 0; i < f->v->n; i++)
+		n_failed += f->failed[i];
+	fanout_wait w = { .spare = f->quorum > n_failed + 1
+			? f->quorum - n_failed - 1
+			: 0 };
+	if (may_skip && w.spare > 0)
+		hearth_rpc_call_until(calls, n, &f->meta, f->a, fanout_enough,
+		    &w, FANOUT_SKIP_GRACE_MS);
+	else
+		hearth_rpc_call_all(calls, n, &f->meta, f->a);
 	for (size_t i = 0; i < n; i++)
 		if (calls[i].rc != 0) {
 			/* A refusal of the request itself (bad selector, a
@@ -236,7 +272,7 @@ fanout_plan(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 	int64_t saved		    = f->meta.deadline_unix_ms;
 	f->meta.deadline_unix_ms    = deadline_ms;
 	hearth_rpc_pending *calls   = fanout_call(f, members, n,
-	      HEARTH_RPC_PLAN, buf, len, NULL, NULL);
+	      HEARTH_RPC_PLAN, buf, len, NULL, NULL, 1);
 	f->meta.deadline_unix_ms    = saved;
 	if (calls == NULL)
 		return fanout_nomem(err);
@@ -393,7 +429,7 @@ fanout_assign_ids(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 		ask[n_ask++] = m;
 	}
 	hearth_rpc_pending *calls = fanout_call(f, ask, n_ask, HEARTH_RPC_IDS,
-	    NULL, 0, bodies, lens);
+	    NULL, 0, bodies, lens, 0);
 	if (calls == NULL)
 		return fanout_nomem(err);
 	int rc = fanout_refused(calls, n_ask, err);
@@ -620,7 +656,7 @@ fanout_select_round(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 			ask[n_ask++] = members[i];
 	}
 	hearth_rpc_pending *calls = fanout_call(f, ask, n_ask,
-	    HEARTH_RPC_SELECT, NULL, 0, bodies, lens);
+	    HEARTH_RPC_SELECT, NULL, 0, bodies, lens, 0);
 	if (calls == NULL)
 		return fanout_nomem(err);
 	if ((rc = fanout_refused(calls, n_ask, err)) != 0)
@@ -676,7 +712,7 @@ hearth_querier_fanout_tenant(hearth_querier *q, const char *tenant,
 		if ((rc = fanout_check(&f, err)) != 0)
 			goto out;
 		hearth_rpc_pending *calls = fanout_call(&f, members, n, method,
-		    req, len, NULL, NULL);
+		    req, len, NULL, NULL, 1);
 		if (calls == NULL) {
 			rc = fanout_nomem(err);
 			goto out;
