@@ -698,6 +698,22 @@ hearth_querier_fanout_tenant(hearth_querier *q, const char *tenant,
 		    "or -ring.etcd-endpoints)");
 		goto out;
 	}
+	Hearth__Ingester__SelectRequest *sr = NULL;
+	if (method == HEARTH_RPC_SELECT) {
+		ProtobufCAllocator pa = { hearth_arena_pb_alloc,
+			hearth_arena_pb_free, a };
+		sr = hearth__ingester__select_request__unpack(&pa, len, req);
+		if (sr == NULL) {
+			rc = hearth_err_set(err, HEARTH_EINTERNAL,
+			    "querier: cannot decode its own select request");
+			goto out;
+		}
+		/* Only the members that can hold the selected service. */
+		f.candidate = hearth_arena_alloc(a, f.v->n);
+		if (f.candidate != NULL)
+			hearth_querier_services_candidates(q, f.v, tenant,
+			    sr->selector, a, f.candidate);
+	}
 	/* With one copy of every profile (RF 1) there is nothing to
 	 * de-duplicate: every member merges all it holds. */
 	if (method != HEARTH_RPC_SELECT || f.v->replication_factor <= 1 ||
@@ -726,18 +742,6 @@ hearth_querier_fanout_tenant(hearth_querier *q, const char *tenant,
 				    a, err);
 		goto out;
 	}
-	ProtobufCAllocator pa = { hearth_arena_pb_alloc, hearth_arena_pb_free, a };
-	Hearth__Ingester__SelectRequest *sr =
-	    hearth__ingester__select_request__unpack(&pa, len, req);
-	if (sr == NULL) {
-		rc = hearth_err_set(err, HEARTH_EINTERNAL,
-		    "querier: cannot decode its own select request");
-		goto out;
-	}
-	f.candidate = hearth_arena_alloc(a, f.v->n);
-	if (f.candidate != NULL)
-		hearth_querier_services_candidates(q, f.v, tenant, sr->selector,
-		    a, f.candidate);
 	for (int round = 0; round < FANOUT_MAX_ROUNDS; round++) {
 		rc = fanout_select_round(&f, sr, deadline_ms, fn, ctx, err);
 		if (rc != FANOUT_REPLAN)

@@ -8,7 +8,10 @@ BUILD_PKGS=(pkg-config cmake ninja-build gcc clang libclang-rt-14-dev
   libnng-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev libyaml-dev
   libcmocka-dev zlib1g-dev libxxhash-dev libpcre2-dev libcurl4-openssl-dev librocksdb-dev libzstd-dev
   libssl-dev libcrypt-dev)
-TEST_PKGS=(python3 curl golang-go openssl nginx etcd-server etcd-client haproxy)
+TEST_PKGS=(python3 curl golang-go openssl nginx etcd-server etcd-client haproxy prometheus
+  chromium npm
+  docker-compose yamllint golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+  python3-yaml python3-jsonschema)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then
@@ -17,6 +20,9 @@ fi
 
 missing=()
 for p in "${want[@]}"; do
+  # NodeSource's nodejs bundles npm and conflicts with Debian's: any npm on
+  # PATH will do (the browser tests only run `npm install playwright-core`).
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -6,11 +6,20 @@
 // first node that reaches x0 and walking until x1, skipping nodes under
 // 1 px (their children are narrower still), so a 100k-node graph costs
 // only what is visible. Ancestors of the zoomed node span the width, faded.
+//
+// Orientation: icicle (root on top, the default) or flame (root at the
+// bottom, `inverted`). Colours: by package (frames of one package or
+// namespace share a colour), by function, or, for a diff, by the change.
+// After each draw `rects` lists what was drawn ({name, k, i, x, y, w} in
+// CSS pixels), which the tooltip and the browser tests read back.
 
 import { nodeAt } from './decode.js';
 import { formatValue, formatPercent } from './format.js';
 
 const ROW = 18;
+// Distinct, light enough for black text, away from the search magenta.
+const PALETTE = ['#f4a261', '#e9c46a', '#8ecae6', '#a7c957', '#f6bd60', '#90be6d', '#84a59d',
+	'#f28482', '#ffb4a2', '#bde0fe', '#cdb4db', '#ffd166', '#9bd0b5', '#f7a072', '#b5c99a', '#e5989b'];
 const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
 
 // The package/namespace of a function name, which picks its colour:
@@ -56,19 +65,31 @@ export function diffColor(change) {
 }
 
 export class FlameGraph {
-	constructor(canvas, tooltip) {
+	// opts: {row: row height in px, labels: false to draw no names (the
+	// label explorer's small graphs)}.
+	constructor(canvas, tooltip, opts = {}) {
 		this.canvas = canvas;
 		this.tooltip = tooltip;
 		this.ctx = canvas.getContext('2d');
+		this.row = opts.row || ROW;
+		this.labels = opts.labels !== false;
 		this.data = null;
 		this.zoom = null; // {k, i}
 		this.search = '';
 		this.highlight = ''; // exact name from the table
+		this.inverted = false;
+		this.colorMode = 'package';
+		this.rects = [];
 		this.onzoom = null;
+		this.onpick = null; // called with a name on a frame's double click
 		canvas.addEventListener('click', (e) => this.click(e));
+		canvas.addEventListener('dblclick', (e) => {
+			const n = this.nodeAtEvent(e);
+			if (n !== null && n.k > 0 && this.onpick) this.onpick(this.nameOf(n.k, n.i));
+		});
 		canvas.addEventListener('mousemove', (e) => this.hover(e));
 		canvas.addEventListener('mouseleave', () => { this.tooltip.hidden = true; });
-		this.resizeObserver = new ResizeObserver(() => this.render());
+		this.resizeObserver = new ResizeObserver(() => { if (this.canvas.isConnected) this.render(); });
 		this.resizeObserver.observe(canvas.parentElement);
 	}
 
@@ -82,7 +103,10 @@ export class FlameGraph {
 
 	setSearch(s) { this.search = s; this.render(); }
 	setHighlight(name) { this.highlight = name; this.render(); }
+	setInverted(b) { this.inverted = b; this.render(); }
+	setColorMode(m) { this.colorMode = m; this.colorCache = new Map(); this.render(); }
 	reset() { this.zoom = null; this.render(); if (this.onzoom) this.onzoom(null); }
+	nameOf(k, i) { return this.data.names[this.data.levels[k].name[i]]; }
 
 	range() {
 		const d = this.data;
@@ -104,30 +128,38 @@ export class FlameGraph {
 		}
 		let c = this.colorCache.get(name);
 		if (c === undefined) {
-			const h = hash(packageOf(name));
-			c = `hsl(${10 + (h % 50)},${70 + ((h >> 8) % 25)}%,${58 + ((h >> 16) % 14)}%)`;
+			c = PALETTE[hash(this.colorMode === 'function' ? name : packageOf(name)) % PALETTE.length];
 			this.colorCache.set(name, c);
 		}
 		return c;
 	}
 
+	// Top of level k in CSS pixels.
+	yOf(k) {
+		const n = this.data ? this.data.levels.length : 1;
+		return (this.inverted ? n - 1 - k : k) * this.row;
+	}
+
 	render() {
+		const t0 = performance.now();
 		const d = this.data;
-		const cv = this.canvas, ctx = this.ctx;
+		const cv = this.canvas, ctx = this.ctx, ROWH = this.row;
 		const dpr = window.devicePixelRatio || 1;
 		const width = cv.parentElement.clientWidth;
 		const nLevels = d ? d.levels.length : 0;
-		const height = Math.max(ROW, nLevels * ROW);
+		const height = Math.max(ROWH, nLevels * ROWH);
 		cv.style.width = width + 'px';
 		cv.style.height = height + 'px';
 		cv.width = Math.max(1, Math.floor(width * dpr));
 		cv.height = Math.floor(height * dpr);
 		ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
 		ctx.clearRect(0, 0, width, height);
+		this.rects = [];
 		if (!d || d.numTicks === 0) {
 			ctx.fillStyle = '#666';
 			ctx.font = FONT;
-			ctx.fillText('No data in this range.', 8, 13);
+			ctx.textBaseline = 'middle';
+			ctx.fillText('No data in this range.', 8, ROWH / 2);
 			return;
 		}
 		const [x0, x1, zk] = this.range();
@@ -137,10 +169,9 @@ export class FlameGraph {
 		ctx.textBaseline = 'middle';
 		const charW = ctx.measureText('m').width;
 		const anySearch = this.search !== '' || this.highlight !== '';
-		this.drawn = 0;
 		for (let k = 0; k < nLevels; k++) {
 			const lv = d.levels[k];
-			const y = k * ROW;
+			const y = this.yOf(k);
 			let i = firstEndingAfter(lv, x0);
 			for (; i < lv.n && lv.x[i] < x1; i++) {
 				if (lv.total[i] < minTicks) continue;
@@ -152,29 +183,31 @@ export class FlameGraph {
 				ctx.globalAlpha = k < zk ? 0.45 : 1;
 				ctx.fillStyle = anySearch && !hit ? '#e4e4e4' : this.color(k, i, name);
 				if (hit && d.format !== 'double') ctx.fillStyle = '#d946ef';
-				ctx.fillRect(px, y, Math.max(pw - 0.5, 0.5), ROW - 1);
+				ctx.fillRect(px, y, Math.max(pw - 0.5, 0.5), ROWH - 1);
 				if (hit && d.format === 'double') {
 					ctx.strokeStyle = '#7c3aed';
 					ctx.lineWidth = 2;
-					ctx.strokeRect(px + 1, y + 1, pw - 2, ROW - 3);
+					ctx.strokeRect(px + 1, y + 1, pw - 2, ROWH - 3);
 				}
-				this.drawn++;
-				if (pw > 3 * charW) {
+				this.rects.push({ name, k, i, x: px, y, w: pw });
+				if (this.labels && pw > 3 * charW) {
 					const max = Math.floor((pw - 6) / charW);
 					const label = name.length > max ? name.slice(0, max - 1) + '…' : name;
 					ctx.fillStyle = anySearch && !hit ? '#999' : '#111';
-					ctx.fillText(label, px + 3, y + ROW / 2);
+					ctx.fillText(label, px + 3, y + ROWH / 2);
 				}
 			}
 		}
 		ctx.globalAlpha = 1;
+		this.renderMs = performance.now() - t0; // the last draw's cost, for the tests
 	}
 
 	nodeAtEvent(e) {
 		const d = this.data;
-		if (!d) return null;
+		if (!d || d.numTicks === 0) return null;
 		const r = this.canvas.getBoundingClientRect();
-		const k = Math.floor((e.clientY - r.top) / ROW);
+		let k = Math.floor((e.clientY - r.top) / this.row);
+		if (this.inverted) k = d.levels.length - 1 - k;
 		if (k < 0 || k >= d.levels.length) return null;
 		const [x0, x1] = this.range();
 		const t = x0 + ((e.clientX - r.left) / r.width) * (x1 - x0);
@@ -191,7 +224,7 @@ export class FlameGraph {
 		}
 		this.zoom = n;
 		this.render();
-		if (this.onzoom) this.onzoom(this.data.names[this.data.levels[n.k].name[n.i]]);
+		if (this.onzoom) this.onzoom(this.nameOf(n.k, n.i));
 	}
 
 	hover(e) {
@@ -209,6 +242,7 @@ export class FlameGraph {
 			return row;
 		}));
 		tip.hidden = false;
+		tip.dataset.name = this.nameOf(n.k, n.i);
 		const pad = 14;
 		let left = e.clientX + pad, top = e.clientY + pad;
 		const w = tip.offsetWidth, h = tip.offsetHeight;
@@ -235,15 +269,23 @@ export class FlameGraph {
 	}
 
 	// Total of the nodes whose name matches, each stack counted once
-	// (a match under a matching ancestor adds nothing), and its share.
+	// (a match under a matching ancestor adds nothing), and its share;
+	// for a diff also each side's (sumL, sumR).
 	matchTotal() {
 		const d = this.data;
 		if (!d || (this.search === '' && this.highlight === '')) return null;
-		let sum = 0;
+		const dbl = d.format === 'double';
+		let sum = 0, sumL = 0, sumR = 0;
 		const walk = (k, i, inside) => {
 			const lv = d.levels[k];
 			const m = this.matches(d.names[lv.name[i]]);
-			if (m && !inside) sum += lv.total[i];
+			if (m && !inside) {
+				sum += lv.total[i];
+				if (dbl) {
+					sumL += lv.totalL[i];
+					sumR += lv.totalR[i];
+				}
+			}
 			if (k + 1 >= d.levels.length) return;
 			const next = d.levels[k + 1];
 			const x0 = lv.x[i], x1 = x0 + lv.total[i];
@@ -251,7 +293,7 @@ export class FlameGraph {
 				walk(k + 1, j, inside || m);
 		};
 		for (let i = 0; i < d.levels[0].n; i++) walk(0, i, false);
-		return { sum, share: sum / d.numTicks };
+		return { sum, share: sum / d.numTicks, sumL, sumR };
 	}
 }
 

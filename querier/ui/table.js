@@ -5,6 +5,7 @@
 // row is clicked, again with '' when it is clicked a second time.
 
 import { formatValue, formatPercent } from './format.js';
+import { diffColor } from './flame.js';
 
 const MAX_ROWS = 300;
 
@@ -29,11 +30,11 @@ export class TopTable {
 		});
 	}
 
-	set(rows, numTicks, units) {
+	set(rows, numTicks, units, selected = '') {
 		this.rows = rows;
 		this.numTicks = numTicks;
 		this.units = units;
-		this.selected = '';
+		this.selected = selected;
 		this.render();
 	}
 
@@ -68,4 +69,57 @@ export class TopTable {
 		td.textContent = `${formatValue(v, this.units)} (${formatPercent(v, this.numTicks)})`;
 		return td;
 	}
+}
+
+// The diff's regressions: per function its total on each side (share of
+// that side's total) and the relative change of the share, biggest growth
+// first (tree.js diffRows), the change cell coloured like the graph.
+// onselect(name) as for TopTable.
+export class DiffTable {
+	constructor(tbody) {
+		this.tbody = tbody;
+		this.selected = '';
+		this.onselect = null;
+	}
+
+	set(rows, leftTicks, rightTicks, units) {
+		Object.assign(this, { rows, leftTicks, rightTicks, units, selected: '' });
+		this.render();
+	}
+
+	render() {
+		const frag = document.createDocumentFragment();
+		for (const r of this.rows.slice(0, MAX_ROWS)) {
+			const tr = document.createElement('tr');
+			if (r.name === this.selected) tr.className = 'selected';
+			const name = document.createElement('td');
+			name.textContent = r.name;
+			name.title = r.name;
+			const l = document.createElement('td');
+			l.className = 'num';
+			l.textContent = `${formatValue(r.totalL, this.units)} (${formatPercent(r.totalL, this.leftTicks)})`;
+			const rt = document.createElement('td');
+			rt.className = 'num';
+			rt.textContent = `${formatValue(r.totalR, this.units)} (${formatPercent(r.totalR, this.rightTicks)})`;
+			const ch = document.createElement('td');
+			ch.className = 'num change';
+			ch.textContent = changeText(r.change);
+			ch.style.background = diffColor(r.change);
+			tr.append(name, l, rt, ch);
+			tr.addEventListener('click', () => {
+				this.selected = this.selected === r.name ? '' : r.name;
+				this.render();
+				if (this.onselect) this.onselect(this.selected);
+			});
+			frag.append(tr);
+		}
+		this.tbody.replaceChildren(frag);
+	}
+}
+
+// +12.5% / -40.0% / new / gone.
+export function changeText(c) {
+	if (c === Infinity) return 'new';
+	if (c === -1) return 'gone';
+	return (c >= 0 ? '+' : '') + (100 * c).toFixed(1) + '%';
 }
