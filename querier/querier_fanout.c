@@ -13,8 +13,10 @@
  *      a series when possible, so the ingester gets `all` and keeps its
  *      rollup fast path); for a window whose holders disagree (one missed
  *      writes while it was down) the ids are fetched (IDS) and the union
- *      is split: the fullest holder merges its whole window, the others
- *      only the ids nobody before them had;
+ *      is split into explicit id lists: the fullest holder merges its
+ *      ids, the others only the ids nobody before them had (profiles
+ *      arriving meanwhile stay out of such a window until the next query,
+ *      instead of being merged by two holders);
  *   3. SELECT with dedup to every member that was assigned something.
  * Partial failure: every acknowledged profile is on at least a quorum of
  * members, so while fewer than a quorum of the members failed, every
@@ -507,15 +509,13 @@ fanout_assign_ids(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 			for (size_t x = 0; x < n_new; x++)
 				taken[n_taken + x] = &mine[x];
 			n_taken += n_new;
-			if (n_new == h[best].n_held) {
-				h[best].assigned = 1;
-			} else {
-				h[best].assigned = 2;
-				h[best].ids	 = mine;
-				h[best].n_ids	 = n_new;
-			}
-			if (n_new == 0)
-				h[best].assigned = 3; /* nothing new: skip */
+			/* Always the explicit ids, even when they are all the
+			 * holder has: a whole window would also take profiles
+			 * that arrive after this listing, which another holder
+			 * may be merging from its own list. */
+			h[best].assigned = n_new > 0 ? 2 : 3; /* 3: skip */
+			h[best].ids	 = mine;
+			h[best].n_ids	 = n_new;
 		}
 		i = j;
 	}
@@ -543,11 +543,18 @@ fanout_select_body(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 		size_t j = i;
 		while (j < n && h[j].fp == h[i].fp)
 			j++;
-		/* Entries of member m for series h[i].fp. */
-		size_t held = 0, whole = 0, part = 0;
+		/* Entries of member m for series h[i].fp. `all` only when
+		 * m merges every window of the series, whoever holds it:
+		 * otherwise a window created after the plan (an hour
+		 * boundary while ingesting) could be merged by m through
+		 * `all` and by the member it was assigned to. */
+		size_t held = 0, whole = 0, part = 0, others = 0;
 		for (size_t k = i; k < j; k++) {
-			if (h[k].member != m)
+			if (h[k].member != m) {
+				others += h[k].assigned == 1 ||
+				    h[k].assigned == 2;
 				continue;
+			}
 			held++;
 			whole += h[k].assigned == 1;
 			part += h[k].assigned == 2;
@@ -563,7 +570,7 @@ fanout_select_body(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 				return fanout_nomem(err);
 			hearth__ingester__series_assign__init(sa);
 			sa->fp = h[i].fp;
-			if (whole == held) {
+			if (whole == held && others == 0) {
 				sa->all = 1;
 			} else {
 				sa->windows = ws;

@@ -237,7 +237,7 @@ def load_dataset(ds, port, threads=4):
                 if r.status == 200:
                     counts[v] = counts.get(v, 0) + 1
                 else:
-                    errors.append("POST %s -> %d %r" % (path, r.status, data[:200]))
+                    errors.append("POST %s -> %d %r" % (path, r.status, data[:600]))
         conn.close()
 
     t0 = time.monotonic()

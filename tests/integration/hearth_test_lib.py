@@ -2541,7 +2541,7 @@ class Cluster:
     def __init__(self, n_ingesters=3, n_distributors=2, rf=3, shard_size=None,
                  membership="static", front=True, flags=(), ingester_flags=(),
                  distributor_flags=(), querier_flags=(), heartbeat_interval="250ms",
-                 heartbeat_timeout="1s"):
+                 heartbeat_timeout="2s"):
         assert membership in ("static", "etcd")
         self.tmp = tempfile.mkdtemp(prefix="hearth-cluster-")
         self.rf = rf
@@ -2583,24 +2583,37 @@ class Cluster:
             self.etcd = Etcd().start()
         ids = [self.new_ingester() for _ in range(self.n_ingesters)]
         for i in ids:
-            self.ingesters[i].start(wait_ready=False)
-        for i in ids:
-            self.ingesters[i].wait_ready()
+            self.start_fresh(self.ingesters[i])
         self.members = list(ids)
         for k in range(self.n_distributors):
             d = HearthProcess(["-target=distributor"] + self.router_flags() + self.distributor_flags,
                               name="distributor-%d" % (k + 1), port=free_port())
             self.distributors.append(d)
-            d.start(wait_ready=False)
+            self.start_fresh(d)
         self.querier = HearthProcess(["-target=querier"] + self.router_flags() + self.querier_flags,
                                      name="querier", port=free_port())
-        self.querier.start(wait_ready=False)
-        for p in self.routers():
-            p.wait_ready()
+        self.start_fresh(self.querier)
         if self.front_wanted:
             self.nginx = Nginx([d.port for d in self.distributors], self.querier.port).start()
         self.wait_active()
         return self
+
+    def start_fresh(self, p, attempts=3):
+        """First start of p (ready). Its ports were free a moment ago; when
+        another process took one meanwhile, pick new ones and try again."""
+        for attempt in range(attempts):
+            try:
+                return p.start()
+            except HearthError as e:
+                if "in use" not in str(e).lower() or attempt == attempts - 1:
+                    raise
+            if p.fixed_port:
+                p.fixed_port = free_port()
+            if getattr(p, "rpc_port", None):
+                old, p.rpc_port = p.rpc_port, free_port()
+                p.extra_flags = [f.replace(":%d" % old, ":%d" % p.rpc_port)
+                                 .replace("-ring.listen-port=%d" % old, "-ring.listen-port=%d" % p.rpc_port)
+                                 for f in p.extra_flags]
 
     def new_ingester(self):
         """Create (not start) the next ingester; returns its id."""
@@ -2623,7 +2636,7 @@ class Cluster:
         """Start one more ingester (ready); static: also added to `members`
         (the routers see it after restart_routers())."""
         iid = self.new_ingester()
-        self.ingesters[iid].start()
+        self.start_fresh(self.ingesters[iid])
         if iid not in self.members:
             self.members.append(iid)
         return iid
@@ -2699,8 +2712,23 @@ class Cluster:
                 out[iid] = int(p.metric("hearth_ingester_head_series", tenant=tenant) or 0)
         return out
 
+    def proc_states(self):
+        """'name pid state' per process (/proc/<pid>/stat: R, S, T = stopped,
+        Z), to tell a hung process from a stopped or dead one in a failure."""
+        out = []
+        for p in self.routers() + list(self.ingesters.values()):
+            if p.proc is None:
+                continue
+            try:
+                with open("/proc/%d/stat" % p.proc.pid) as f:
+                    st = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                st = "gone"
+            out.append("%s pid %d state %s" % (p.name, p.proc.pid, st))
+        return "process states: " + ", ".join(out)
+
     def tails(self, n=25):
-        parts = [p.stderr_tail(n) for p in self.live()]
+        parts = [self.proc_states()] + [p.stderr_tail(n) for p in self.live()]
         if self.nginx is not None:
             parts.append(self.nginx.stderr_tail(n))
         return "\n".join(parts)

@@ -124,7 +124,10 @@ class ScaleTest(h.HearthTestCase):
                 cluster.ingesters[gone].stop_checked()
                 cluster.wait_active(ids=[i for i in cluster.ingesters if i != gone])
 
+        v0 = h.ring_json(cluster.querier)["version"]
         self._phase(cluster, ledger, sch, "%s scale-out 3 -> 4" % membership, scale_out)
+        if membership == "etcd":     # the same querier process saw the member set change
+            self.assertGreater(h.ring_json(cluster.querier)["version"], v0, "/ring version after a join")
         # Every router routes over 4 members now.
         for p in cluster.routers():
             self.assertEqual(sorted(h.ring_states(p)), sorted(cluster.ingesters), p.name)
