@@ -164,9 +164,11 @@ fanout_check(fanout *f, hearth_err *err)
 						    : sizeof(names) - o - 1;
 	}
 	return hearth_err_set(err, HEARTH_EUNAVAIL,
-	    "%zu of %zu ingesters did not answer, so some profiles may have "
-	    "no answering replica (a query needs fewer than %zu missing): %s",
-	    n_failed, f->v->n, f->quorum, names);
+	    "%zu of %zu ingesters did not answer and they may hold the only "
+	    "copies of some profiles (replication factor %zu answers "
+	    "exactly with at most %zu missing): %s",
+	    n_failed, f->v->n, f->v->replication_factor, f->quorum - 1,
+	    names);
 }
 
 /* hearth_rpc_call_until's test for plans and label reads: everyone but
