@@ -22,7 +22,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/hearth -server.http-listen-port=$(PORT) -storage.path=$(DATA)
+	$(BUILD)/cmd/hearth -server.http-listen-port=$(PORT) -storage.path=$(DATA)
 
 # Every test: unit + integration on a release build, then all of them again
 # under AddressSanitizer + UndefinedBehaviorSanitizer built with clang, then

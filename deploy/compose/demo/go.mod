@@ -1,0 +1,3 @@
+module hearth.example/demo
+
+go 1.19
