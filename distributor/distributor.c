@@ -5,6 +5,8 @@
 #include "auth.h"
 #include "config.h"
 #include "ingest.h"
+#include "otlp.h"
+#include "parca.h"
 #include "rpc.h"
 #include "tenant.h"
 
@@ -401,7 +403,9 @@ hearth_distributor_start(hearth_distributor *d, hearth_err *err)
 	        "ingest", distributor_handle_ingest, d) != 0)
 		return hearth_err_set(err, HEARTH_EINTERNAL,
 		    "distributor: cannot register HTTP routes");
-	if ((rc = hearth_distributor_push_routes(d, err)) != 0)
+	if ((rc = hearth_distributor_push_routes(d, err)) != 0 ||
+	    (rc = hearth_parca_routes(d, err)) != 0 ||
+	    (rc = hearth_otlp_routes(d, err)) != 0)
 		return rc;
 	return distributor_scrape_start(d, err);
 }
