@@ -195,7 +195,8 @@ class HearthProcess:
         if not os.access(self.binary, os.X_OK):
             raise HearthError("hearth binary not found or not executable: %s "
                               "(set HEARTH_BIN)" % self.binary)
-        self.tmpdir = tempfile.mkdtemp(prefix="hearth-it-")
+        if self.tmpdir is None:  # a restart keeps its directory (cleanup removes it)
+            self.tmpdir = tempfile.mkdtemp(prefix="hearth-it-")
         last_err = None
         for _attempt in range(3):  # a picked port can be taken by someone else meanwhile
             self.port = self.fixed_port or free_port()
