@@ -708,6 +708,12 @@ done:
 	if (rc != 0 && marked)
 		cmp_undo(bs, c.tenant, id);
 	if (rc == 0) {
+		uint64_t lo_id = UINT64_MAX, hi_id = 0;
+		for (size_t i = 0; i < n; i++) {
+			lo_id = src[i]->id < lo_id ? src[i]->id : lo_id;
+			hi_id = src[i]->id > hi_id ? src[i]->id : hi_id;
+		}
+		block_reclaim(bs, src[0]->tenant, lo_id, hi_id, "compaction");
 		double secs = cmp_now() - t0;
 		hearth_metric_add(bs->m_compactions, NULL, 1);
 		hearth_metric_observe(bs->m_compaction_secs, NULL, secs);

@@ -440,6 +440,12 @@ int block_write_and_swap(hearth_blocks *bs, hearth_kv_batch *b,
 /* Add to b the deletion of block (tenant, id): all its keys (one range
  * tombstone) and its index entry. HEARTH_ENOMEM. */
 int block_delete_keys(hearth_kv_batch *b, const char *tenant, uint64_t id);
+/* Compact the key span of blocks lo_id..hi_id of tenant after their keys
+ * were deleted (retention, or the sources of a compaction merge), so the
+ * disk space returns now rather than whenever RocksDB gets to it. A
+ * failure is logged (msg="disk space reclaim failed", after=why). */
+void block_reclaim(hearth_blocks *bs, const char *tenant, uint64_t lo_id,
+    uint64_t hi_id, const char *why);
 /* Remove the keys of pending compaction outputs (bp markers) at open. */
 int block_cleanup_pending(hearth_blocks *bs, hearth_err *err);
 

@@ -148,10 +148,20 @@ ret_delete(hearth_blocks *bs, const char *tenant, block **v, size_t n,
 	hearth_metric_add(bs->m_retention_deleted, NULL, (double) n);
 	hearth_log_write(&bs->log, HEARTH_LOG_INFO, "retention deleted blocks",
 	    "blocks=%zu tenant=%s", n, qt);
+	block_reclaim(bs, tenant, lo_id, hi_id, "retention");
+	return 0;
+}
+
+void
+block_reclaim(hearth_blocks *bs, const char *tenant, uint64_t lo_id,
+    uint64_t hi_id, const char *why)
+{
 	/* Range tombstones hide the data; compacting the span drops it and
 	 * gives the disk space back. */
+	char	 qt[256];
 	uint8_t *klo = malloc(strlen(tenant) + BLOCK_KEY_EXTRA);
 	uint8_t *khi = malloc(strlen(tenant) + BLOCK_KEY_EXTRA);
+	hearth_log_quote(qt, sizeof(qt), tenant);
 	if (klo != NULL && khi != NULL) {
 		size_t ll = block_key(klo, tenant, lo_id, 0, 0, 0);
 		size_t hl = block_key(khi, tenant, hi_id, 1, 0, 0);
@@ -159,12 +169,11 @@ ret_delete(hearth_blocks *bs, const char *tenant, block **v, size_t n,
 		if (hearth_kv_compact_range(bs->kv, HEARTH_KV_BLOCKS, klo, ll,
 			khi, hl, &e) != 0)
 			hearth_log_write(&bs->log, HEARTH_LOG_WARN,
-			    "retention compaction failed", "tenant=%s err=%d",
-			    qt, e.code);
+			    "disk space reclaim failed", "after=%s tenant=%s err=%s",
+			    why, qt, e.msg);
 	}
 	free(klo);
 	free(khi);
-	return 0;
 }
 
 int
