@@ -1,4 +1,5 @@
 #include "rpc.h"
+#include "rpc_impl.h"
 
 #include "rpc.pb-c.h"
 
@@ -20,52 +21,6 @@
 /* A response buffer above this is released after the reply instead of
  * being kept by the idle worker. */
 #define RPC_KEEP_BUF ((size_t) 1 << 20)
-
-enum { RPC_IDLE, RPC_RECV, RPC_QUEUED, RPC_SEND };
-
-typedef struct rpc_worker {
-	struct hearth_rpc_server *s;
-	nng_aio			 *aio;
-	nng_ctx			  ctx;
-	int			  ctx_open;
-	int			  state; /* RPC_*; see the diagram in rpc.h */
-	nng_msg			 *req;	 /* QUEUED: the received request */
-	struct rpc_worker	 *next;	 /* run-queue link */
-	hearth_arena		 *arena;
-	hearth_buf		  resp;
-} rpc_worker;
-
-struct hearth_rpc_server {
-	char		  *url;
-	size_t		   max_msg;
-	unsigned	   n_workers;
-	hearth_rpc_handler h;
-	void		  *hctx;
-	hearth_log	   log;
-	nng_socket	   sock;
-	int		   sock_open;
-	int		   port;
-	rpc_worker	  *workers;
-	pthread_t	  *threads;
-	unsigned	   n_threads;
-	/* mu guards stopping and the run queue. */
-	pthread_mutex_t mu;
-	pthread_cond_t	cv;
-	rpc_worker     *qhead;
-	rpc_worker     *qtail;
-	int		started;
-	int		stopping;
-	int		stopped;
-};
-
-struct hearth_rpc_client {
-	char	    *url;
-	size_t	     max_msg;
-	nng_socket   sock;
-	nng_dialer   dialer;
-	atomic_int   pipes;	/* connections up now */
-	atomic_int   connected; /* was ever connected */
-};
 
 /* nng pipe events: count the client's live connections. */
 static void
@@ -138,7 +93,7 @@ rpc_pballoc_init(rpc_pballoc *a, hearth_arena *arena)
 	a->failed	     = 0;
 }
 
-static int64_t
+int64_t
 rpc_now_ms(void)
 {
 	struct timespec ts;
@@ -168,7 +123,7 @@ rpc_code(int rv)
 	}
 }
 
-static size_t
+size_t
 rpc_arena_cap(size_t max_msg)
 {
 	if (max_msg > SIZE_MAX / RPC_ARENA_FACTOR)
@@ -179,7 +134,7 @@ rpc_arena_cap(size_t max_msg)
 
 /* ---- server ---------------------------------------------------------- */
 
-static void
+void
 rpc_worker_recv(rpc_worker *w)
 {
 	hearth_rpc_server *s = w->s;
@@ -232,6 +187,8 @@ rpc_worker_cb(void *arg)
 	}
 	nng_msg *m = nng_aio_get_msg(w->aio);
 	nng_aio_set_msg(w->aio, NULL);
+	if (s->local && rpc_local_hello_recv(w, m))
+		return;
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping) {
 		w->state = RPC_IDLE;
@@ -414,7 +371,10 @@ hearth_rpc_server_new(const char *url, size_t max_msg_bytes,
 		hearth_log_init(&s->log, "rpc", HEARTH_LOG_INFO);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	if (s->url == NULL || s->workers == NULL || s->threads == NULL)
+	pthread_cond_init(&s->slot_cv, NULL);
+	s->local = strncmp(url, "inproc://", 9) == 0;
+	if (s->url == NULL || s->workers == NULL || s->threads == NULL ||
+	    rpc_local_server_init(s) != 0)
 		goto nomem;
 	for (unsigned i = 0; i < workers; i++) {
 		rpc_worker *w = &s->workers[i];
@@ -496,6 +456,7 @@ hearth_rpc_server_stop(hearth_rpc_server *s)
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	rpc_local_server_stop(s);
 	/* Running handlers finish and post their replies first; after the
 	 * join no hearth thread touches an aio. */
 	for (unsigned i = 0; i < s->n_threads; i++)
@@ -535,8 +496,10 @@ hearth_rpc_server_free(hearth_rpc_server *s)
 		hearth_arena_free(w->arena);
 		hearth_buf_fini(&w->resp);
 	}
+	rpc_local_server_free(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->slot_cv);
 	free(s->workers);
 	free(s->threads);
 	free(s->url);
@@ -567,7 +530,13 @@ hearth_rpc_client_new(const char *url, size_t max_msg_bytes,
 		return hearth_err_set(err, HEARTH_ENOMEM, "rpc: out of memory");
 	}
 	c->max_msg = max_msg_bytes;
+	if (rpc_local_client_init(c) != 0) {
+		free(c->url);
+		free(c);
+		return hearth_err_set(err, HEARTH_ENOMEM, "rpc: out of memory");
+	}
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		rpc_local_client_free(c);
 		free(c->url);
 		free(c);
 		return hearth_err_set(err, rpc_code(rv),
@@ -600,6 +569,7 @@ hearth_rpc_client_free(hearth_rpc_client *c)
 		return;
 	nng_dialer_close(c->dialer);
 	nng_close(c->sock);
+	rpc_local_client_free(c);
 	free(c->url);
 	free(c);
 }
@@ -612,7 +582,7 @@ hearth_rpc_client_url(const hearth_rpc_client *c)
 
 /* Milliseconds left before deadline (0 = none -> infinite); <= 0 when
  * the deadline has passed. */
-static nng_duration
+nng_duration
 rpc_remaining(int64_t deadline, int *expired)
 {
 	*expired = 0;
@@ -626,7 +596,7 @@ rpc_remaining(int64_t deadline, int *expired)
 	return left > INT32_MAX ? INT32_MAX : (nng_duration) left;
 }
 
-static int
+int
 rpc_call_fail(hearth_rpc_client *c, int rv, const char *what, hearth_err *err)
 {
 	if (rv == NNG_ETIMEDOUT)
@@ -754,6 +724,9 @@ hearth_rpc_call(hearth_rpc_client *c, uint32_t method,
 
 	*resp	  = NULL;
 	*resp_len = 0;
+	if (rpc_local_call(c, method, meta, body, len, arena, resp, resp_len,
+		err, &rc))
+		return rc;
 	if ((rc = rpc_client_gone(c, 250, err)) != 0)
 		return rc;
 	if ((rc = rpc_pack(c, method, meta, body, len, &m, err)) != 0)
@@ -975,7 +948,18 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		as[i].b	       = &b;
 		as[i].deadline = meta != NULL ? meta->deadline_unix_ms : 0;
-		rpc_async_launch(&as[i], &calls[i], meta);
+		if (calls[i].client->link == NULL)
+			rpc_async_launch(&as[i], &calls[i], meta);
+	}
+	/* In-process peers (inproc://) run on this thread, after the others
+	 * were sent so that those proceed meanwhile; not launched, they
+	 * count as collected below. */
+	for (size_t i = 0; i < n; i++) {
+		hearth_rpc_pending *p = &calls[i];
+		if (p->client->link != NULL &&
+		    !rpc_local_call(p->client, p->method, meta, p->body, p->len,
+			arena, &p->resp, &p->resp_len, &p->err, &p->rc))
+			rpc_async_launch(&as[i], p, meta);
 	}
 	/* Every launched aio has a timeout (the deadline) or waits for its
 	 * peer, exactly like the blocking call. Calls that failed to launch

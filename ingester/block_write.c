@@ -563,10 +563,13 @@ write_head_series(const head_series *s, write_scratch *sc, block_sdata *sd)
 		memcpy(sc->ids + (size_t) i * 16, pr->id, 16);
 		for (int j = 0; j < 16 && !has_id; j++)
 			has_id = pr->id[j] != 0;
-		memcpy(sc->nodes + k, s->nodes + pr->off,
-		    pr->len * sizeof(*sc->nodes));
-		memcpy(sc->values + k, s->values + pr->off,
-		    pr->len * sizeof(*sc->values));
+		head_samples it;
+		size_t	     e = k;
+		head_samples_begin(&it, s, pr);
+		while (head_samples_next(&it, sc->nodes + e, sc->values + e))
+			e++;
+		/* Already in node order (head_impl.h); this merges equal
+		 * nodes. */
 		sc->counts[i] = (uint32_t) block_sort_samples(sc->nodes + k,
 		    sc->values + k, pr->len);
 		k += sc->counts[i];

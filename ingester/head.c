@@ -64,6 +64,27 @@ head_grow(hearth_head *h, head_tenant *t, void *arrp, uint32_t *cap,
 	return 0;
 }
 
+int
+head_grow_data(hearth_head *h, head_tenant *t, head_series *s, uint32_t need)
+{
+	if (need <= s->cap_data)
+		return 0;
+	uint64_t nc = (uint64_t) s->cap_data + s->cap_data / 2;
+	if (nc < 256)
+		nc = 256;
+	if (nc < need)
+		nc = need;
+	if (nc > UINT32_MAX)
+		nc = UINT32_MAX;
+	uint8_t *p = realloc(s->data, (size_t) nc);
+	if (p == NULL)
+		return HEARTH_ENOMEM;
+	s->data = p;
+	head_account(h, t, (ptrdiff_t) (nc - s->cap_data));
+	s->cap_data = (uint32_t) nc;
+	return 0;
+}
+
 void
 head_table_put(head_table *tb, uint64_t hv, uint32_t id)
 {
@@ -308,13 +329,10 @@ head_series_fini(hearth_head *h, head_tenant *t, head_series *s)
 {
 	head_account(h, t,
 	    -(ptrdiff_t) (s->n_labels * sizeof(*s->labels) +
-		s->cap_profiles * sizeof(*s->profiles) +
-		s->cap_nodes * sizeof(*s->nodes) +
-		s->cap_values * sizeof(*s->values)));
+		s->cap_profiles * sizeof(*s->profiles) + s->cap_data));
 	free(s->labels);
 	free(s->profiles);
-	free(s->nodes);
-	free(s->values);
+	free(s->data);
 }
 
 static void
@@ -415,6 +433,7 @@ hearth_head_new(hearth_head **out, hearth_err *err)
 		return hearth_err_set(err, HEARTH_ENOMEM, "head: out of memory");
 	pthread_mutex_init(&h->mu, NULL);
 	atomic_init(&h->bytes, sizeof(*h));
+	atomic_init(&h->samples, 0);
 	*out = h;
 	return 0;
 }
@@ -454,6 +473,12 @@ size_t
 hearth_head_bytes(const hearth_head *h)
 {
 	return atomic_load(&((hearth_head *) h)->bytes);
+}
+
+size_t
+hearth_head_samples(const hearth_head *h)
+{
+	return atomic_load(&((hearth_head *) h)->samples);
 }
 
 void

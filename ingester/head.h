@@ -184,6 +184,8 @@ int hearth_head_labels_merge(const char ***a, size_t *na,
 
 /* Bytes held by the whole head (invariant (5)); lock-free. */
 size_t hearth_head_bytes(const hearth_head *h);
+/* Samples stored in the whole head, all tenants; lock-free. */
+size_t hearth_head_samples(const hearth_head *h);
 /* Statistics of one tenant (zeros when unknown), or of all tenants when
  * tenant is NULL. */
 void hearth_head_stats_get(hearth_head *h, const char *tenant,

@@ -63,25 +63,80 @@ typedef struct head_node_slot {
 typedef struct head_profile {
 	int64_t	 time_ns;
 	int64_t	 total; /* sum of values, for series queries */
-	uint32_t off;	/* first sample in the series' sample arrays */
-	uint32_t len;
+	uint32_t off;	/* first byte of its samples in the series' data */
+	uint32_t len;	/* samples */
 	uint8_t	 id[16]; /* all zero: no id (no de-duplication) */
 } head_profile;
 
+/* A profile's samples are packed into the series' data bytes, because
+ * they are most of the head (a plain (uint32 node, int64 value) array
+ * costs 12 bytes a sample, 16-24 with the array's growth slack):
+ *
+ *   varint unit                      gcd of the profile's values (>= 1)
+ *   len x { varint node - prev node, varint value / unit }
+ *
+ * Samples are in ascending node order (prev starts at 0; equal nodes are
+ * kept, delta 0), so a delta is mostly one byte; CPU profiles' values are
+ * multiples of the sampling period, so value / unit is a small count.
+ * Varints are LEB128 (7 bits a byte, low group first). Decode with
+ * head_samples_begin / head_samples_next. */
 typedef struct head_series {
 	uint64_t      fp;
 	hearth_label *labels; /* sorted; strings interned */
 	uint32_t      n_labels;
 	uint32_t      n_profiles, cap_profiles;
 	head_profile *profiles;
-	/* Samples of all profiles, appended; parallel arrays (12 bytes a
-	 * sample instead of a padded 16-byte struct). */
-	uint32_t *nodes;
-	int64_t	 *values;
-	uint32_t  n_samples, cap_nodes, cap_values;
-	int64_t	  min_ns, max_ns;
-	int	  sorted; /* profiles in nondecreasing time order */
+	uint8_t	     *data; /* packed samples of all profiles, appended */
+	uint32_t      n_data, cap_data;
+	uint32_t      n_samples;
+	int64_t	      min_ns, max_ns;
+	int	      sorted; /* profiles in nondecreasing time order */
 } head_series;
+
+/* Longest LEB128 encoding of a uint64. */
+#define HEAD_VARINT_MAX 10
+
+/* Cursor over one profile's packed samples. */
+typedef struct head_samples {
+	const uint8_t *p;
+	uint32_t       left;
+	uint32_t       node;
+	uint64_t       unit;
+} head_samples;
+
+static inline uint64_t
+head_varint_get(const uint8_t **pp)
+{
+	const uint8_t *p = *pp;
+	uint64_t       v = *p & 0x7f;
+	for (unsigned sh = 7; *p++ & 0x80; sh += 7)
+		v |= (uint64_t) (*p & 0x7f) << sh;
+	*pp = p;
+	return v;
+}
+
+static inline void
+head_samples_begin(head_samples *it, const head_series *s,
+    const head_profile *pr)
+{
+	it->p	 = s->data + pr->off;
+	it->left = pr->len;
+	it->node = 0;
+	it->unit = pr->len > 0 ? head_varint_get(&it->p) : 1;
+}
+
+/* The next sample: 1 with *node / *value set, 0 at the end. */
+static inline int
+head_samples_next(head_samples *it, uint32_t *node, int64_t *value)
+{
+	if (it->left == 0)
+		return 0;
+	it->left--;
+	it->node += (uint32_t) head_varint_get(&it->p);
+	*node  = it->node;
+	*value = (int64_t) (head_varint_get(&it->p) * it->unit);
+	return 1;
+}
 
 typedef struct head_posting {
 	uint32_t  name;	 /* string id */
@@ -143,7 +198,8 @@ struct hearth_head {
 	head_tenant   **tenants;
 	uint32_t	n_tenants, cap_tenants;
 	head_table	tenant_table;
-	atomic_size_t	bytes; /* invariant (5) of head.h */
+	atomic_size_t	bytes;	 /* invariant (5) of head.h */
+	atomic_size_t	samples; /* stored in every tenant */
 };
 
 /* ---- head.c ---- */
@@ -155,6 +211,11 @@ int head_grow(hearth_head *h, head_tenant *t, void *arrp, uint32_t *cap,
     uint32_t need, size_t elem);
 #define HEAD_GROW(h, t, arr, cap, need)                                       \
 	head_grow((h), (t), &(arr), &(cap), (need), sizeof(*(arr)))
+/* Grow s->data to hold need bytes, by half its size at a time (the
+ * packed samples are the head's largest arrays: doubling would leave a
+ * third of them unused on average). HEARTH_ENOMEM (data kept). */
+int head_grow_data(hearth_head *h, head_tenant *t, head_series *s,
+    uint32_t need);
 /* Account bytes allocated outside head_grow (t may be NULL: head only). */
 void head_account(hearth_head *h, head_tenant *t, ptrdiff_t delta);
 /* Make room for n ids in tb (at most half full), rehashing with fn.

@@ -381,9 +381,12 @@ head_tree_build(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 				!hearth_dedup_keep(ds, head_ms(pr->time_ns),
 				    pr->id)))
 				continue;
-			for (uint32_t k = pr->off; k < pr->off + pr->len; k++)
-				sums[s->nodes[k]] =
-				    head_sat_add(sums[s->nodes[k]], s->values[k]);
+			head_samples it;
+			uint32_t     node;
+			int64_t	     v;
+			head_samples_begin(&it, s, pr);
+			while (head_samples_next(&it, &node, &v))
+				sums[node] = head_sat_add(sums[node], v);
 		}
 	}
 	/* map[i] != 0: node i is needed (before the forward pass). */

@@ -109,6 +109,8 @@ typedef struct head_scratch {
 	uint32_t     *strmap;	 /* tenant string id per batch string */
 	uint32_t     *path;	 /* nodes of the last resolved stack */
 	size_t	      prev;	 /* that stack's index, or SIZE_MAX */
+	uint64_t     *keys;	 /* node << 32 | sample, one profile */
+	uint8_t	     *enc;	 /* its packed samples (head_impl.h) */
 	hearth_label *labels;
 	uint32_t     *name_ids;
 	uint32_t     *value_ids;
@@ -121,6 +123,8 @@ head_scratch_free(head_scratch *sc)
 	free(sc->memo);
 	free(sc->strmap);
 	free(sc->path);
+	free(sc->keys);
+	free(sc->enc);
 	free(sc->labels);
 	free(sc->name_ids);
 	free(sc->value_ids);
@@ -130,11 +134,18 @@ static int
 head_scratch_init(head_scratch *sc, const Hearth__Ingester__ProfileBatch *b,
     size_t max_labels)
 {
-	size_t ns = b->n_stack_lengths, depth = 1, off = 0;
+	size_t ns = b->n_stack_lengths, depth = 1, off = 0, nv = 1;
 	memset(sc, 0, sizeof(*sc));
 	for (size_t i = 0; i < ns; i++)
 		if (b->stack_lengths[i] > depth)
 			depth = b->stack_lengths[i];
+	for (size_t i = 0; i < b->n_profiles; i++)
+		if (b->profiles[i]->n_values > nv)
+			nv = b->profiles[i]->n_values;
+	if (nv > (SIZE_MAX - HEAD_VARINT_MAX) / (2 * HEAD_VARINT_MAX))
+		return HEARTH_ENOMEM;
+	sc->keys = malloc(nv * sizeof(*sc->keys));
+	sc->enc	 = malloc(HEAD_VARINT_MAX + nv * 2 * HEAD_VARINT_MAX);
 	sc->stack_off = malloc((ns + 1) * sizeof(*sc->stack_off));
 	sc->memo      = malloc((ns + 1) * sizeof(*sc->memo));
 	sc->strmap    = malloc((b->n_strings + 1) * sizeof(*sc->strmap));
@@ -143,7 +154,8 @@ head_scratch_init(head_scratch *sc, const Hearth__Ingester__ProfileBatch *b,
 	sc->name_ids  = malloc((max_labels + 1) * sizeof(*sc->name_ids));
 	sc->value_ids = malloc((max_labels + 1) * sizeof(*sc->value_ids));
 	if (!sc->stack_off || !sc->memo || !sc->strmap || !sc->path ||
-	    !sc->labels || !sc->name_ids || !sc->value_ids) {
+	    !sc->keys || !sc->enc || !sc->labels || !sc->name_ids ||
+	    !sc->value_ids) {
 		head_scratch_free(sc);
 		return HEARTH_ENOMEM;
 	}
@@ -335,6 +347,93 @@ head_id_set(const ProtobufCBinaryData *id)
 	return 0;
 }
 
+static uint8_t *
+head_varint_put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t) v;
+	return p;
+}
+
+static uint64_t
+head_gcd(uint64_t a, uint64_t b)
+{
+	while (b != 0) {
+		uint64_t r = a % b;
+		a	   = b;
+		b	   = r;
+	}
+	return a;
+}
+
+/* Ascending sort of distinct keys: quicksort on the middle element with
+ * insertion sort for short runs, inline (no comparator calls: this runs
+ * for every stored profile). */
+static void
+head_sort_keys(uint64_t *k, size_t n)
+{
+	while (n > 16) {
+		uint64_t pivot = k[n / 2];
+		size_t	 i = 0, j = n - 1;
+		for (;;) {
+			while (k[i] < pivot)
+				i++;
+			while (k[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			uint64_t x = k[i];
+			k[i++]	   = k[j];
+			k[j--]	   = x;
+		}
+		/* [0, j] <= pivot <= [j + 1, n): recurse on the smaller
+		 * side, loop on the larger (depth stays O(log n)). */
+		size_t left = j + 1;
+		if (left < n - left) {
+			head_sort_keys(k, left);
+			k += left;
+			n -= left;
+		} else {
+			head_sort_keys(k + left, n - left);
+			n = left;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = k[i];
+		size_t	 j = i;
+		for (; j > 0 && k[j - 1] > x; j--)
+			k[j] = k[j - 1];
+		k[j] = x;
+	}
+}
+
+/* Pack the n samples whose keys (node << 32 | index into values) are in
+ * sc->keys into sc->enc, as head_impl.h describes; returns the length. */
+static size_t
+head_pack_samples(head_scratch *sc, size_t n, const int64_t *values)
+{
+	uint64_t unit = (uint64_t) values[(uint32_t) sc->keys[0]];
+	for (size_t i = 1; i < n && unit > 1; i++) {
+		uint64_t v = (uint64_t) values[(uint32_t) sc->keys[i]];
+		if (v % unit != 0) /* one division in the common case */
+			unit = head_gcd(v, unit);
+	}
+	head_sort_keys(sc->keys, n);
+	uint8_t *p    = head_varint_put(sc->enc, unit);
+	uint32_t prev = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t node = (uint32_t) (sc->keys[i] >> 32);
+		p	      = head_varint_put(p, node - prev);
+		p = head_varint_put(p,
+		    (uint64_t) values[(uint32_t) sc->keys[i]] / unit);
+		prev = node;
+	}
+	return (size_t) (p - sc->enc);
+}
+
 /* Store one validated profile; *stored_samples = samples kept (0 with
  * *stored 0 for a duplicate). */
 static int
@@ -356,37 +455,37 @@ head_apply_profile(hearth_head *h, head_tenant *t, const char *tenant,
 	}
 	head_series *s = &t->series[sid];
 	size_t	     n = 0;
-	for (size_t i = 0; i < p->n_values; i++)
-		n += p->values[i] > 0;
-	if ((size_t) s->n_samples + n > UINT32_MAX ||
+	int64_t	     total = 0;
+	if ((size_t) s->n_samples + p->n_values > UINT32_MAX ||
 	    s->n_profiles == UINT32_MAX)
 		return HEARTH_ELIMIT;
-	uint32_t need = s->n_samples + (uint32_t) n;
-	if (HEAD_GROW(h, t, s->nodes, s->cap_nodes, need) != 0 ||
-	    HEAD_GROW(h, t, s->values, s->cap_values, need) != 0 ||
-	    HEAD_GROW(h, t, s->profiles, s->cap_profiles,
-		s->n_profiles + 1) != 0 ||
-	    (has_id && head_dup_reserve(h, t) != 0))
-		return HEARTH_ENOMEM;
-	/* Written past n_samples and committed at the end: a failure below
-	 * leaves the series as it was. */
-	uint32_t off = s->n_samples, k = off;
-	int64_t	 total = 0;
+	/* Nodes first (the only step that adds to the tree), then the
+	 * packed bytes; the series changes only at the commit below, so a
+	 * failure leaves it as it was. */
 	for (size_t i = 0; i < p->n_values; i++) {
 		if (p->values[i] == 0)
 			continue;
 		uint32_t node;
 		if ((rc = head_resolve(h, t, b, sc, p->stacks[i], &node)) != 0)
 			return rc;
-		s->nodes[k]    = node;
-		s->values[k++] = p->values[i];
+		sc->keys[n++] = (uint64_t) node << 32 | (uint32_t) i;
 		total += p->values[i]; /* no overflow: head_check_profile */
 	}
+	size_t len = n > 0 ? head_pack_samples(sc, n, p->values) : 0;
+	if ((size_t) s->n_data + len > UINT32_MAX)
+		return HEARTH_ELIMIT;
+	if (head_grow_data(h, t, s, s->n_data + (uint32_t) len) != 0 ||
+	    HEAD_GROW(h, t, s->profiles, s->cap_profiles,
+		s->n_profiles + 1) != 0 ||
+	    (has_id && head_dup_reserve(h, t) != 0))
+		return HEARTH_ENOMEM;
+	if (len > 0)
+		memcpy(s->data + s->n_data, sc->enc, len);
 	head_profile *pr = &s->profiles[s->n_profiles];
 	memset(pr, 0, sizeof(*pr));
 	pr->time_ns = p->time_nanos;
 	pr->total   = total;
-	pr->off	    = off;
+	pr->off	    = s->n_data;
 	pr->len	    = (uint32_t) n;
 	if (has_id)
 		memcpy(pr->id, p->id.data, 16);
@@ -396,7 +495,8 @@ head_apply_profile(hearth_head *h, head_tenant *t, const char *tenant,
 		s->min_ns = p->time_nanos;
 	if (p->time_nanos > s->max_ns)
 		s->max_ns = p->time_nanos;
-	s->n_samples = k;
+	s->n_data += (uint32_t) len;
+	s->n_samples += (uint32_t) n;
 	s->n_profiles++;
 	if (has_id) {
 		size_t i = head_dup_probe(t, sid, pr->id, &dup);
@@ -405,6 +505,7 @@ head_apply_profile(hearth_head *h, head_tenant *t, const char *tenant,
 	}
 	t->n_profiles++;
 	t->n_samples += n;
+	atomic_fetch_add(&h->samples, n);
 	*stored		= 1;
 	*stored_samples = n;
 	return 0;
@@ -546,8 +647,9 @@ hearth_head_push(hearth_head *h, const char *tenant,
 		*samples = n_samp;
 	if (rc == HEARTH_ELIMIT)
 		return hearth_err_set(err, rc,
-		    "push: tenant %s: a series passed 2^32 samples or the "
-		    "head passed 2^32 strings, nodes or series",
+		    "push: tenant %s: a series passed 2^32 samples (or 4 GiB "
+		    "of packed samples) or the head passed 2^32 strings, "
+		    "nodes or series",
 		    tenant);
 	if (rc != 0)
 		return hearth_err_set(err, rc, "push: out of memory");

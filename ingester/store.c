@@ -1,8 +1,15 @@
 #include "store_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+size_t
+store_head_cost(const hearth_head *h)
+{
+	return hearth_head_bytes(h) + STORE_SAMPLE_COST * hearth_head_samples(h);
+}
 
 int64_t
 store_mono_ms(void)
@@ -192,6 +199,7 @@ hearth_store_open(const hearth_store_cfg *cfg, const hearth_log *log,
 	store_rwlock_init(&s->view_lock);
 	atomic_init(&s->state, STORE_OPEN);
 	atomic_init(&s->flushing_bytes, 0);
+	atomic_init(&s->flushing_cost, 0);
 	atomic_init(&s->cut_wanted, 0);
 	atomic_init(&s->needs_resume, 0);
 	atomic_init(&s->head_started_ms, 0);
@@ -201,7 +209,11 @@ hearth_store_open(const hearth_store_cfg *cfg, const hearth_log *log,
 		hearth_store_free(s); /* kv's message names the path */
 		return rc;
 	}
-	if ((rc = hearth_wal_open(s->kv, cfg->wal_sync, m, &s->wal, err)) != 0
+	char wal_dir[4200];
+	snprintf(wal_dir, sizeof(wal_dir), "%s/wal", s->path);
+	if ((rc = hearth_wal_open(s->kv, wal_dir, cfg->wal_sync, m, &s->wal,
+	         err))
+	        != 0
 	    || (rc = hearth_blocks_open(s->kv, &s->log, m, &s->blocks, err))
 	        != 0
 	    || (rc = hearth_head_new(&s->head, err)) != 0
@@ -380,7 +392,7 @@ hearth_store_push(hearth_store *s, const char *tenant,
 		return 0;
 	pthread_rwlock_rdlock(&s->cut_lock);
 	size_t used
-	    = hearth_head_bytes(s->head) + atomic_load(&s->flushing_bytes);
+	    = store_head_cost(s->head) + atomic_load(&s->flushing_cost);
 	if (used >= s->cfg.max_head_bytes) {
 		pthread_rwlock_unlock(&s->cut_lock);
 		store_reject(s, "head_full");
@@ -417,7 +429,7 @@ hearth_store_push(hearth_store *s, const char *tenant,
 		return HEARTH_EIO;
 	}
 	rc = hearth_head_push(s->head, tenant, req, profiles, samples, err);
-	size_t hb = hearth_head_bytes(s->head);
+	size_t hb = store_head_cost(s->head);
 	pthread_rwlock_unlock(&s->cut_lock);
 	if (hb >= s->cut_bytes && !atomic_exchange(&s->cut_wanted, 1))
 		store_wake(s);
@@ -559,8 +571,11 @@ store_cut(hearth_store *s, const char *reason, uint64_t seq, hearth_err *err)
 		s->cap_flushing = nc;
 	}
 	hearth_head *old             = s->head;
-	s->flushing[s->n_flushing++] = (store_flushing) { old, seq, st.bytes };
+	size_t cost = st.bytes + STORE_SAMPLE_COST * st.samples;
+	s->flushing[s->n_flushing++]
+	    = (store_flushing) { old, seq, st.bytes, cost };
 	atomic_fetch_add(&s->flushing_bytes, st.bytes);
+	atomic_fetch_add(&s->flushing_cost, cost);
 	s->head = nh;
 	pthread_rwlock_unlock(&s->cut_lock);
 	pthread_rwlock_unlock(&s->view_lock);
@@ -599,6 +614,8 @@ store_write_blocks(hearth_store *s, const store_flushing *f, size_t *blocks,
 		return rc;
 	}
 	hearth_kv_batch_free(b);
+	/* The mark is durable: the segments it covers can go. */
+	hearth_wal_trimmed(s->wal, f->seq);
 	/* One step for queries: the blocks appear as the head goes. */
 	pthread_rwlock_wrlock(&s->view_lock);
 	hearth_blocks_commit(s->blocks);
@@ -606,6 +623,7 @@ store_write_blocks(hearth_store *s, const store_flushing *f, size_t *blocks,
 	    (s->n_flushing - 1) * sizeof(*s->flushing));
 	s->n_flushing--;
 	atomic_fetch_sub(&s->flushing_bytes, f->bytes);
+	atomic_fetch_sub(&s->flushing_cost, f->cost);
 	pthread_rwlock_unlock(&s->view_lock);
 	return 0;
 }

@@ -12,7 +12,9 @@
  *                                                 WAL trim [0, S]
  *
  * A cut happens every block_duration (when the head is not empty and no
- * flush is pending), when the head passes 80 % of max_head_bytes, on
+ * flush is pending), when the head's cost passes 80 % of max_head_bytes
+ * (cost: its bytes plus 12 per sample, the size of its samples while
+ * they are written as blocks; store_impl.h STORE_SAMPLE_COST), on
  * hearth_store_flush and at shutdown. It swaps in an empty head and notes
  * S, the last WAL sequence the old head holds. A flush writes the oldest
  * flushing head's blocks and deletes WAL records <= S in one atomic batch;
@@ -43,7 +45,7 @@
  *      a committed block;
  *  (2) flushing heads are in cut order and are flushed oldest first, so a
  *      trim [0, S] never removes a record of a head still in memory;
- *  (3) head bytes + flushing head bytes < max_head_bytes when a push is
+ *  (3) head cost + flushing head cost < max_head_bytes when a push is
  *      admitted (concurrent pushes may pass it by one push each).
  *
  * States:  open ──start──▶ REPLAYING ──replay done──▶ READY ──stop──▶ STOPPED

@@ -31,7 +31,17 @@ typedef struct store_flushing {
 	hearth_head *head;
 	uint64_t     seq;   /* last WAL sequence the head holds */
 	size_t       bytes; /* its size, constant once cut */
+	size_t       cost;  /* its cost (store_head_cost), likewise */
 } store_flushing;
+
+/* What a head costs against max_head_bytes: its bytes plus
+ * STORE_SAMPLE_COST per sample. Samples are packed in the head (a few
+ * bytes each), but writing a head as blocks, and compacting blocks,
+ * handles them as (uint32 node, int64 value) arrays: a head is admitted
+ * at its peak cost, so a budget-sized head still flushes within the
+ * budget (and blocks stay the size they had before samples were packed).
+ * The head's own RAM is its bytes only. */
+#define STORE_SAMPLE_COST 12
 
 struct hearth_store {
 	hearth_store_cfg cfg;
@@ -54,6 +64,7 @@ struct hearth_store {
 	store_flushing *flushing;
 	size_t          n_flushing, cap_flushing;
 	atomic_size_t   flushing_bytes; /* sum of flushing[].bytes */
+	atomic_size_t   flushing_cost;  /* sum of flushing[].cost */
 
 	atomic_int state;
 	hearth_err fail;     /* written before state becomes FAILED */
@@ -88,6 +99,8 @@ struct hearth_store {
 /* ---- store.c ---- */
 
 int64_t store_mono_ms(void);
+/* Lock-free; see STORE_SAMPLE_COST. */
+size_t store_head_cost(const hearth_head *h);
 /* 0 when READY, else HEARTH_EUNAVAIL saying why. */
 int store_not_ready(hearth_store *s, hearth_err *err);
 /* Cut the current head (work_mu held): 1 when cut, 0 when it was empty.

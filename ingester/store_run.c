@@ -59,7 +59,7 @@ store_replay_record(void *ctx, uint64_t seq, const char *tenant,
 		    hearth_log_quote(q, sizeof(q), e.msg));
 		return 0;
 	}
-	if (hearth_head_bytes(s->head) < s->cut_bytes)
+	if (store_head_cost(s->head) < s->cut_bytes)
 		return 0;
 	/* The WAL can hold more than one head's worth (several heads were
 	 * waiting when the process died): cut as a push would, and write
@@ -184,7 +184,7 @@ store_tick_cut(hearth_store *s, int64_t now)
 {
 	hearth_err  err;
 	const char *reason = NULL;
-	if (hearth_head_bytes(s->head) >= s->cut_bytes)
+	if (store_head_cost(s->head) >= s->cut_bytes)
 		reason = "size";
 	else if (now - atomic_load(&s->head_started_ms)
 	        >= s->cfg.block_duration_ms

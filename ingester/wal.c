@@ -2,25 +2,65 @@
 
 #include "ingester.pb-c.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 #define WAL_TRIMMED_KEY "wal/trimmed"
+#define WAL_HDR		24 /* seq u64, tenant_len u32, push_len u32, check u64 */
+#define WAL_SEGMENT_BYTES ((size_t) 64 << 20)
+#define WAL_SEGMENT_MIN	  ((size_t) 4096)
+#define WAL_SUFFIX	  ".wal"
+#define WAL_NAME_LEN	  (16 + sizeof(WAL_SUFFIX) - 1)
 
 struct hearth_wal {
-	hearth_kv      *kv;
-	hearth_wal_sync sync;
-	/* The last sequence handed out; appends take the next one with one
-	 * atomic add, so concurrent appends never share a sequence. */
+	hearth_kv	     *kv;
+	hearth_wal_sync	      sync;
+	char		     *dir;
+	size_t		      seg_max;
+	/* The last sequence handed out; assigned under mu (so segment
+	 * names and record order agree), read lock-free. */
 	atomic_uint_least64_t last;
-	/* Appends since the last sync (interval policy). */
-	atomic_int     dirty;
+
+	pthread_mutex_t mu;
+	pthread_cond_t	cv; /* syncing ended */
+	/* --- guarded by mu --- */
+	int	 fd;	    /* current segment, -1 = none (roll first) */
+	uint64_t off;	    /* bytes in it */
+	uint64_t base;	    /* logical position of its first byte */
+	uint64_t durable;   /* logical: every byte below is synced */
+	uint64_t fail_gen;  /* bumped when a sync of appends failed */
+	int	 syncing;   /* a leader's fdatasync runs (fd stays open) */
+	int	 need_roll; /* the current segment takes no more records */
+	int	 lost;	    /* a sync of it failed: unsynced bytes given up */
+	int	 dirty;	    /* interval policy: written since the sync */
+	uint64_t *segs;	    /* first sequences, ascending; last = current */
+	size_t	  n_segs, cap_segs;
+
 	hearth_metric *m_records;
 	hearth_metric *m_bytes;
 	hearth_metric *m_sync;
 };
+
+/* One record of a segment, pointing into the mapped file. */
+typedef struct wal_rec {
+	uint64_t       seq;
+	const uint8_t *tenant;
+	uint32_t       tenant_len;
+	const uint8_t *push;
+	uint32_t       push_len;
+} wal_rec;
 
 void
 hearth_wal_key_encode(uint64_t seq, uint8_t key[8])
@@ -40,6 +80,32 @@ wal_key_decode(const uint8_t *k)
 	return v;
 }
 
+static void
+wal_le_put(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++, v >>= 8)
+		p[i] = (uint8_t) v;
+}
+
+static uint64_t
+wal_le_get(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Seeded chain, so nothing has to be copied together first. */
+static uint64_t
+wal_check(const uint8_t *hdr16, const void *tenant, size_t tl,
+    const void *push, size_t pl)
+{
+	uint64_t h = XXH3_64bits(hdr16, 16);
+	h	   = XXH3_64bits_withSeed(tenant, tl, h);
+	return XXH3_64bits_withSeed(push, pl, h);
+}
+
 static double
 wal_now_s(void)
 {
@@ -48,7 +114,97 @@ wal_now_s(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/* The highest sequence in the WAL (0 when empty). */
+static void
+wal_seg_path(const hearth_wal *w, uint64_t first, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%016llx" WAL_SUFFIX, w->dir,
+	    (unsigned long long) first);
+}
+
+/* 1 and *r when a whole, checked record with seq >= min_seq starts at
+ * p[*off]; 0 at the end of the segment's valid part (end of file, the
+ * zeros of an unwritten tail, or a torn or damaged record). */
+static int
+wal_next(const uint8_t *p, size_t n, size_t *off, uint64_t min_seq,
+    wal_rec *r)
+{
+	size_t o = *off;
+	if (n - o < WAL_HDR)
+		return 0;
+	const uint8_t *h = p + o;
+	r->seq		 = wal_le_get(h, 8);
+	r->tenant_len	 = (uint32_t) wal_le_get(h + 8, 4);
+	r->push_len	 = (uint32_t) wal_le_get(h + 12, 4);
+	if (r->seq == 0 || r->seq < min_seq ||
+	    (uint64_t) r->tenant_len + r->push_len > n - o - WAL_HDR)
+		return 0;
+	r->tenant = h + WAL_HDR;
+	r->push	  = r->tenant + r->tenant_len;
+	if (wal_check(h, r->tenant, r->tenant_len, r->push, r->push_len) !=
+	    wal_le_get(h + 16, 8))
+		return 0;
+	*off = o + WAL_HDR + r->tenant_len + r->push_len;
+	return 1;
+}
+
+/* Map segment first (read-only); *len 0 and *map NULL for an empty
+ * file. */
+static int
+wal_map(const hearth_wal *w, uint64_t first, const uint8_t **map,
+    size_t *len, hearth_err *err)
+{
+	char	    path[4200];
+	struct stat st;
+	*map = NULL;
+	*len = 0;
+	wal_seg_path(w, first, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return hearth_err_set(err, HEARTH_EIO,
+		    "wal: cannot read %s: %s", path, strerror(e));
+	}
+	if (st.st_size > 0) {
+		void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE,
+		    fd, 0);
+		if (m == MAP_FAILED) {
+			int e = errno;
+			close(fd);
+			return hearth_err_set(err, HEARTH_EIO,
+			    "wal: cannot map %s: %s", path, strerror(e));
+		}
+		madvise(m, (size_t) st.st_size, MADV_SEQUENTIAL);
+		*map = m;
+		*len = (size_t) st.st_size;
+	}
+	close(fd);
+	return 0;
+}
+
+static void
+wal_unmap(const uint8_t *map, size_t len)
+{
+	if (map != NULL)
+		munmap((void *) map, len);
+}
+
+/* fsync a directory, so entries created in it survive a machine crash. */
+static int
+wal_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* ---- legacy column family, trim mark ------------------------------------ */
+
+/* The highest sequence in the WAL column family (0 when empty). */
 static int
 wal_find_last(hearth_kv *kv, uint64_t *out, hearth_err *err)
 {
@@ -57,11 +213,10 @@ wal_find_last(hearth_kv *kv, uint64_t *out, hearth_err *err)
 	int rc = 0;
 	*out   = 0;
 	if (it == NULL)
-		return hearth_err_set(
-		    err, HEARTH_ENOMEM, "wal: out of memory");
+		return hearth_err_set(err, HEARTH_ENOMEM, "wal: out of memory");
 	hearth_kv_iter_seek_last(it);
 	if (hearth_kv_iter_valid(it)) {
-		size_t         kl;
+		size_t	       kl;
 		const uint8_t *k = hearth_kv_iter_key(it, &kl);
 		if (kl != 8)
 			rc = hearth_err_set(err, HEARTH_ECORRUPT,
@@ -82,13 +237,12 @@ static int
 wal_read_trimmed(hearth_kv *kv, uint64_t *out, hearth_err *err)
 {
 	hearth_arena *a = hearth_arena_new(0);
-	uint8_t      *v;
-	size_t        vl;
-	int           rc;
+	uint8_t	     *v;
+	size_t	      vl;
+	int	      rc;
 	*out = 0;
 	if (a == NULL)
-		return hearth_err_set(
-		    err, HEARTH_ENOMEM, "wal: out of memory");
+		return hearth_err_set(err, HEARTH_ENOMEM, "wal: out of memory");
 	rc = hearth_kv_get(kv, HEARTH_KV_META, WAL_TRIMMED_KEY,
 	    strlen(WAL_TRIMMED_KEY), a, &v, &vl, err);
 	if (rc == HEARTH_ENOTFOUND)
@@ -111,85 +265,412 @@ wal_metrics(hearth_wal *w, hearth_metrics *m)
 		0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
 	if (m == NULL)
 		return;
-	w->m_records
-	    = hearth_metrics_counter(m, "hearth_ingester_wal_records_total",
-	        "Records (pushes) written to the ingester's WAL.", 0, NULL);
-	w->m_bytes
-	    = hearth_metrics_counter(m, "hearth_ingester_wal_bytes_total",
-	        "Bytes of records written to the ingester's WAL.", 0, NULL);
+	w->m_records = hearth_metrics_counter(m,
+	    "hearth_ingester_wal_records_total",
+	    "Records (pushes) written to the ingester's WAL.", 0, NULL);
+	w->m_bytes = hearth_metrics_counter(m, "hearth_ingester_wal_bytes_total",
+	    "Bytes of records written to the ingester's WAL.", 0, NULL);
 	w->m_sync = hearth_metrics_histogram(m,
 	    "hearth_ingester_wal_sync_duration_seconds",
-	    "Time to make WAL writes durable (one synced write, or one "
-	    "periodic fsync with -storage.wal-sync=interval).",
+	    "Time to make WAL writes durable (one fdatasync for a group of "
+	    "appends, or one periodic fdatasync with "
+	    "-storage.wal-sync=interval).",
 	    0, NULL, buckets, sizeof(buckets) / sizeof(buckets[0]));
 }
 
-int
-hearth_wal_open(hearth_kv *kv, hearth_wal_sync sync, hearth_metrics *m,
-    hearth_wal **out, hearth_err *err)
+/* ---- segments (mu held) ------------------------------------------------- */
+
+/* fdatasync the current segment as the leader: mu is released for the
+ * call (syncing keeps the fd open meanwhile). On failure with cut (the
+ * always policy) every byte not yet durable is lost: waiters see fail_gen
+ * move, the bytes are cut off (best effort) and the next append starts a
+ * new segment. */
+static int
+wal_sync_locked(hearth_wal *w, int cut, hearth_err *err)
 {
-	uint64_t last, trimmed;
-	int      rc;
+	int	 fd	= w->fd;
+	uint64_t target = w->base + w->off;
+	w->syncing	= 1;
+	pthread_mutex_unlock(&w->mu);
+	double t0 = wal_now_s();
+	int    r  = fdatasync(fd);
+	int    e  = errno;
+	double dt = wal_now_s() - t0;
+	pthread_mutex_lock(&w->mu);
+	w->syncing = 0;
+	pthread_cond_broadcast(&w->cv);
+	if (r == 0) {
+		if (target > w->durable)
+			w->durable = target;
+		hearth_metric_observe(w->m_sync, NULL, dt);
+		return 0;
+	}
+	if (cut) {
+		w->fail_gen++;
+		uint64_t keep = w->durable > w->base ? w->durable - w->base : 0;
+		if (keep < w->off && ftruncate(w->fd, (off_t) keep) == 0)
+			w->off = keep;
+		w->need_roll = 1;
+		w->lost	     = 1;
+	}
+	return hearth_err_set(err, HEARTH_EIO,
+	    "IO error: %s (fdatasync of the WAL segment in %s)", strerror(e),
+	    w->dir);
+}
+
+/* The current segment must be replaced before the next append. */
+static int
+wal_must_roll(const hearth_wal *w)
+{
+	return w->fd < 0 || w->need_roll || w->off >= w->seg_max;
+}
+
+/* When wal_must_roll: close the current segment (synced first when it
+ * holds unsynced records that are still wanted) and create the next one,
+ * named after the next sequence. 0 also when another thread rolled
+ * meanwhile. HEARTH_EIO / HEARTH_ENOMEM leave no current segment (the
+ * next append tries again). */
+static int
+wal_roll_locked(hearth_wal *w, hearth_err *err)
+{
+	char path[4200];
+	for (;;) {
+		while (w->syncing)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!wal_must_roll(w))
+			return 0;
+		int unsynced = w->sync == HEARTH_WAL_SYNC_ALWAYS
+		    ? w->durable < w->base + w->off
+		    : w->dirty;
+		if (w->fd < 0 || w->lost || !unsynced)
+			break;
+		/* Records of waiting appends (or acknowledged ones, with the
+		 * interval policy) are synced before their segment is left.
+		 * Unlocks: the loop looks again afterwards. */
+		int rc = wal_sync_locked(w, w->sync == HEARTH_WAL_SYNC_ALWAYS,
+		    err);
+		if (rc != 0)
+			return rc;
+		w->dirty = 0;
+	}
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+		w->base += w->off;
+		w->off = 0;
+		/* Below base everything is durable, or lost and known lost
+		 * to its waiters by fail_gen. */
+		w->durable = w->base;
+		w->dirty   = 0;
+	}
+	uint64_t first = atomic_load(&w->last) + 1;
+	wal_seg_path(w, first, path, sizeof(path));
+	/* A file with this name can only be an earlier segment that got no
+	 * record (every record of it would be >= first): reuse it. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return hearth_err_set(err, HEARTH_EIO,
+		    "IO error: %s (creating WAL segment %s)", strerror(errno),
+		    path);
+	if (wal_sync_dir(w->dir) != 0) {
+		int e = errno;
+		close(fd);
+		return hearth_err_set(err, HEARTH_EIO,
+		    "IO error: %s (syncing the WAL directory %s)", strerror(e),
+		    w->dir);
+	}
+	if (w->n_segs == 0 || w->segs[w->n_segs - 1] != first) {
+		if (w->n_segs == w->cap_segs) {
+			size_t	  nc = w->cap_segs ? w->cap_segs * 2 : 16;
+			uint64_t *ns = realloc(w->segs, nc * sizeof(*ns));
+			if (ns == NULL) {
+				close(fd);
+				return hearth_err_set(err, HEARTH_ENOMEM,
+				    "wal: out of memory");
+			}
+			w->segs	    = ns;
+			w->cap_segs = nc;
+		}
+		w->segs[w->n_segs++] = first;
+	}
+	w->fd	     = fd;
+	w->need_roll = 0;
+	w->lost	     = 0;
+	return 0;
+}
+
+/* Delete the segments (not the current one) whose records are all
+ * <= seq: segment i holds only sequences below segs[i + 1]. */
+static void
+wal_delete_upto_locked(hearth_wal *w, uint64_t seq)
+{
+	char   path[4200];
+	size_t k = 0;
+	while (k + 1 < w->n_segs && w->segs[k + 1] - 1 <= seq) {
+		wal_seg_path(w, w->segs[k], path, sizeof(path));
+		unlink(path);
+		k++;
+	}
+	if (k > 0) {
+		memmove(w->segs, w->segs + k, (w->n_segs - k) * sizeof(*w->segs));
+		w->n_segs -= k;
+	}
+}
+
+/* ---- open --------------------------------------------------------------- */
+
+static int
+wal_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+	return x < y ? -1 : x > y;
+}
+
+/* The segments in the directory (created when missing), ascending. */
+static int
+wal_list(hearth_wal *w, hearth_err *err)
+{
+	if (mkdir(w->dir, 0755) == 0) {
+		/* The new directory's entry must survive a crash too. */
+		char parent[4200];
+		snprintf(parent, sizeof(parent), "%s/..", w->dir);
+		wal_sync_dir(parent);
+	} else if (errno != EEXIST) {
+		return hearth_err_set(err, HEARTH_EIO,
+		    "wal: cannot create %s: %s", w->dir, strerror(errno));
+	}
+	DIR *d = opendir(w->dir);
+	if (d == NULL)
+		return hearth_err_set(err, HEARTH_EIO, "wal: cannot read %s: %s",
+		    w->dir, strerror(errno));
+	struct dirent *de;
+	int	       rc = 0;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		char	   *end;
+		if (strlen(n) != WAL_NAME_LEN ||
+		    strcmp(n + 16, WAL_SUFFIX) != 0)
+			continue;
+		unsigned long long v = strtoull(n, &end, 16);
+		if (end != n + 16 || v == 0)
+			continue;
+		if (w->n_segs == w->cap_segs) {
+			size_t	  nc = w->cap_segs ? w->cap_segs * 2 : 16;
+			uint64_t *ns = realloc(w->segs, nc * sizeof(*ns));
+			if (ns == NULL) {
+				rc = hearth_err_set(err, HEARTH_ENOMEM,
+				    "wal: out of memory");
+				break;
+			}
+			w->segs	    = ns;
+			w->cap_segs = nc;
+		}
+		w->segs[w->n_segs++] = v;
+	}
+	closedir(d);
+	if (rc == 0 && w->n_segs > 1)
+		qsort(w->segs, w->n_segs, sizeof(*w->segs), wal_u64_cmp);
+	return rc;
+}
+
+/* The highest sequence of the last segment's valid records (or the one
+ * before its name when it has none). */
+static int
+wal_last_in_segments(hearth_wal *w, uint64_t *out, hearth_err *err)
+{
+	const uint8_t *map;
+	size_t	       len, off = 0;
+	wal_rec	       r;
+	*out = 0;
+	if (w->n_segs == 0)
+		return 0;
+	uint64_t first = w->segs[w->n_segs - 1];
+	int	 rc    = wal_map(w, first, &map, &len, err);
+	if (rc != 0)
+		return rc;
+	*out = first - 1;
+	while (wal_next(map, len, &off, *out + 1, &r))
+		*out = r.seq;
+	wal_unmap(map, len);
+	return 0;
+}
+
+int
+hearth_wal_open(hearth_kv *kv, const char *dir, hearth_wal_sync sync,
+    hearth_metrics *m, hearth_wal **out, hearth_err *err)
+{
+	uint64_t last_cf, trimmed, last_seg;
+	int	 rc;
 	*out = NULL;
-	if ((rc = wal_find_last(kv, &last, err)) != 0
-	    || (rc = wal_read_trimmed(kv, &trimmed, err)) != 0)
+	if ((rc = wal_find_last(kv, &last_cf, err)) != 0 ||
+	    (rc = wal_read_trimmed(kv, &trimmed, err)) != 0)
 		return rc;
 	hearth_wal *w = calloc(1, sizeof(*w));
-	if (w == NULL)
-		return hearth_err_set(
-		    err, HEARTH_ENOMEM, "wal: out of memory");
-	w->kv   = kv;
-	w->sync = sync;
-	atomic_init(&w->last, last > trimmed ? last : trimmed);
-	atomic_init(&w->dirty, 0);
+	if (w == NULL || (w->dir = strdup(dir)) == NULL) {
+		free(w);
+		return hearth_err_set(err, HEARTH_ENOMEM, "wal: out of memory");
+	}
+	w->kv		   = kv;
+	w->sync		   = sync;
+	w->seg_max	   = WAL_SEGMENT_BYTES;
+	w->fd		   = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if ((rc = wal_list(w, err)) != 0 ||
+	    (rc = wal_last_in_segments(w, &last_seg, err)) != 0) {
+		hearth_wal_free(w);
+		return rc;
+	}
+	uint64_t last = last_cf > trimmed ? last_cf : trimmed;
+	if (last_seg > last)
+		last = last_seg;
+	atomic_init(&w->last, last);
+	/* Segments the mark covers, the last one included when all its
+	 * records are trimmed (a new one starts below anyway). */
+	wal_delete_upto_locked(w, trimmed);
+	if (w->n_segs == 1 && last_seg <= trimmed) {
+		char path[4200];
+		wal_seg_path(w, w->segs[0], path, sizeof(path));
+		unlink(path);
+		w->n_segs = 0;
+	}
 	wal_metrics(w, m);
+	pthread_mutex_lock(&w->mu);
+	rc = wal_roll_locked(w, err);
+	pthread_mutex_unlock(&w->mu);
+	if (rc != 0) {
+		hearth_err_prefix(err, "wal: cannot start a segment");
+		hearth_wal_free(w);
+		return rc;
+	}
 	*out = w;
 	return 0;
 }
 
 void
+hearth_wal_set_segment_bytes(hearth_wal *w, size_t bytes)
+{
+	pthread_mutex_lock(&w->mu);
+	w->seg_max = bytes < WAL_SEGMENT_MIN ? WAL_SEGMENT_MIN : bytes;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
 hearth_wal_free(hearth_wal *w)
 {
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w->segs);
+	free(w->dir);
 	free(w);
+}
+
+/* ---- append, sync --------------------------------------------------------- */
+
+static int
+wal_write_all(int fd, struct iovec *iov, int n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t k = pwritev(fd, iov, n, (off_t) off);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (uint64_t) k;
+		while (n > 0 && (size_t) k >= iov->iov_len) {
+			k -= (ssize_t) iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *) iov->iov_base + k;
+			iov->iov_len -= (size_t) k;
+		}
+	}
+	return 0;
+}
+
+/* Always policy: wait until the record ending at logical byte end is
+ * durable, leading an fdatasync when none runs (group commit: one sync
+ * covers every record written before it started). */
+static int
+wal_wait_durable_locked(hearth_wal *w, uint64_t end, uint64_t gen,
+    uint64_t seq, hearth_err *err)
+{
+	for (;;) {
+		if (w->fail_gen != gen)
+			return hearth_err_set(err, HEARTH_EIO,
+			    "IO error: the sync covering record %llu failed "
+			    "(WAL in %s)",
+			    (unsigned long long) seq, w->dir);
+		if (w->durable >= end)
+			return 0;
+		if (w->syncing) {
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		int rc = wal_sync_locked(w, 1, err);
+		if (rc != 0)
+			return rc;
+	}
 }
 
 int
 hearth_wal_append(hearth_wal *w, const char *tenant, const uint8_t *push,
     size_t len, hearth_arena *scratch, uint64_t *seq, hearth_err *err)
 {
-	Hearth__Ingester__WalRecord rec = HEARTH__INGESTER__WAL_RECORD__INIT;
-	uint8_t                     key[8];
-	int                         rc;
-	rec.tenant    = (char *) tenant;
-	rec.push.data = (uint8_t *) push;
-	rec.push.len  = len;
-	size_t   n    = hearth__ingester__wal_record__get_packed_size(&rec);
-	uint8_t *val  = hearth_arena_alloc(scratch, n + 1);
-	if (val == NULL)
-		return hearth_err_set(err, HEARTH_ENOMEM,
-		    "wal: a record of %zu bytes does not fit the request "
-		    "memory cap",
-		    n);
-	hearth__ingester__wal_record__pack(&rec, val);
-	hearth_kv_batch *b = hearth_kv_batch_new();
-	if (b == NULL)
-		return hearth_err_set(
-		    err, HEARTH_ENOMEM, "wal: out of memory");
-	uint64_t s = atomic_fetch_add(&w->last, 1) + 1;
-	hearth_wal_key_encode(s, key);
-	hearth_kv_batch_put(b, HEARTH_KV_WAL, key, sizeof(key), val, n);
-	int    do_sync = w->sync == HEARTH_WAL_SYNC_ALWAYS;
-	double t0      = do_sync ? wal_now_s() : 0;
-	rc             = hearth_kv_write(w->kv, b, do_sync, err);
-	hearth_kv_batch_free(b);
-	if (rc != 0)
+	uint8_t hdr[WAL_HDR];
+	size_t	tl = strlen(tenant);
+	int	rc = 0;
+	(void) scratch;
+	if (tl > UINT32_MAX || len > UINT32_MAX)
+		return hearth_err_set(err, HEARTH_ETOOLARGE,
+		    "wal: a record of %zu bytes is too large", tl + len);
+	pthread_mutex_lock(&w->mu);
+	while (wal_must_roll(w))
+		if ((rc = wal_roll_locked(w, err)) != 0)
+			break;
+	if (rc != 0) {
+		pthread_mutex_unlock(&w->mu);
 		return hearth_err_prefix(err,
 		    "wal: write of record %llu failed",
-		    (unsigned long long) s);
-	if (do_sync)
-		hearth_metric_observe(w->m_sync, NULL, wal_now_s() - t0);
+		    (unsigned long long) atomic_load(&w->last) + 1);
+	}
+	uint64_t s = atomic_load(&w->last) + 1;
+	atomic_store(&w->last, s);
+	wal_le_put(hdr, s, 8);
+	wal_le_put(hdr + 8, tl, 4);
+	wal_le_put(hdr + 12, len, 4);
+	wal_le_put(hdr + 16, wal_check(hdr, tenant, tl, push, len), 8);
+	struct iovec iov[3] = { { hdr, WAL_HDR }, { (void *) tenant, tl },
+		{ (void *) push, len } };
+	size_t n = WAL_HDR + tl + len;
+	if (wal_write_all(w->fd, iov, 3, w->off) != 0) {
+		int e = errno;
+		/* Cut the partial record off, or never write after it. */
+		if (ftruncate(w->fd, (off_t) w->off) != 0)
+			w->need_roll = 1;
+		pthread_mutex_unlock(&w->mu);
+		return hearth_err_set(err, HEARTH_EIO,
+		    "wal: write of record %llu failed: IO error: %s (WAL in "
+		    "%s)",
+		    (unsigned long long) s, strerror(e), w->dir);
+	}
+	w->off += n;
+	if (w->sync == HEARTH_WAL_SYNC_ALWAYS)
+		rc = wal_wait_durable_locked(w, w->base + w->off, w->fail_gen,
+		    s, err);
 	else
-		atomic_store(&w->dirty, 1);
+		w->dirty = 1;
+	pthread_mutex_unlock(&w->mu);
+	if (rc != 0)
+		return hearth_err_prefix(err, "wal: write of record %llu failed",
+		    (unsigned long long) s);
 	hearth_metric_add(w->m_records, NULL, 1);
 	hearth_metric_add(w->m_bytes, NULL, (double) n);
 	if (seq != NULL)
@@ -202,6 +683,28 @@ hearth_wal_last_seq(const hearth_wal *w)
 {
 	return atomic_load(&((hearth_wal *) w)->last);
 }
+
+int
+hearth_wal_sync_now(hearth_wal *w, hearth_err *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&w->mu);
+	while (w->syncing)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if (w->dirty && w->fd >= 0) {
+		/* Cleared before the sync: an append racing with it sets it
+		 * again and is synced next time. */
+		w->dirty = 0;
+		if ((rc = wal_sync_locked(w, 0, err)) != 0) {
+			w->dirty = 1;
+			hearth_err_prefix(err, "wal: sync failed");
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* ---- trim ------------------------------------------------------------------ */
 
 void
 hearth_wal_trim(hearth_wal *w, hearth_kv_batch *b, uint64_t seq)
@@ -220,35 +723,38 @@ hearth_wal_trim(hearth_wal *w, hearth_kv_batch *b, uint64_t seq)
 	    strlen(WAL_TRIMMED_KEY), mark, sizeof(mark));
 }
 
-int
-hearth_wal_sync_now(hearth_wal *w, hearth_err *err)
+void
+hearth_wal_trimmed(hearth_wal *w, uint64_t seq)
 {
-	/* Cleared before the sync: an append racing with it sets it again
-	 * and is synced next time. */
-	if (!atomic_exchange(&w->dirty, 0))
-		return 0;
-	double t0 = wal_now_s();
-	int    rc = hearth_kv_flush_wal(w->kv, 1, err);
-	if (rc != 0) {
-		atomic_store(&w->dirty, 1);
-		return hearth_err_prefix(err, "wal: sync failed");
+	hearth_err err;
+	if (seq == 0)
+		return;
+	pthread_mutex_lock(&w->mu);
+	/* The current segment holds nothing newer than the mark: start a
+	 * new one so that it can go too. */
+	if (w->fd >= 0 && w->off > 0 && atomic_load(&w->last) <= seq) {
+		w->need_roll = 1;
+		if (wal_roll_locked(w, &err) != 0)
+			w->need_roll = 1; /* the next append retries */
 	}
-	hearth_metric_observe(w->m_sync, NULL, wal_now_s() - t0);
-	return 0;
+	wal_delete_upto_locked(w, seq);
+	pthread_mutex_unlock(&w->mu);
 }
 
-/* Decode one record and hand it to fn. */
+/* ---- replay ----------------------------------------------------------------- */
+
+/* Decode one legacy column-family record and hand it to fn. */
 static int
-wal_replay_one(hearth_kv_iter *it, hearth_arena *a, hearth_wal_replay_fn fn,
+wal_replay_cf_one(hearth_kv_iter *it, hearth_arena *a, hearth_wal_replay_fn fn,
     void *ctx, hearth_err *err)
 {
-	size_t         kl, vl;
+	size_t	       kl, vl;
 	const uint8_t *k = hearth_kv_iter_key(it, &kl);
 	const uint8_t *v = hearth_kv_iter_value(it, &vl);
 	if (kl != 8)
 		return hearth_err_set(err, HEARTH_ECORRUPT,
 		    "wal: a record key is %zu bytes, want 8", kl);
-	uint64_t           seq = wal_key_decode(k);
+	uint64_t	   seq = wal_key_decode(k);
 	ProtobufCAllocator pa
 	    = { hearth_arena_pb_alloc, hearth_arena_pb_free, a };
 	Hearth__Ingester__WalRecord *rec
@@ -261,30 +767,86 @@ wal_replay_one(hearth_kv_iter *it, hearth_arena *a, hearth_wal_replay_fn fn,
 	return fn(ctx, seq, rec->tenant, rec->push.data, rec->push.len, err);
 }
 
+static int
+wal_replay_cf(hearth_wal *w, hearth_arena *a, hearth_wal_replay_fn fn,
+    void *ctx, uint64_t *n, hearth_err *err)
+{
+	int		rc = 0;
+	hearth_kv_iter *it
+	    = hearth_kv_iter_new(w->kv, HEARTH_KV_WAL, NULL, 0, NULL, 0);
+	if (it == NULL)
+		return hearth_err_set(err, HEARTH_ENOMEM, "wal: out of memory");
+	for (; hearth_kv_iter_valid(it); hearth_kv_iter_next(it)) {
+		if ((rc = wal_replay_cf_one(it, a, fn, ctx, err)) != 0)
+			break;
+		hearth_arena_reset(a);
+		(*n)++;
+	}
+	if (rc == 0)
+		rc = hearth_kv_iter_error(it, err);
+	hearth_kv_iter_free(it);
+	return rc;
+}
+
+static int
+wal_replay_segment(hearth_wal *w, uint64_t first, uint64_t trimmed,
+    hearth_arena *a, hearth_wal_replay_fn fn, void *ctx, uint64_t *n,
+    hearth_err *err)
+{
+	const uint8_t *map;
+	size_t	       len, off = 0;
+	wal_rec	       r;
+	int	       rc = wal_map(w, first, &map, &len, err);
+	if (rc != 0)
+		return rc;
+	uint64_t min = first;
+	while (rc == 0 && wal_next(map, len, &off, min, &r)) {
+		min = r.seq + 1;
+		if (r.seq <= trimmed)
+			continue;
+		if (r.tenant_len == 0) {
+			rc = hearth_err_set(err, HEARTH_ECORRUPT,
+			    "wal: record %llu has no tenant; the WAL is "
+			    "damaged",
+			    (unsigned long long) r.seq);
+			break;
+		}
+		char *tenant = hearth_arena_strndup(a, (const char *) r.tenant,
+		    r.tenant_len);
+		if (tenant == NULL) {
+			rc = hearth_err_set(err, HEARTH_ENOMEM,
+			    "wal: out of memory");
+			break;
+		}
+		rc = fn(ctx, r.seq, tenant, r.push, r.push_len, err);
+		hearth_arena_reset(a);
+		if (rc == 0)
+			(*n)++;
+	}
+	wal_unmap(map, len);
+	return rc;
+}
+
 int
 hearth_wal_replay(hearth_wal *w, hearth_wal_replay_fn fn, void *ctx,
     uint64_t *records, hearth_err *err)
 {
-	uint64_t        n  = 0;
-	int             rc = 0;
-	hearth_arena   *a  = hearth_arena_new(0);
-	hearth_kv_iter *it
-	    = hearth_kv_iter_new(w->kv, HEARTH_KV_WAL, NULL, 0, NULL, 0);
+	uint64_t      n = 0, trimmed;
+	int	      rc = 0;
+	hearth_arena *a	 = hearth_arena_new(0);
 	if (records != NULL)
 		*records = 0;
-	if (a == NULL || it == NULL) {
-		rc = hearth_err_set(err, HEARTH_ENOMEM, "wal: out of memory");
-		goto done;
-	}
-	for (; hearth_kv_iter_valid(it); hearth_kv_iter_next(it)) {
-		if ((rc = wal_replay_one(it, a, fn, ctx, err)) != 0)
-			goto done;
-		hearth_arena_reset(a);
-		n++;
-	}
-	rc = hearth_kv_iter_error(it, err);
-done:
-	hearth_kv_iter_free(it);
+	if (a == NULL)
+		return hearth_err_set(err, HEARTH_ENOMEM, "wal: out of memory");
+	/* Segments may still hold records the mark covers. */
+	rc = wal_read_trimmed(w->kv, &trimmed, err);
+	/* An older hearth's records are older than every segment's. */
+	if (rc == 0)
+		rc = wal_replay_cf(w, a, fn, ctx, &n, err);
+	/* At start-up the current segment (started by open) is empty. */
+	for (size_t i = 0; rc == 0 && i < w->n_segs; i++)
+		rc = wal_replay_segment(w, w->segs[i], trimmed, a, fn, ctx, &n,
+		    err);
 	hearth_arena_free(a);
 	if (records != NULL)
 		*records = n;

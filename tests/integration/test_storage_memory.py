@@ -4,9 +4,10 @@
 hearth runs with a 16 MiB head budget (-ingester.max-head-bytes), an 8 MiB
 RocksDB block cache and 4 MiB memtables, and no timed cuts (block duration
 1 h), so only the budget cuts the head. Client threads push large folded
-profiles (4000 stacks each, ~90 KB of head per push) for PUSH_BYTES_FACTOR
-times the budget as fast as they can, while /proc/<pid>/status VmRSS is
-sampled every 20 ms.
+profiles (12000 stacks each, ~180 KB of the head budget per push: a sample
+costs its packed bytes plus 12, store.h) for PUSH_BYTES_FACTOR times the
+budget as fast as they can (large pushes, so that the Python clients outrun
+the flushes), while /proc/<pid>/status VmRSS is sampled every 20 ms.
 
 Stated bound (release build):
     RSS <= RSS at start + head budget + block cache + 2 x write buffer
@@ -39,7 +40,7 @@ WRITE_BUFFER = 4 * MiB
 FLAGS = ["-ingester.max-head-bytes=%d" % BUDGET, "-storage.block-cache-bytes=%d" % CACHE,
          "-storage.write-buffer-bytes=%d" % WRITE_BUFFER, "-ingester.block-duration=1h",
          "-ingester.compaction-interval=1s"]
-BULK = 4000
+BULK = 12000
 PUSH_BYTES_FACTOR = 10     # push about this many budgets' worth of head bytes
 THREADS = 6
 CATCH_UP_S = 60
@@ -94,8 +95,9 @@ class TestStorageMemory(L.HearthTestCase):
         for _ in range(10):
             self.assertEqual(ledger.push_once(h.port)[0], "acked", "warm-up push: %r" % (
                 ledger.detail.get(ledger.next_id - 1),))
-        # Head bytes grow by capacity doublings, so a small delta is possible;
-        # a sample is at least 12 bytes (node + value).
+        # Head bytes grow by capacity steps, so a small delta is possible;
+        # a sample costs at least 12 bytes of the budget (node + value while
+        # it is written as blocks; store.h).
         per_push = max(((h.metric("hearth_ingester_head_bytes") or 0) - hb0) / 10, 12 * BULK)
         n_pushes = min(int(PUSH_BYTES_FACTOR * BUDGET / per_push), 20000)
         sampler = RssSampler(h)

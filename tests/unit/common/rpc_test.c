@@ -23,6 +23,7 @@ typedef struct fixture {
 	pthread_mutex_t	  mu;
 	int		  calls;
 	int64_t		  last_deadline;
+	pthread_t	  last_thread; /* the handler's */
 	hearth_rpc_server *srv;
 	hearth_rpc_client *cli;
 	hearth_arena	  *arena;
@@ -54,6 +55,7 @@ handler(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
 	pthread_mutex_lock(&f->mu);
 	f->calls++;
 	f->last_deadline = meta->deadline_unix_ms;
+	f->last_thread	 = pthread_self();
 	pthread_mutex_unlock(&f->mu);
 	switch (method) {
 	case 10: sleep_ms(f->sleep_ms); /* fall through */
@@ -781,6 +783,176 @@ test_rpc_call_all_mixed_methods(void **state)
 	fx_stop(&f);
 }
 
+/* ---- in-process calls (inproc://, PUSH and PING) ---------------------- */
+
+/* Ping until the handler runs on the calling thread (the client's hello
+ * attached it): 1 when it did within a second. */
+static int
+attached(fixture *f)
+{
+	const char *out;
+	size_t	    n;
+	hearth_err  err;
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(call(f, HEARTH_RPC_PING, "a", now_ms() + 5000,
+				     &out, &n, &err),
+		    0);
+		pthread_mutex_lock(&f->mu);
+		int same = pthread_equal(f->last_thread, pthread_self());
+		pthread_mutex_unlock(&f->mu);
+		if (same)
+			return 1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+static void
+test_rpc_inproc_push_runs_on_the_callers_thread(void **state)
+{
+	(void) state;
+	fixture	    f = { 0 };
+	hearth_err  err;
+	const char *out;
+	size_t	    n;
+	fx_start(&f, "inproc://rpc_test_local", MAX_MSG, MAX_MSG);
+	assert_true(attached(&f));
+	/* PUSH too, with the nng path's answers: the handler's error
+	 * (method 1 is unknown to this handler) and code. */
+	assert_int_equal(call(&f, HEARTH_RPC_PUSH, "p", now_ms() + 5000, &out,
+			     &n, &err),
+	    HEARTH_EINVAL);
+	assert_string_equal(err.msg, "unknown method 1");
+	assert_true(pthread_equal(f.last_thread, pthread_self()));
+	/* Other methods keep the worker hop (their callers are back at the
+	 * deadline even when the handler is slow). */
+	assert_int_equal(call(&f, 10, "q", now_ms() + 5000, &out, &n, &err), 0);
+	assert_memory_equal(out, "acme|req-1|q", n);
+	assert_false(pthread_equal(f.last_thread, pthread_self()));
+	/* Metadata and deadline reach the handler as over nng. */
+	int64_t dl = now_ms() + 4000;
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "m", dl, &out, &n, &err), 0);
+	assert_memory_equal(out, "acme|req-1|m", n);
+	assert_int_equal(f.last_deadline, dl);
+	/* Already past: refused before the handler, like the nng path. */
+	int calls = f.calls;
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "x", now_ms() - 1, &out, &n,
+			     &err),
+	    HEARTH_ETIMEDOUT);
+	assert_string_equal(err.msg,
+	    "rpc: deadline exceeded calling inproc://rpc_test_local");
+	assert_int_equal(f.calls, calls);
+	fx_stop(&f);
+}
+
+static void
+test_rpc_inproc_local_limits(void **state)
+{
+	(void) state;
+	fixture	    f = { 0 };
+	hearth_err  err;
+	const char *out;
+	size_t	    n;
+	char	    body[3001];
+	/* The server's limit is lower than the client's: the server's
+	 * message, as inproc over nng answers it. */
+	fx_start(&f, "inproc://rpc_test_local_limits", 2048, MAX_MSG);
+	assert_true(attached(&f));
+	memset(body, 'b', 3000);
+	body[3000] = '\0';
+	int calls  = f.calls;
+	assert_int_equal(call(&f, HEARTH_RPC_PING, body, now_ms() + 5000, &out,
+			     &n, &err),
+	    HEARTH_ETOOLARGE);
+	assert_string_equal(err.msg,
+	    "rpc: request of 3025 bytes exceeds the max message size of 2048 "
+	    "bytes");
+	assert_int_equal(f.calls, calls);
+	/* Under it, the same call goes through. */
+	body[1900] = '\0';
+	assert_int_equal(call(&f, HEARTH_RPC_PING, body, now_ms() + 5000, &out,
+			     &n, &err),
+	    0);
+	assert_int_equal(n, 11 + 1900);
+	fx_stop(&f);
+}
+
+typedef struct local_arg {
+	fixture *f;
+	int	 rc;
+} local_arg;
+
+static void *
+local_pusher(void *p)
+{
+	local_arg     *a     = p;
+	hearth_arena  *arena = hearth_arena_new(0);
+	const uint8_t *r;
+	size_t	       n;
+	hearth_err     err;
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 5000 };
+	a->rc = hearth_rpc_call(a->f->cli, HEARTH_RPC_PING, &meta,
+	    (const uint8_t *) "z", 1, arena, &r, &n, &err);
+	hearth_arena_free(arena);
+	return NULL;
+}
+
+static void
+test_rpc_inproc_stop_detaches_local_callers(void **state)
+{
+	/* Stop waits for the in-process calls running, then the client is
+	 * back on nng (and fails like any call to a stopped server). */
+	(void) state;
+	fixture	    f = { 0 };
+	hearth_err  err;
+	const char *out;
+	size_t	    n;
+	pthread_t   th[6];
+	local_arg   args[6];
+	fx_start(&f, "inproc://rpc_test_local_stop", MAX_MSG, MAX_MSG);
+	assert_true(attached(&f));
+	for (int i = 0; i < 6; i++) {
+		args[i] = (local_arg) { &f, 1 };
+		pthread_create(&th[i], NULL, local_pusher, &args[i]);
+	}
+	hearth_rpc_server_stop(f.srv);
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		assert_true(args[i].rc == 0 || args[i].rc == HEARTH_EUNAVAIL ||
+		    args[i].rc == HEARTH_ETIMEDOUT);
+	}
+	int rc = call(&f, HEARTH_RPC_PING, "late", now_ms() + 200, &out, &n,
+	    &err);
+	assert_true(rc == HEARTH_EUNAVAIL || rc == HEARTH_ETIMEDOUT);
+	fx_stop(&f);
+}
+
+static void
+test_rpc_inproc_call_all_runs_local_calls_inline(void **state)
+{
+	(void) state;
+	fixture		   f = { 0 };
+	hearth_rpc_pending p[2];
+	fx_start(&f, "inproc://rpc_test_local_all", MAX_MSG, MAX_MSG);
+	assert_true(attached(&f));
+	memset(p, 0, sizeof(p));
+	p[0] = (hearth_rpc_pending) { .client = f.cli,
+		.method = HEARTH_RPC_PING, .body = (const uint8_t *) "one",
+		.len = 3 };
+	p[1] = (hearth_rpc_pending) { .client = f.cli,
+		.method = HEARTH_RPC_PUSH, .body = (const uint8_t *) "two",
+		.len = 3 };
+	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000 };
+	hearth_rpc_call_all(p, 2, &meta, f.arena);
+	assert_int_equal(p[0].rc, 0);
+	assert_int_equal(p[0].resp_len, strlen("acme|req-9|one"));
+	assert_memory_equal(p[0].resp, "acme|req-9|one", p[0].resp_len);
+	assert_int_equal(p[1].rc, HEARTH_EINVAL);
+	assert_string_equal(p[1].err.msg, "unknown method 1");
+	assert_true(pthread_equal(f.last_thread, pthread_self()));
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -806,6 +978,10 @@ main(void)
 		cmocka_unit_test(test_rpc_call_all_runs_in_parallel),
 		cmocka_unit_test(test_rpc_call_all_unreachable_entry_only),
 		cmocka_unit_test(test_rpc_call_all_mixed_methods),
+		cmocka_unit_test(test_rpc_inproc_push_runs_on_the_callers_thread),
+		cmocka_unit_test(test_rpc_inproc_local_limits),
+		cmocka_unit_test(test_rpc_inproc_stop_detaches_local_callers),
+		cmocka_unit_test(test_rpc_inproc_call_all_runs_local_calls_inline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

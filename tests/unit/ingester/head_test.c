@@ -713,6 +713,81 @@ test_head_stats_and_bytes(void **state)
 	assert_int_equal(st.bytes, 0);
 }
 
+/* Samples are packed per profile (node deltas, values / their gcd):
+ * every value must come back exactly, whatever its size, order, gcd or
+ * repeated stack. */
+static void
+test_head_samples_packed_exactly(void **state)
+{
+	fx		 *f	    = *state;
+	const char *const stacks[] = { "a;c", "a;b", "x", "a;b", "a" };
+	tbatch		  tb;
+	uint64_t	  np, ns;
+	tb_init(&tb, f->a, stacks, 5);
+	/* Out of node order, a repeated stack index (1) and a repeated
+	 * stack (3 = 1), values with gcd 10^7. */
+	const uint32_t s1[] = { 2, 1, 0, 1, 3, 4 };
+	const int64_t  v1[] = { 50000000, 10000000, 30000000, 20000000,
+		 40000000, 60000000 };
+	tb_profile(&tb, "service_name=p", 1 * MS, s1, v1, 6, 0);
+	/* gcd 1, a value needing a 10-byte varint (2^63 - 2^40 - 8) and a
+	 * zero value (not stored). */
+	const uint32_t s2[] = { 0, 2, 4, 1 };
+	const int64_t  v2[] = { 7, INT64_MAX - (1LL << 40) - 7, 0,
+		 (1LL << 40) };
+	tb_profile(&tb, "service_name=p", 2 * MS, s2, v2, 4, 0);
+	/* One sample: its value is its own unit. */
+	const uint32_t s3[] = { 4 };
+	const int64_t  v3[] = { 6917529027641081856LL };
+	tb_profile(&tb, "service_name=p", 3 * MS, s3, v3, 1, 0);
+	assert_int_equal(tb_push(f->h, "t1", &tb, &np, &ns, &f->err), 0);
+	assert_int_equal(np, 3);
+	assert_int_equal(ns, 6 + 3 + 1);
+	ASSERT_STR_FREE(tree_of(f, "t1", "{service_name=\"p\"}", 1, 1),
+	    "a 60000000\na;b 70000000\na;c 30000000\nx 50000000");
+	ASSERT_STR_FREE(tree_of(f, "t1", "{service_name=\"p\"}", 2, 2),
+	    "a;b 1099511627776\na;c 7\nx 9223370937343148024");
+	ASSERT_STR_FREE(tree_of(f, "t1", "{service_name=\"p\"}", 3, 3),
+	    "a 6917529027641081856");
+	/* Totals (series) are kept beside the packed samples. */
+	ASSERT_STR_FREE(series_of(f, "{}", 0, 3, 1, NULL, 0),
+	    "{} 1:210000000/1 2:9223372036854775807/1 "
+	    "3:6917529027641081856/1");
+}
+
+/* A profile long enough for the packing's quicksort (more than 16
+ * samples), stacks in scrambled order with repeats. */
+static void
+test_head_samples_packed_long_profile(void **state)
+{
+	fx	   *f = *state;
+	const char *stacks[40];
+	char	    names[40][8];
+	uint32_t    st[300];
+	int64_t	    v[300], want[40] = { 0 };
+	tbatch	    tb;
+	uint64_t    np, ns;
+	for (int i = 0; i < 40; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%02d", i);
+		stacks[i] = names[i];
+	}
+	tb_init(&tb, f->a, stacks, 40);
+	for (uint32_t i = 0; i < 300; i++) {
+		st[i] = (i * 37 + 11) % 40;
+		v[i]  = 3 * (int64_t) (i % 7 + 1);
+		want[st[i]] += v[i];
+	}
+	tb_profile(&tb, "service_name=q", 5 * MS, st, v, 300, 0);
+	assert_int_equal(tb_push(f->h, "t1", &tb, &np, &ns, &f->err), 0);
+	assert_int_equal(ns, 300);
+	char   expect[2048];
+	size_t o = 0;
+	for (int i = 0; i < 40; i++)
+		o += (size_t) snprintf(expect + o, sizeof(expect) - o, "%s%s %lld",
+		    i ? "\n" : "", names[i], (long long) want[i]);
+	ASSERT_STR_FREE(tree_of(f, "t1", "{service_name=\"q\"}", 0, 9), expect);
+}
+
 static void
 count_tenant(void *ctx, const char *tenant, const hearth_head_stats *st)
 {
@@ -1069,6 +1144,8 @@ main(void)
 		T(test_head_validation_rejects_and_stores_nothing),
 		T(test_head_duplicate_profile_id_counted_once),
 		T(test_head_stats_and_bytes),
+		T(test_head_samples_packed_exactly),
+		T(test_head_samples_packed_long_profile),
 		T(test_head_tenants_are_isolated),
 		T(test_head_shared_prefixes_stored_once),
 		T(test_head_zero_values_and_empty_stack),

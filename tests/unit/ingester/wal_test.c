@@ -8,16 +8,22 @@
 #include "kv.h"
 #include "wal.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 /* ---- fixture: a fresh RocksDB in a temporary directory ---------------- */
 
 typedef struct fx {
 	char            dir[64];
+	char            wdir[80]; /* dir/wal: the segments */
 	hearth_kv      *kv;
 	hearth_wal     *wal;
 	hearth_metrics *m;
@@ -46,7 +52,7 @@ fx_open(fx *f, hearth_wal_sync sync)
 {
 	fx_open_kv(f);
 	assert_int_equal(
-	    hearth_wal_open(f->kv, sync, f->m, &f->wal, &f->err), 0);
+	    hearth_wal_open(f->kv, f->wdir, sync, f->m, &f->wal, &f->err), 0);
 }
 
 static void
@@ -64,6 +70,7 @@ setup(void **state)
 	fx *f = calloc(1, sizeof(*f));
 	strcpy(f->dir, "/tmp/hearth-wal-test-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->wdir, sizeof(f->wdir), "%s/wal", f->dir);
 	f->m   = hearth_metrics_new();
 	f->a   = hearth_arena_new(0);
 	*state = f;
@@ -103,7 +110,8 @@ collect(void *ctx, uint64_t seq, const char *tenant, const uint8_t *push,
 		return hearth_err_set(
 		    err, HEARTH_EINVAL, "stop at %zu", s->stop_at);
 	assert_true(s->n < MAX_SEEN);
-	assert_true(len < sizeof(s->push[0]));
+	if (len >= sizeof(s->push[0])) /* long pushes: the head only */
+		len = sizeof(s->push[0]) - 1;
 	s->seq[s->n] = seq;
 	snprintf(s->tenant[s->n], sizeof(s->tenant[0]), "%s", tenant);
 	if (len > 0) /* an empty push decodes as NULL */
@@ -131,6 +139,7 @@ trim(fx *f, uint64_t seq)
 	hearth_wal_trim(f->wal, b, seq);
 	assert_int_equal(hearth_kv_write(f->kv, b, 1, &f->err), 0);
 	hearth_kv_batch_free(b);
+	hearth_wal_trimmed(f->wal, seq);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -247,8 +256,8 @@ test_wal_corrupt_record_is_named(void **state)
 	hearth_kv_batch_put(b, HEARTH_KV_WAL, key, 8, "\x0a\x64xx", 4);
 	assert_int_equal(hearth_kv_write(f->kv, b, 1, &f->err), 0);
 	hearth_kv_batch_free(b);
-	assert_int_equal(hearth_wal_open(f->kv, HEARTH_WAL_SYNC_ALWAYS, NULL,
-	                     &f->wal, &f->err),
+	assert_int_equal(hearth_wal_open(f->kv, f->wdir,
+	                     HEARTH_WAL_SYNC_ALWAYS, NULL, &f->wal, &f->err),
 	    0);
 	assert_int_equal(hearth_wal_last_seq(f->wal), 7);
 	seen s = { 0 };
@@ -267,34 +276,222 @@ test_wal_bad_key_refuses_to_open(void **state)
 	hearth_kv_batch_put(b, HEARTH_KV_WAL, "abc", 3, "x", 1);
 	assert_int_equal(hearth_kv_write(f->kv, b, 1, &f->err), 0);
 	hearth_kv_batch_free(b);
-	assert_int_equal(hearth_wal_open(f->kv, HEARTH_WAL_SYNC_ALWAYS, NULL,
-	                     &f->wal, &f->err),
+	assert_int_equal(hearth_wal_open(f->kv, f->wdir,
+	                     HEARTH_WAL_SYNC_ALWAYS, NULL, &f->wal, &f->err),
 	    HEARTH_ECORRUPT);
 	assert_string_equal(f->err.msg,
 	    "wal: a record key is 3 bytes, want 8: the storage directory "
 	    "holds something that is not hearth's");
 }
 
+/* Names of the segment files, sorted; returns how many. */
+static size_t
+segments(fx *f, char names[][32], size_t max)
+{
+	DIR	      *d = opendir(f->wdir);
+	struct dirent *de;
+	size_t	       n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && n < max)
+			snprintf(names[n++], 32, "%.31s", de->d_name);
+	closedir(d);
+	qsort(names, n, 32, (int (*)(const void *, const void *)) strcmp);
+	return n;
+}
+
+static size_t
+file_size(fx *f, const char *name)
+{
+	char	    p[160];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", f->wdir, name);
+	assert_int_equal(stat(p, &st), 0);
+	return (size_t) st.st_size;
+}
+
+static void
+file_edit(fx *f, const char *name, size_t truncate_to, long flip_at)
+{
+	char p[160];
+	snprintf(p, sizeof(p), "%s/%s", f->wdir, name);
+	int fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	if (flip_at >= 0) {
+		uint8_t b;
+		assert_int_equal(pread(fd, &b, 1, flip_at), 1);
+		b ^= 0x40;
+		assert_int_equal(pwrite(fd, &b, 1, flip_at), 1);
+	} else {
+		assert_int_equal(ftruncate(fd, (off_t) truncate_to), 0);
+	}
+	close(fd);
+}
+
 static void
 test_wal_records_hold_tenant_and_push(void **state)
 {
-	fx *f = *state;
+	fx     *f = *state;
+	char	names[8][32];
+	uint8_t want[24 + 4 + 7], got[sizeof(want)];
 	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
 	append(f, "acme", "payload", 1);
-	/* The stored value is exactly WalRecord{tenant, push}. */
-	uint8_t key[8], *v;
-	size_t  vl;
-	hearth_wal_key_encode(1, key);
-	assert_int_equal(hearth_kv_get(f->kv, HEARTH_KV_WAL, key, 8, f->a, &v,
-	                     &vl, &f->err),
+	/* One segment, named after its first sequence, holding exactly
+	 * seq | tenant_len | push_len | check | tenant | push (LE). */
+	assert_int_equal(segments(f, names, 8), 1);
+	assert_string_equal(names[0], "0000000000000001.wal");
+	assert_int_equal(file_size(f, names[0]), sizeof(want));
+	memset(want, 0, sizeof(want));
+	want[0]	 = 1;
+	want[8]	 = 4;
+	want[12] = 7;
+	uint64_t h = XXH3_64bits(want, 16);
+	h	   = XXH3_64bits_withSeed("acme", 4, h);
+	h	   = XXH3_64bits_withSeed("payload", 7, h);
+	for (int i = 0; i < 8; i++)
+		want[16 + i] = (uint8_t) (h >> (8 * i));
+	memcpy(want + 24, "acme", 4);
+	memcpy(want + 28, "payload", 7);
+	char p[160];
+	snprintf(p, sizeof(p), "%s/%s", f->wdir, names[0]);
+	FILE *fp = fopen(p, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(got, 1, sizeof(got), fp), sizeof(got));
+	fclose(fp);
+	assert_memory_equal(got, want, sizeof(want));
+}
+
+static void
+test_wal_torn_tail_is_dropped(void **state)
+{
+	fx  *f = *state;
+	char names[8][32];
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	append(f, "t", "first", 1);
+	append(f, "t", "second", 2);
+	append(f, "t", "third", 3);
+	fx_close(f);
+	/* A kill in the middle of the third record's write. */
+	assert_int_equal(segments(f, names, 8), 1);
+	file_edit(f, names[0], file_size(f, names[0]) - 2, -1);
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	/* 3 was never whole: it is handed out again, in a new segment. */
+	assert_int_equal(hearth_wal_last_seq(f->wal), 2);
+	seen s = { 0 };
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, NULL, &f->err), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.push[1], "second");
+	append(f, "t", "again", 3);
+	fx_close(f);
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, NULL, &f->err), 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.seq[2], 3);
+	assert_string_equal(s.push[2], "again");
+}
+
+static void
+test_wal_damaged_record_ends_its_segment(void **state)
+{
+	fx  *f = *state;
+	char names[8][32];
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	append(f, "t", "a", 1);
+	append(f, "t", "b", 2);
+	fx_close(f);
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	append(f, "t", "c", 3);
+	fx_close(f);
+	/* Flip a bit in record 2's push: its check fails, the rest of the
+	 * first segment is ignored, the next segment still replays. */
+	assert_int_equal(segments(f, names, 8), 2);
+	file_edit(f, names[0], 0, (long) (2 * (24 + 1 + 1) - 1));
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	seen s = { 0 };
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, NULL, &f->err), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.seq[0], 1);
+	assert_int_equal(s.seq[1], 3);
+	assert_int_equal(hearth_wal_last_seq(f->wal), 3);
+}
+
+static void
+test_wal_segments_roll_and_trim_deletes_them(void **state)
+{
+	fx	*f = *state;
+	char	 names[64][32], body[1001];
+	uint64_t seq;
+	fx_open(f, HEARTH_WAL_SYNC_INTERVAL);
+	hearth_wal_set_segment_bytes(f->wal, 4096);
+	memset(body, 'x', 1000);
+	body[1000] = '\0';
+	for (uint64_t i = 1; i <= 10; i++)
+		append(f, "t", body, i);
+	/* 4 records (4 x 1026 bytes) reach 4096: a new segment each 4. */
+	assert_int_equal(segments(f, names, 64), 3);
+	assert_string_equal(names[0], "0000000000000001.wal");
+	assert_string_equal(names[1], "0000000000000005.wal");
+	assert_string_equal(names[2], "0000000000000009.wal");
+	/* Trim 6: the first segment (1..4) goes, 5..8 holds 7 and 8. */
+	trim(f, 6);
+	assert_int_equal(segments(f, names, 64), 2);
+	assert_string_equal(names[0], "0000000000000005.wal");
+	seen s = { 0 };
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, NULL, &f->err), 0);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(s.seq[0], 7);
+	fx_close(f);
+	fx_open(f, HEARTH_WAL_SYNC_INTERVAL);
+	memset(&s, 0, sizeof(s));
+	uint64_t n = 0;
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, &n, &f->err), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(s.seq[0], 7);
+	assert_int_equal(s.seq[3], 10);
+	/* Trim everything: only the segment started by this open stays,
+	 * and the next append starts a new one (the current one held only
+	 * trimmed records). */
+	append(f, "t", "y", 11);
+	trim(f, 11);
+	assert_int_equal(segments(f, names, 64), 1);
+	assert_string_equal(names[0], "000000000000000c.wal");
+	assert_int_equal(file_size(f, names[0]), 0);
+	assert_int_equal(hearth_wal_append(f->wal, "t", (const uint8_t *) "z",
+			     1, f->a, &seq, &f->err),
 	    0);
-	assert_int_equal(vl, 2 + 4 + 2 + 7);
-	assert_memory_equal(v,
-	    "\x0a\x04"
-	    "acme"
-	    "\x12\x07"
-	    "payload",
-	    vl);
+	assert_int_equal(seq, 12);
+	assert_int_equal(hearth_wal_sync_now(f->wal, &f->err), 0);
+	fx_close(f);
+	fx_open(f, HEARTH_WAL_SYNC_INTERVAL);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, &s, NULL, &f->err), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.seq[0], 12);
+}
+
+static void
+test_wal_unwritable_dir_fails_open_with_the_path(void **state)
+{
+	fx *f = *state;
+	fx_open_kv(f);
+	/* A file where the directory should be. */
+	FILE *fp = fopen(f->wdir, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(hearth_wal_open(f->kv, f->wdir,
+			     HEARTH_WAL_SYNC_ALWAYS, NULL, &f->wal, &f->err),
+	    HEARTH_EIO);
+	char want[160];
+	snprintf(want, sizeof(want), "wal: cannot read %s: Not a directory",
+	    f->wdir);
+	assert_string_equal(f->err.msg, want);
 }
 
 static void
@@ -303,14 +500,14 @@ test_wal_metrics_count_records_bytes_and_syncs(void **state)
 	fx        *f = *state;
 	hearth_buf out;
 	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
-	append(f, "acme", "payload", 1); /* 15 bytes, see above */
-	append(f, "acme", "x", 2);       /* 9 bytes */
+	append(f, "acme", "payload", 1); /* 35 bytes, see above */
+	append(f, "acme", "x", 2);       /* 29 bytes */
 	hearth_buf_init(&out);
 	assert_int_equal(hearth_metrics_write(f->m, &out), 0);
 	assert_non_null(
 	    strstr(out.data, "\nhearth_ingester_wal_records_total 2\n"));
 	assert_non_null(
-	    strstr(out.data, "\nhearth_ingester_wal_bytes_total 24\n"));
+	    strstr(out.data, "\nhearth_ingester_wal_bytes_total 64\n"));
 	assert_non_null(strstr(out.data,
 	    "\nhearth_ingester_wal_sync_duration_seconds_count 2\n"));
 	hearth_buf_fini(&out);
@@ -390,6 +587,10 @@ main(void)
 		T(test_wal_corrupt_record_is_named),
 		T(test_wal_bad_key_refuses_to_open),
 		T(test_wal_records_hold_tenant_and_push),
+		T(test_wal_torn_tail_is_dropped),
+		T(test_wal_damaged_record_ends_its_segment),
+		T(test_wal_segments_roll_and_trim_deletes_them),
+		T(test_wal_unwritable_dir_fails_open_with_the_path),
 		T(test_wal_metrics_count_records_bytes_and_syncs),
 		T(test_wal_interval_policy_syncs_only_when_dirty),
 		T(test_wal_concurrent_appends_get_distinct_sequences),
