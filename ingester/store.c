@@ -134,8 +134,9 @@ store_metrics(hearth_store *s, hearth_err *err)
 	        NULL);
 	s->m_rejected = hearth_metrics_counter(m,
 	    "hearth_ingester_rejected_pushes_total",
-	    "Pushes refused by the ingester's storage, by reason (head_full: "
-	    "429, wal_error: 5xx, not_ready: 503).",
+	    "Pushes refused by the ingester's storage, by reason (head_full "
+	    "and series_limit: 429, wal_error and no_memory: 5xx, not_ready: "
+	    "503).",
 	    1, reason);
 	s->m_flushing_heads
 	    = hearth_metrics_gauge(m, "hearth_ingester_flushing_heads",
@@ -154,6 +155,22 @@ store_metrics(hearth_store *s, hearth_err *err)
 	if (hearth_metrics_on_collect(m, store_collect, s) != 0)
 		return hearth_err_set(
 		    err, HEARTH_ENOMEM, "store: out of memory");
+	/* Every reason shows as 0 from the start, so rate() and alerts on
+	 * them work before the first event. */
+	static const char *const cut_reasons[]	  = { "time", "size", "replay",
+		   "manual", "shutdown" };
+	static const char *const reject_reasons[] = { "head_full",
+		"wal_error", "not_ready", "series_limit", "no_memory" };
+	for (size_t i = 0; i < sizeof(cut_reasons) / sizeof(*cut_reasons);
+	     i++) {
+		const char *lv[] = { cut_reasons[i] };
+		hearth_metric_add(s->m_cuts, lv, 0);
+	}
+	for (size_t i = 0;
+	     i < sizeof(reject_reasons) / sizeof(*reject_reasons); i++) {
+		const char *lv[] = { reject_reasons[i] };
+		hearth_metric_add(s->m_rejected, lv, 0);
+	}
 	return 0;
 }
 
