@@ -94,6 +94,24 @@ hearth_connect_code_from_err(int code)
 	}
 }
 
+hearth_connect_code
+hearth_connect_code_from_status(int status)
+{
+	switch (status) {
+	case 400:
+		return HEARTH_CONNECT_INVALID_ARGUMENT;
+	case 413:
+	case 429:
+		return HEARTH_CONNECT_RESOURCE_EXHAUSTED;
+	case 503:
+		return HEARTH_CONNECT_UNAVAILABLE;
+	case 504:
+		return HEARTH_CONNECT_DEADLINE_EXCEEDED;
+	default:
+		return HEARTH_CONNECT_INTERNAL;
+	}
+}
+
 int
 hearth_connect_fail(
     hearth_connect_call *call, hearth_connect_code code, const char *fmt, ...)

@@ -139,6 +139,12 @@ int hearth_connect_fail_err(hearth_connect_call *call, const hearth_err *err);
  * ECORRUPT data_loss; else internal. */
 hearth_connect_code hearth_connect_code_from_err(int code);
 
+/* The HTTP status an ingest path chose -> Connect code, for Connect
+ * endpoints sharing those paths (Push, WriteRaw): 400 invalid_argument;
+ * 413, 429 resource_exhausted; 503 unavailable; 504 deadline_exceeded;
+ * else internal. */
+hearth_connect_code hearth_connect_code_from_status(int status);
+
 /* "invalid_argument", ... ; "unknown" for values outside the enum. */
 const char *hearth_connect_code_name(hearth_connect_code code);
 /* The HTTP status of a code (table above). */

@@ -97,24 +97,6 @@ distributor_push_labels(hearth_connect_call *call, size_t si,
 	return 0;
 }
 
-static hearth_connect_code
-distributor_push_code_from_status(int status)
-{
-	switch (status) {
-	case 400:
-		return HEARTH_CONNECT_INVALID_ARGUMENT;
-	case 413:
-	case 429:
-		return HEARTH_CONNECT_RESOURCE_EXHAUSTED;
-	case 503:
-		return HEARTH_CONNECT_UNAVAILABLE;
-	case 504:
-		return HEARTH_CONNECT_DEADLINE_EXCEEDED;
-	default:
-		return HEARTH_CONNECT_INTERNAL;
-	}
-}
-
 /* One RawSample: decode, build, send. *budget is what is left of the
  * request's decompressed-bytes limit. */
 static int
@@ -220,7 +202,7 @@ distributor_push_sample(hearth_distributor *d, hearth_connect_call *call,
 	        d, tenant, res.push, call->arena, now, &status, &err)
 	    != 0)
 		return hearth_connect_fail(call,
-		    distributor_push_code_from_status(status),
+		    hearth_connect_code_from_status(status),
 		    "series %zu sample %zu: %s", si, k, err.msg);
 	hearth_metric_add(d->m_profiles, tl, (double) res.profiles);
 	hearth_metric_add(d->m_samples, tl, (double) res.samples);

@@ -19,24 +19,6 @@ parca_now_ns(void)
 	return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static hearth_connect_code
-parca_code(int status)
-{
-	switch (status) {
-	case 400:
-		return HEARTH_CONNECT_INVALID_ARGUMENT;
-	case 413:
-	case 429:
-		return HEARTH_CONNECT_RESOURCE_EXHAUSTED;
-	case 503:
-		return HEARTH_CONNECT_UNAVAILABLE;
-	case 504:
-		return HEARTH_CONNECT_DEADLINE_EXCEEDED;
-	default:
-		return HEARTH_CONNECT_INTERNAL;
-	}
-}
-
 /* The series labels of series si (parca.h): as sent, service_name from
  * job when absent. */
 static int
@@ -129,7 +111,7 @@ parca_handle(void *ctx, hearth_connect_call *call, const ProtobufCMessage *req,
 				                  : "invalid");
 				hearth_distributor_limit_hit(d, tenant, &err);
 				return hearth_connect_fail(call,
-				    parca_code(status),
+				    hearth_connect_code_from_status(status),
 				    "series %zu sample %zu: %s", i, k,
 				    err.msg);
 			}
@@ -142,7 +124,7 @@ parca_handle(void *ctx, hearth_connect_call *call, const ProtobufCMessage *req,
 		        d, tenant, acc.push, call->arena, now, &status, &err)
 		    != 0)
 			return hearth_connect_fail(
-			    call, parca_code(status), "%s", err.msg);
+			    call, hearth_connect_code_from_status(status), "%s", err.msg);
 		hearth_metric_add(d->m_profiles, tl, (double) acc.profiles);
 		hearth_metric_add(d->m_samples, tl, (double) acc.samples);
 	}

@@ -57,7 +57,8 @@ typedef struct fanout_hold {
 	uint64_t count;
 	uint64_t digest;
 	uint32_t member; /* index in the view */
-	uint32_t assigned; /* 0 no, 1 whole window, 2 partial ids */
+	uint32_t assigned; /* 0 no, 1 whole window, 2 partial ids, 3 none */
+	int	 conflict; /* the window's holders disagree */
 	const ProtobufCBinaryData *ids; /* partial: the ids to merge */
 	size_t			   n_ids;
 	const ProtobufCBinaryData *held; /* IDS answer: what it holds */
@@ -359,6 +360,8 @@ fanout_assign_whole(fanout_hold *h, size_t n)
 			    .assigned = 1;
 		} else {
 			conflicts++;
+			for (size_t k = i; k < j; k++)
+				h[k].conflict = 1;
 		}
 		i = j;
 	}
@@ -389,17 +392,8 @@ fanout_assign_ids(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 		ir.start_ms = sr->start_ms;
 		ir.end_ms   = sr->end_ms;
 		size_t cap  = 0;
-		for (size_t i = 0; i < n;) {
-			size_t j = i, mine = 0, dis = 0;
-			for (; j < n && h[j].fp == h[i].fp && h[j].w == h[i].w;
-			     j++) {
-				mine |= h[j].member == m;
-				dis |= h[j].count != h[i].count ||
-				    h[j].digest != h[i].digest;
-			}
-			cap += mine && dis;
-			i = j;
-		}
+		for (size_t k = 0; k < n; k++)
+			cap += h[k].member == m && h[k].conflict;
 		if (cap == 0)
 			continue;
 		ir.wanted = hearth_arena_alloc(f->a, cap * sizeof(*ir.wanted));
@@ -407,23 +401,14 @@ fanout_assign_ids(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 		    cap * sizeof(*ws));
 		if (ir.wanted == NULL || ws == NULL)
 			return fanout_nomem(err);
-		for (size_t i = 0; i < n;) {
-			size_t j = i, mine = 0, dis = 0;
-			for (; j < n && h[j].fp == h[i].fp && h[j].w == h[i].w;
-			     j++) {
-				mine |= h[j].member == m;
-				dis |= h[j].count != h[i].count ||
-				    h[j].digest != h[i].digest;
-			}
-			if (mine && dis) {
-				Hearth__Ingester__WindowIds *w =
-				    &ws[ir.n_wanted];
-				hearth__ingester__window_ids__init(w);
-				w->fp			     = h[i].fp;
-				w->window_start_ms	     = h[i].w;
-				ir.wanted[ir.n_wanted++] = w;
-			}
-			i = j;
+		for (size_t k = 0; k < n; k++) {
+			if (h[k].member != m || !h[k].conflict)
+				continue;
+			Hearth__Ingester__WindowIds *w = &ws[ir.n_wanted];
+			hearth__ingester__window_ids__init(w);
+			w->fp		   = h[k].fp;
+			w->window_start_ms = h[k].w;
+			ir.wanted[ir.n_wanted++] = w;
 		}
 		lens[n_ask] = hearth__ingester__ids_request__get_packed_size(&ir);
 		bodies[n_ask] = hearth_arena_alloc(f->a, lens[n_ask]);
@@ -466,17 +451,13 @@ fanout_assign_ids(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 			    sizeof(ProtobufCBinaryData), fanout_id_cmp);
 		}
 	}
-	/* Split each disagreeing window: fullest holder whole, then each
-	 * next one only the ids not taken yet. */
+	/* Split each disagreeing window: the fullest holder its ids, then
+	 * each next one only the ids not taken yet. */
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
-		int    dis = 0;
-		while (j < n && h[j].fp == h[i].fp && h[j].w == h[i].w) {
-			dis |= h[j].count != h[i].count ||
-			    h[j].digest != h[i].digest;
+		while (j < n && h[j].fp == h[i].fp && h[j].w == h[i].w)
 			j++;
-		}
-		if (!dis) {
+		if (!h[i].conflict) {
 			i = j;
 			continue;
 		}

@@ -84,10 +84,10 @@ function firstAtOrAfter(lv, t) {
 export function walkLevels(levels, visit) {
 	if (levels.length === 0) return;
 	const stack = [];
-	const todo = [];
-	for (let i = levels[0].n - 1; i >= 0; i--) todo.push(0, i);
-	while (todo.length > 0) {
-		const i = todo.pop(), k = todo.pop();
+	const pending = [];
+	for (let i = levels[0].n - 1; i >= 0; i--) pending.push(0, i);
+	while (pending.length > 0) {
+		const i = pending.pop(), k = pending.pop();
 		if (k < 0) { // leaving a node
 			stack.pop();
 			continue;
@@ -95,14 +95,14 @@ export function walkLevels(levels, visit) {
 		const lv = levels[k];
 		if (k > 0) stack.push(lv.name[i]);
 		const descend = visit(k, i, stack) !== false;
-		if (k > 0) todo.push(-1, 0);
+		if (k > 0) pending.push(-1, 0);
 		if (!descend || k + 1 >= levels.length) continue;
 		const next = levels[k + 1];
 		const x0 = lv.x[i], x1 = x0 + lv.total[i];
 		const first = firstAtOrAfter(next, x0);
 		let last = first;
 		while (last < next.n && next.x[last] < x1) last++;
-		for (let j = last - 1; j >= first; j--) todo.push(k + 1, j);
+		for (let j = last - 1; j >= first; j--) pending.push(k + 1, j);
 	}
 }
 
