@@ -70,14 +70,22 @@ def setUpModule():
     global DIR, BASE, ENV, FRONT, UP
     if shutil.which("prometheus") is None:
         raise h.HearthError("prometheus not found: apt-get install prometheus (scripts/install-deps.sh --test)")
-    DIR = tempfile.mkdtemp(prefix="hearth-lab-")
-    BASE = pick_base()
-    ENV = dict(os.environ, HEARTH_BIN=os.path.abspath(h.hearth_bin()), HEARTH_BASE_PORT=str(BASE),
-               HEARTH_LAB_SCRAPE_INTERVAL="1s", HEARTH_READY_TIMEOUT=str(int(60 * SLOW)),
-               HEARTH_LAB_DEMO="1", HEARTH_LAB_DEMO_INTERVAL="1s")
-    t0 = time.monotonic()
-    UP = lab("up")
-    sys.stderr.write("\n  lab.sh up: rc %d in %.1f s\n" % (UP.returncode, time.monotonic() - t0))
+    # A port picked free can be taken by a test running beside this one
+    # before the lab binds it: then try again on other ports (3 times).
+    for _attempt in range(3):
+        DIR = tempfile.mkdtemp(prefix="hearth-lab-")
+        BASE = pick_base()
+        ENV = dict(os.environ, HEARTH_BIN=os.path.abspath(h.hearth_bin()), HEARTH_BASE_PORT=str(BASE),
+                   HEARTH_LAB_SCRAPE_INTERVAL="1s", HEARTH_READY_TIMEOUT=str(int(60 * SLOW)),
+                   HEARTH_LAB_DEMO="1", HEARTH_LAB_DEMO_INTERVAL="1s")
+        t0 = time.monotonic()
+        UP = lab("up")
+        sys.stderr.write("\n  lab.sh up: rc %d in %.1f s\n" % (UP.returncode, time.monotonic() - t0))
+        if UP.returncode == 0 or "Address in use" not in UP.stderr:
+            break
+        sys.stderr.write("  a port was taken meanwhile; again on other ports\n")
+        lab("down")
+        shutil.rmtree(DIR, ignore_errors=True)
     if UP.returncode != 0:
         sys.stderr.write(UP.stderr[-4000:] + "\n")
         lab("down")
