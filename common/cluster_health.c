@@ -83,7 +83,7 @@ cluster_ping_all(hearth_cluster *c)
 		p[i].method = HEARTH_RPC_PING;
 	}
 	hearth_rpc_meta meta = { "", "ring-ping",
-		cluster_now_ms() + c->cfg.heartbeat_timeout_ms };
+		cluster_now_ms() + c->cfg.heartbeat_timeout_ms, NULL };
 	hearth_arena_reset(c->arena);
 	hearth_rpc_call_all(p, v->n, &meta, c->arena);
 	double active = 0, joining = 0, unhealthy = 0;

@@ -111,6 +111,16 @@ const hearth_config_row hearth_config_rows[] = {
   DUR(ingester.retention_interval_ms), "1m",
   "How often blocks past -limits.retention-period are deleted.",
   1, INT64_MAX, NULL, 0 },
+{ "ingester.delta_max_series", "ingester.delta-max-series",
+  INT(ingester.delta_max_series), "100000",
+  "Most series whose cumulative allocation profiles (Push, __name__ "
+  "memory, alloc_*) the ingester turns into deltas at once; beyond it the "
+  "least recently pushed one is forgotten and its next profile only seeds "
+  "again (not stored).", 1, 100000000, NULL, 0 },
+{ "ingester.delta_idle_timeout", "ingester.delta-idle-timeout",
+  DUR(ingester.delta_idle_timeout_ms), "1h",
+  "Forget the delta state of a series not pushed for this long; its next "
+  "profile only seeds again (not stored).", 1000, INT64_MAX, NULL, 0 },
 { "rpc.max_message_bytes", "rpc.max-message-bytes",
   INT(rpc.max_message_bytes), "67108864",
   "Largest internal RPC message in bytes, either direction.",

@@ -67,6 +67,8 @@ typedef struct hearth_config {
 		int64_t max_head_bytes;
 		int64_t compaction_interval_ms;
 		int64_t retention_interval_ms;
+		int64_t delta_max_series;
+		int64_t delta_idle_timeout_ms;
 	} ingester;
 	struct {
 		int64_t max_message_bytes;

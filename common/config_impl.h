@@ -38,7 +38,7 @@ typedef struct hearth_config_row {
 } hearth_config_row;
 
 /* Checked against the table with a static assertion in config.c. */
-#define HEARTH_CONFIG_N_ROWS 63
+#define HEARTH_CONFIG_N_ROWS 65
 
 extern const hearth_config_row hearth_config_rows[HEARTH_CONFIG_N_ROWS];
 

@@ -184,10 +184,11 @@ pprof_loc_resolve(pprof_conv *c, uint32_t lpos)
 }
 
 /* Collect the grouping labels of sample si into c->labels (model.md §3
- * step 3); checks every string index the labels use. */
+ * step 3) and its span id into *span (0 = none); checks every string
+ * index the labels use. */
 static int
 pprof_sample_labels(pprof_conv *c, size_t si,
-    const Perftools__Profiles__Sample *s, size_t *n_out)
+    const Perftools__Profiles__Sample *s, size_t *n_out, uint64_t *span)
 {
 	pprof_ctx *ctx = c->ctx;
 	size_t     n   = 0;
@@ -216,9 +217,20 @@ pprof_sample_labels(pprof_conv *c, size_t si,
 			continue;
 		const char *key = ctx->strings[lb->key];
 		/* profile_id is renamed to span_id, and span_id/trace_id
-		 * stay on samples only: none of the three groups. */
-		if (strcmp(key, "trace_id") == 0 || strcmp(key, "span_id") == 0
-		    || strcmp(key, "profile_id") == 0)
+		 * stay on samples only: none of the three groups. A span id
+		 * goes to the upload's span rows (the last valid one when a
+		 * sample has several); a value that is not 1-16 hex digits
+		 * is no span (upload.h hearth_upload_span_parse). Trace ids
+		 * are not kept. */
+		if (strcmp(key, "span_id") == 0
+		    || strcmp(key, "profile_id") == 0) {
+			uint64_t v;
+			if (hearth_upload_span_parse(ctx->strings[lb->str], &v)
+			    == 0)
+				*span = v;
+			continue;
+		}
+		if (strcmp(key, "trace_id") == 0)
 			continue;
 		c->labels[n].name  = key;
 		c->labels[n].value = ctx->strings[lb->str];
@@ -345,8 +357,9 @@ pprof_convert_sample(pprof_conv *c, size_t si)
 		    "(max_profile_stacktrace_sample_labels, actual: %zu, "
 		    "limit: %zu)",
 		    s->n_label, max_labels);
-	size_t n_labels = 0;
-	if ((rc = pprof_sample_labels(c, si, s, &n_labels)) != 0)
+	size_t   n_labels = 0;
+	uint64_t span     = 0;
+	if ((rc = pprof_sample_labels(c, si, s, &n_labels, &span)) != 0)
 		return rc;
 
 	/* Normalisation (model.md §9.3). A dropped sample is still fully
@@ -376,8 +389,8 @@ pprof_convert_sample(pprof_conv *c, size_t si)
 	            c->b, c->frames, nf, &stack, ctx->err))
 	        != 0)
 		return rc;
-	return hearth_upload_builder_add(
-	    c->b, c->labels, n_labels, stack, s->value, ctx->err);
+	return hearth_upload_builder_add_span(
+	    c->b, c->labels, n_labels, stack, span, s->value, ctx->err);
 }
 
 static int

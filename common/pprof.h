@@ -31,7 +31,10 @@
  * value, or with all values zero, is dropped (counted in the result).
  * Only string labels (str != 0) are kept, with non-empty key and value;
  * key "profile_id" is renamed to "span_id", and "trace_id"/"span_id" are
- * left out of the grouping labels (they identify spans, not series).
+ * left out of the grouping labels (they identify spans, not series). A
+ * span_id value of 1 to 16 hex digits becomes the sample's span id in the
+ * upload's span rows (upload.h); any other value is ignored as a span (no
+ * 16-hex-digit span selector could match it). trace_id is dropped.
  * Samples with equal stacks and labels are summed by the builder.
  *
  * spy_name adjustments (ingest-http.md §5.3; NULL or any other name: none):

@@ -239,7 +239,7 @@ rpc_handle(rpc_worker *w, nng_msg *m, Hearth__Rpc__Response *out,
 		return hearth_err_set(err, HEARTH_ETIMEDOUT,
 		    "rpc: deadline exceeded before the request was handled");
 	hearth_rpc_meta meta = { rq->tenant, rq->request_id,
-		rq->deadline_unix_ms };
+		rq->deadline_unix_ms, NULL };
 	int rc = s->h(s->hctx, rq->method, &meta, rq->body.data, rq->body.len,
 	    w->arena, &w->resp, err);
 	if (rc < 0) {
@@ -724,8 +724,8 @@ hearth_rpc_call(hearth_rpc_client *c, uint32_t method,
 
 	*resp	  = NULL;
 	*resp_len = 0;
-	if (rpc_local_call(c, method, meta, body, len, arena, resp, resp_len,
-		err, &rc))
+	if (rpc_local_call(c, method, meta, body, len, NULL, arena, resp,
+		resp_len, err, &rc))
 		return rc;
 	if ((rc = rpc_client_gone(c, 250, err)) != 0)
 		return rc;
@@ -958,7 +958,8 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 		hearth_rpc_pending *p = &calls[i];
 		if (p->client->link != NULL &&
 		    !rpc_local_call(p->client, p->method, meta, p->body, p->len,
-			arena, &p->resp, &p->resp_len, &p->err, &p->rc))
+			p->decoded, arena, &p->resp, &p->resp_len, &p->err,
+			&p->rc))
 			rpc_async_launch(&as[i], p, meta);
 	}
 	/* Every launched aio has a timeout (the deadline) or waits for its

@@ -145,6 +145,7 @@ void rpc_local_client_free(hearth_rpc_client *c);
  * reports it; 0 when the call must go through nng. */
 int rpc_local_call(hearth_rpc_client *c, uint32_t method,
     const hearth_rpc_meta *meta, const uint8_t *body, size_t len,
+    const void *decoded,
     hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
     hearth_err *err, int *rc);
 

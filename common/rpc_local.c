@@ -379,13 +379,13 @@ rpc_local_outcome(hearth_rpc_client *c, hearth_rpc_server *s,
 static int
 rpc_local_run(hearth_rpc_client *c, hearth_rpc_server *s, uint32_t method,
     const hearth_rpc_meta *meta, const uint8_t *body, size_t len,
-    hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
+    const void *decoded, hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
     hearth_err *err)
 {
 	Hearth__Rpc__Request rq	      = HEARTH__RPC__REQUEST__INIT;
 	int64_t		     deadline = meta != NULL ? meta->deadline_unix_ms : 0;
 	int		     expired, rc = 0;
-	hearth_rpc_meta	     hm = { "", "", deadline };
+	hearth_rpc_meta	     hm = { "", "", deadline, decoded };
 	if (meta != NULL && meta->tenant != NULL)
 		hm.tenant = meta->tenant;
 	if (meta != NULL && meta->request_id != NULL)
@@ -434,7 +434,7 @@ rpc_local_run(hearth_rpc_client *c, hearth_rpc_server *s, uint32_t method,
 int
 rpc_local_call(hearth_rpc_client *c, uint32_t method,
     const hearth_rpc_meta *meta, const uint8_t *body, size_t len,
-    hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
+    const void *decoded, hearth_arena *arena, const uint8_t **resp, size_t *resp_len,
     hearth_err *err, int *rc)
 {
 	/* Only methods whose handlers are short: the caller gets control
@@ -449,8 +449,8 @@ rpc_local_call(hearth_rpc_client *c, uint32_t method,
 		return 0;
 	*resp	  = NULL;
 	*resp_len = 0;
-	*rc = rpc_local_run(c, s, method, meta, body, len, arena, resp,
-	    resp_len, err);
+	*rc = rpc_local_run(c, s, method, meta, body, len, decoded, arena,
+	    resp, resp_len, err);
 	rpc_local_leave(c);
 	return 1;
 }

@@ -30,6 +30,14 @@ typedef struct upload_group {
 	size_t               cap_rows;
 	uint32_t            *row_slots; /* row index + 1, 0 = empty */
 	size_t               n_row_slots;
+	/* span rows: (stack, span id) -> row, same scheme as the rows */
+	uint32_t *span_stacks;
+	uint64_t *span_ids;
+	int64_t  *span_values;
+	size_t    n_span_rows;
+	size_t    cap_span_rows;
+	uint32_t *span_slots;
+	size_t    n_span_slots;
 } upload_group;
 
 typedef struct upload_sort_label {
@@ -478,19 +486,11 @@ upload_row_hash(uint32_t stack_id)
 	return (size_t) (((uint64_t) stack_id * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
-int
-hearth_upload_builder_add(hearth_upload_builder *b,
-    const hearth_upload_label *labels, size_t n_labels, uint32_t stack_id,
+/* Add values to the row of stack_id in g (summed when it exists). */
+static int
+upload_row_add(hearth_upload_builder *b, upload_group *g, uint32_t stack_id,
     const int64_t *values, hearth_err *err)
 {
-	HEARTH_ASSERT(stack_id < b->n_stacks);
-	HEARTH_ASSERT(n_labels == 0 || labels != NULL);
-	for (size_t t = 0; t < b->n_types; t++)
-		HEARTH_ASSERT(values[t] >= 0);
-	upload_group *g  = NULL;
-	int           rc = upload_group_find(b, labels, n_labels, &g, err);
-	if (rc != 0)
-		return rc;
 	size_t n_types = b->n_types;
 	if (g->n_row_slots > 0) {
 		size_t mask = g->n_row_slots - 1;
@@ -549,6 +549,156 @@ hearth_upload_builder_add(hearth_upload_builder *b,
 	return 0;
 }
 
+static inline size_t
+upload_span_hash(uint32_t stack_id, uint64_t span_id)
+{
+	return (size_t) XXH3_64bits_withSeed(&span_id, sizeof(span_id),
+	    stack_id);
+}
+
+/* Add values to the span row of (stack_id, span_id) in g. The row of
+ * stack_id was just given the same values without overflowing, and span
+ * rows are a part of it (invariant 4), so these sums cannot overflow. */
+static int
+upload_span_add(hearth_upload_builder *b, upload_group *g, uint32_t stack_id,
+    uint64_t span_id, const int64_t *values, hearth_err *err)
+{
+	size_t n_types = b->n_types;
+	size_t h       = upload_span_hash(stack_id, span_id);
+	if (g->n_span_slots > 0) {
+		size_t mask = g->n_span_slots - 1;
+		for (size_t j = h & mask;; j = (j + 1) & mask) {
+			uint32_t e = g->span_slots[j];
+			if (e == 0)
+				break;
+			if (g->span_stacks[e - 1] != stack_id
+			    || g->span_ids[e - 1] != span_id)
+				continue;
+			int64_t *v
+			    = g->span_values + (size_t) (e - 1) * n_types;
+			for (size_t t = 0; t < n_types; t++)
+				v[t] += values[t];
+			return 0;
+		}
+	}
+	if ((g->n_span_rows + 1) * 2 > g->n_span_slots) {
+		size_t    ns = g->n_span_slots ? g->n_span_slots * 2 : 16;
+		uint32_t *sl = upload_slots_new(b, ns);
+		if (sl == NULL)
+			return upload_nomem(b, err);
+		for (size_t i = 0; i < g->n_span_rows; i++) {
+			size_t j = upload_span_hash(
+			               g->span_stacks[i], g->span_ids[i])
+			    & (ns - 1);
+			while (sl[j] != 0)
+				j = (j + 1) & (ns - 1);
+			sl[j] = (uint32_t) (i + 1);
+		}
+		g->span_slots   = sl;
+		g->n_span_slots = ns;
+	}
+	if (g->n_span_rows + 1 > g->cap_span_rows) {
+		size_t c1 = g->cap_span_rows, c2 = g->cap_span_rows;
+		size_t c3 = g->cap_span_rows * n_types;
+		if (upload_grow(b, (void **) &g->span_stacks, &c1,
+		        g->n_span_rows + 1, sizeof(uint32_t))
+		        != 0
+		    || upload_grow(b, (void **) &g->span_ids, &c2, c1,
+		           sizeof(uint64_t))
+		        != 0
+		    || upload_grow(b, (void **) &g->span_values, &c3,
+		           c1 * n_types, sizeof(int64_t))
+		        != 0)
+			return upload_nomem(b, err);
+		g->cap_span_rows = c1;
+	}
+	size_t r          = g->n_span_rows++;
+	g->span_stacks[r] = stack_id;
+	g->span_ids[r]    = span_id;
+	memcpy(
+	    g->span_values + r * n_types, values, n_types * sizeof(int64_t));
+	size_t mask = g->n_span_slots - 1;
+	size_t j    = h & mask;
+	while (g->span_slots[j] != 0)
+		j = (j + 1) & mask;
+	g->span_slots[j] = (uint32_t) (r + 1);
+	return 0;
+}
+
+int
+hearth_upload_builder_add_span(hearth_upload_builder *b,
+    const hearth_upload_label *labels, size_t n_labels, uint32_t stack_id,
+    uint64_t span_id, const int64_t *values, hearth_err *err)
+{
+	HEARTH_ASSERT(stack_id < b->n_stacks);
+	HEARTH_ASSERT(n_labels == 0 || labels != NULL);
+	for (size_t t = 0; t < b->n_types; t++)
+		HEARTH_ASSERT(values[t] >= 0);
+	upload_group *g  = NULL;
+	int           rc = upload_group_find(b, labels, n_labels, &g, err);
+	if (rc == 0)
+		rc = upload_row_add(b, g, stack_id, values, err);
+	if (rc == 0 && span_id != 0)
+		rc = upload_span_add(b, g, stack_id, span_id, values, err);
+	return rc;
+}
+
+int
+hearth_upload_builder_add(hearth_upload_builder *b,
+    const hearth_upload_label *labels, size_t n_labels, uint32_t stack_id,
+    const int64_t *values, hearth_err *err)
+{
+	return hearth_upload_builder_add_span(
+	    b, labels, n_labels, stack_id, 0, values, err);
+}
+
+int
+hearth_upload_span_parse(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t   n = 0;
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
+		int  d = c >= '0' && c <= '9' ? c - '0'
+		    : c >= 'a' && c <= 'f'     ? c - 'a' + 10
+		    : c >= 'A' && c <= 'F'     ? c - 'A' + 10
+		                               : -1;
+		if (d < 0 || n == 16)
+			return -1;
+		v = v << 4 | (uint64_t) d;
+	}
+	if (n == 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Drop the all-zero rows of n rows of n_types values (stacks[] and, when
+ * not NULL, spans[] parallel), keeping the order; returns the count. */
+static size_t
+upload_compact(uint32_t *stacks, uint64_t *spans, int64_t *values,
+    size_t n, size_t n_types)
+{
+	size_t m = 0;
+	for (size_t r = 0; r < n; r++) {
+		const int64_t *v    = values + r * n_types;
+		bool           zero = true;
+		for (size_t t = 0; t < n_types && zero; t++)
+			zero = v[t] == 0;
+		if (zero)
+			continue;
+		if (m != r) {
+			stacks[m] = stacks[r];
+			if (spans != NULL)
+				spans[m] = spans[r];
+			memmove(values + m * n_types, v,
+			    n_types * sizeof(int64_t));
+		}
+		m++;
+	}
+	return m;
+}
+
 int
 hearth_upload_builder_finish(
     hearth_upload_builder *b, hearth_upload **out, hearth_err *err)
@@ -569,21 +719,9 @@ hearth_upload_builder_finish(
 		/* Compact in place: drop rows whose summed values are all
 		 * zero (they carry no information and would make empty
 		 * series). Order of the remaining rows is kept. */
-		size_t m = 0;
-		for (size_t r = 0; r < g->n_rows; r++) {
-			const int64_t *v    = g->values + r * n_types;
-			bool           zero = true;
-			for (size_t t = 0; t < n_types && zero; t++)
-				zero = v[t] == 0;
-			if (zero)
-				continue;
-			if (m != r) {
-				g->stacks[m] = g->stacks[r];
-				memmove(g->values + m * n_types, v,
-				    n_types * sizeof(int64_t));
-			}
-			m++;
-		}
+		size_t m
+		    = upload_compact(g->stacks, NULL, g->values, g->n_rows,
+		        n_types);
 		if (m == 0)
 			continue; /* a group with no rows is no series */
 		hearth_upload_group *ug = &u->groups[u->n_groups++];
@@ -592,6 +730,13 @@ hearth_upload_builder_finish(
 		ug->stacks              = g->stacks;
 		ug->values              = g->values;
 		ug->n_rows              = m;
+		/* A span row is a part of a row (invariant 4): all-zero span
+		 * rows go too, and a dropped row leaves only zero ones. */
+		ug->n_span_rows = upload_compact(g->span_stacks, g->span_ids,
+		    g->span_values, g->n_span_rows, n_types);
+		ug->span_stacks = g->span_stacks;
+		ug->span_ids    = g->span_ids;
+		ug->span_values = g->span_values;
 	}
 	u->strings        = b->strings;
 	u->string_lens    = b->string_lens;

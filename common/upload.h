@@ -14,10 +14,18 @@
  *                  its own series. Within a group a stack appears at most
  *                  once (values are summed) and rows whose values are all
  *                  zero are dropped; values are >= 0.
+ *   span rows      per group, a side table of the samples that carried a
+ *                  span id (pprof label span_id, or profile_id renamed):
+ *                  (stack, span id, values) summed per (stack, span id),
+ *                  all-zero rows dropped. They are a breakdown of the
+ *                  group's rows, not extra samples: a sample with a span
+ *                  id is added to both, so totals read only the rows.
  *
  * Invariants: (1) stack_off[0] == 0, stack_off[n_stacks] == n_frames;
  * (2) every frame id < n_strings and != 0; (3) group row r has values
- * values[r * n_sample_types .. +n_sample_types).
+ * values[r * n_sample_types .. +n_sample_types), span row r likewise in
+ * span_values; (4) span ids are != 0, and for every stack and sample type
+ * the span rows' values sum to at most the group row's value.
  *
  * Ownership: everything lives in the arena passed to the builder; an upload
  * is request-scoped and dies with the arena.
@@ -42,6 +50,10 @@ typedef struct hearth_upload_group {
 	uint32_t	    *stacks; /* n_rows stack ids */
 	int64_t		    *values; /* n_rows * n_sample_types */
 	size_t		     n_rows;
+	uint32_t	    *span_stacks; /* n_span_rows stack ids */
+	uint64_t	    *span_ids;	  /* n_span_rows, != 0 */
+	int64_t		    *span_values; /* n_span_rows * n_sample_types */
+	size_t		     n_span_rows;
 } hearth_upload_group;
 
 typedef struct hearth_upload_type {
@@ -101,6 +113,19 @@ int hearth_upload_builder_stack(hearth_upload_builder *b,
 int hearth_upload_builder_add(hearth_upload_builder *b,
     const hearth_upload_label *labels, size_t n_labels, uint32_t stack_id,
     const int64_t *values, hearth_err *err);
+/* hearth_upload_builder_add with the sample's span id (0 = none: then it
+ * is exactly _add). A span id also adds the values to the group's span
+ * row of (stack_id, span_id). */
+int hearth_upload_builder_add_span(hearth_upload_builder *b,
+    const hearth_upload_label *labels, size_t n_labels, uint32_t stack_id,
+    uint64_t span_id, const int64_t *values, hearth_err *err);
+/* A span id label value: 1 to 16 hex digits (either case) parsed as a
+ * big-endian number into *out (so "00000000000000ab" and "ab" are the
+ * same span). 0 when valid, -1 otherwise (empty, more than 16 digits or
+ * not hex): the caller then treats the sample as having no span, since
+ * no span selector (16 hex digits) could name such a value. "0" parses to
+ * 0, which is "no span" too. */
+int hearth_upload_span_parse(const char *s, uint64_t *out);
 /* Produce the upload. All-zero rows are dropped, and so are groups left
  * with no rows. The caller then fills sample_types, period and times (the
  * builder leaves them zero/empty, period_type/unit ""). */

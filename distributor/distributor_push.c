@@ -19,6 +19,14 @@
  * RawSample.ID is not used as the profile id (a fresh random id per stored
  * profile, as on /ingest: a client that reuses ids must not lose data).
  *
+ * Server-side delta (model.md §5): a series without __delta__="false"
+ * and not renamed from godeltaprof_ (which upstream marks
+ * __delta__="false") has its profiles of __name__ memory and __type__
+ * alloc_objects / alloc_space sent with SeriesProfile.delta = true; the
+ * ingester keeps the per-series state and stores differences
+ * (ingester/delta.h), since distributors are stateless and a series may
+ * go through any of them.
+ *
  * Errors: validation (labels, pprof, timestamps, per-profile limits) →
  * invalid_argument 400 (model.md §4: Push answers 400 where /ingest
  * answers 422); more than ingestion_body_limit_mb decompressed in one
@@ -49,10 +57,13 @@ distributor_push_now_ns(void)
 
 /* The series labels of one RawProfileSeries, ready for
  * hearth_ingest_build_upload: control labels dropped, defaults and the
- * godeltaprof rename applied. */
+ * godeltaprof rename applied. *may_delta: 0 when the series opted out of
+ * the server-side delta (__delta__="false", or a godeltaprof_ name, which
+ * upstream's relabel rule gives __delta__="false"). */
 static int
 distributor_push_labels(hearth_connect_call *call, size_t si,
-    const Push__V1__RawProfileSeries *s, hearth_label **out, size_t *n_out)
+    const Push__V1__RawProfileSeries *s, hearth_label **out, size_t *n_out,
+    int *may_delta)
 {
 	hearth_label *ls
 	    = hearth_arena_calloc(call->arena, s->n_labels + 3, sizeof(*ls));
@@ -60,11 +71,15 @@ distributor_push_labels(hearth_connect_call *call, size_t si,
 		return hearth_connect_fail(call,
 		    HEARTH_CONNECT_RESOURCE_EXHAUSTED,
 		    "request memory limit reached");
-	size_t n = 0;
+	size_t n   = 0;
+	*may_delta = 1;
 	for (size_t i = 0; i < s->n_labels; i++) {
 		const Types__V1__LabelPair *p = s->labels[i];
 		if (p == NULL || p->name == NULL)
 			continue;
+		if (strcmp(p->name, "__delta__") == 0 && p->value != NULL
+		    && strcmp(p->value, "false") == 0)
+			*may_delta = 0;
 		if (strcmp(p->name, "__delta__") == 0
 		    || strcmp(p->name, "__otel__") == 0
 		    || strcmp(p->name, "__order__") == 0
@@ -87,6 +102,7 @@ distributor_push_labels(hearth_connect_call *call, size_t si,
 		ls[n++].value = "unknown_service";
 	}
 	if (strncmp(name, "godeltaprof_", 12) == 0 && name[12] != '\0') {
+		*may_delta    = 0;
 		ls[n].name    = "__name_replaced__";
 		ls[n++].value = name;
 		ls[n].name    = "__name__";
@@ -97,12 +113,37 @@ distributor_push_labels(hearth_connect_call *call, size_t si,
 	return 0;
 }
 
+/* Mark the profiles the ingester turns from cumulative into deltas
+ * (model.md §5): __name__ memory with __type__ alloc_objects or
+ * alloc_space, the final labels of each profile. */
+static void
+distributor_push_mark_delta(Hearth__Ingester__PushRequest *push)
+{
+	for (size_t b = 0; b < push->n_batches; b++)
+		for (size_t i = 0; i < push->batches[b]->n_profiles; i++) {
+			Hearth__Ingester__SeriesProfile *sp
+			    = push->batches[b]->profiles[i];
+			const char *name = NULL, *type = NULL;
+			for (size_t j = 0; j < sp->n_labels; j++) {
+				const char *ln = sp->labels[j]->name;
+				if (strcmp(ln, "__name__") == 0)
+					name = sp->labels[j]->value;
+				else if (strcmp(ln, "__type__") == 0)
+					type = sp->labels[j]->value;
+			}
+			sp->delta = name != NULL && type != NULL
+			    && strcmp(name, "memory") == 0
+			    && (strcmp(type, "alloc_objects") == 0
+			        || strcmp(type, "alloc_space") == 0);
+		}
+}
+
 /* One RawSample: decode, build, send. *budget is what is left of the
  * request's decompressed-bytes limit. */
 static int
 distributor_push_sample(hearth_distributor *d, hearth_connect_call *call,
     const char *tenant, size_t si, size_t k, const Push__V1__RawSample *rs,
-    const hearth_label *ls, size_t n, size_t *budget)
+    const hearth_label *ls, size_t n, int may_delta, size_t *budget)
 {
 	hearth_limits        tenant_limits;
 	const hearth_limits *lim = &tenant_limits;
@@ -197,6 +238,8 @@ distributor_push_sample(hearth_distributor *d, hearth_connect_call *call,
 	}
 	if (res.push == NULL)
 		return 0;
+	if (may_delta)
+		distributor_push_mark_delta(res.push);
 	int status;
 	if (hearth_distributor_send(
 	        d, tenant, res.push, call->arena, now, &status, &err)
@@ -236,13 +279,16 @@ distributor_push_handle(void *ctx, hearth_connect_call *call,
 		const Push__V1__RawProfileSeries *s  = r->series[i];
 		hearth_label                     *ls = NULL;
 		size_t                            n  = 0;
-		if ((rc = distributor_push_labels(call, i, s, &ls, &n)) != 0) {
+		int                               may_delta = 1;
+		if ((rc = distributor_push_labels(call, i, s, &ls, &n,
+		         &may_delta))
+		    != 0) {
 			hearth_distributor_reject(d, tenant, "invalid_labels");
 			return rc;
 		}
 		for (size_t k = 0; k < s->n_samples; k++)
 			if ((rc = distributor_push_sample(d, call, tenant, i,
-			         k, s->samples[k], ls, n, &budget))
+			         k, s->samples[k], ls, n, may_delta, &budget))
 			    != 0)
 				return rc;
 	}

@@ -62,13 +62,19 @@ repl_place_profile(const hearth_cluster_view *v, const uint8_t *healthy,
 }
 
 /* The request for member m: every batch that has a profile for it, with
- * only those profiles. Batches without one are left out. */
+ * only those profiles. Batches without one are left out. *msg is the
+ * request, *buf / *len its encoding (all arena memory). */
 static int
 repl_build(const Hearth__Ingester__PushRequest *push,
-    repl_place *const *placed, uint32_t m, hearth_arena *a, uint8_t **buf,
-    size_t *len, hearth_err *err)
+    repl_place *const *placed, uint32_t m, hearth_arena *a,
+    const Hearth__Ingester__PushRequest **msg, uint8_t **buf, size_t *len,
+    hearth_err *err)
 {
-	Hearth__Ingester__PushRequest req = HEARTH__INGESTER__PUSH_REQUEST__INIT;
+	Hearth__Ingester__PushRequest *rq = hearth_arena_alloc(a, sizeof(*rq));
+	if (rq == NULL)
+		goto nomem;
+	hearth__ingester__push_request__init(rq);
+	Hearth__Ingester__PushRequest req = *rq;
 	req.batches = hearth_arena_alloc(a,
 	    (push->n_batches ? push->n_batches : 1) * sizeof(*req.batches));
 	if (req.batches == NULL)
@@ -100,6 +106,8 @@ repl_build(const Hearth__Ingester__PushRequest *push,
 	if (*buf == NULL)
 		goto nomem;
 	hearth__ingester__push_request__pack(&req, *buf);
+	*rq  = req;
+	*msg = rq;
 	return 0;
 nomem:
 	return hearth_err_set(err, HEARTH_ELIMIT,
@@ -252,17 +260,20 @@ hearth_distributor_replicate(hearth_distributor *d, const char *tenant,
 		calls[i].client = v->members[used[i]]->client;
 		calls[i].method = HEARTH_RPC_PUSH;
 		if (one_set) {
-			calls[i].body = packed;
-			calls[i].len  = packed_len;
+			calls[i].body	 = packed;
+			calls[i].len	 = packed_len;
+			calls[i].decoded = push;
 			continue;
 		}
-		uint8_t *buf = NULL;
-		size_t	 len = 0;
-		if ((rc = repl_build(push, placed, used[i], a, &buf, &len,
+		const Hearth__Ingester__PushRequest *msg = NULL;
+		uint8_t				    *buf = NULL;
+		size_t				     len = 0;
+		if ((rc = repl_build(push, placed, used[i], a, &msg, &buf, &len,
 			 err)) != 0)
 			goto out;
-		calls[i].body = buf;
-		calls[i].len  = len;
+		calls[i].body	 = buf;
+		calls[i].len	 = len;
+		calls[i].decoded = msg;
 	}
 	int *call_of = hearth_arena_alloc(a, v->n * sizeof(*call_of));
 	if (call_of == NULL) {

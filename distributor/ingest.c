@@ -134,6 +134,40 @@ ingest_printf(hearth_arena *a, const char *fmt, const char *a1,
 	return p;
 }
 
+/* The group's span rows with a value for sample type t into sp's span_*
+ * columns (upload.h: a side table the ingester keeps for span queries). */
+static int
+ingest_span_rows(hearth_arena *a, const hearth_upload *u,
+    const hearth_upload_group *grp, size_t t,
+    Hearth__Ingester__SeriesProfile *sp, hearth_err *err)
+{
+	size_t nt = u->n_sample_types, rows = 0;
+	for (size_t r = 0; r < grp->n_span_rows; r++)
+		rows += grp->span_values[r * nt + t] > 0;
+	if (rows == 0)
+		return 0;
+	uint32_t *stacks = hearth_arena_alloc(a, rows * sizeof(*stacks));
+	uint64_t *ids	 = hearth_arena_alloc(a, rows * sizeof(*ids));
+	int64_t	 *vals	 = hearth_arena_alloc(a, rows * sizeof(*vals));
+	if (stacks == NULL || ids == NULL || vals == NULL)
+		return hearth_err_set(err, HEARTH_ELIMIT,
+		    "request memory limit reached");
+	size_t k = 0;
+	for (size_t r = 0; r < grp->n_span_rows; r++) {
+		int64_t v = grp->span_values[r * nt + t];
+		if (v <= 0)
+			continue;
+		stacks[k] = grp->span_stacks[r];
+		ids[k]	  = grp->span_ids[r];
+		vals[k++] = v;
+	}
+	sp->n_span_stacks = sp->n_span_ids = sp->n_span_values = rows;
+	sp->span_stacks				  = stacks;
+	sp->span_ids				  = ids;
+	sp->span_values				  = vals;
+	return 0;
+}
+
 /*
  * Build SeriesProfiles for every (group, sample type) of the upload. The
  * shape's labels are the series labels; group labels join them unless a
@@ -286,6 +320,8 @@ ingest_series(hearth_arena *a, const hearth_limits *limits,
 			sp->stacks	   = stacks;
 			sp->n_values	   = rows;
 			sp->values	   = vals;
+			if (ingest_span_rows(a, u, grp, t, sp, err) != 0)
+				return err->code;
 			sp->time_nanos	   = shape->time_ns;
 			sp->duration_nanos = shape->duration_ns;
 			sp->id.len	   = 16;

@@ -33,7 +33,9 @@
  *     values, or a one-element array of those) become pprof string
  *     labels, which become series labels as on every route; a link
  *     becomes the labels span_id (16 hex digits, 8-byte ids) and trace_id
- *     (32 hex digits, 16-byte ids), which pprof.h keeps out of the series;
+ *     (32 hex digits, 16-byte ids), which pprof.h keeps out of the series
+ *     (the span id becomes the sample's span row, upload.h; the trace id
+ *     is dropped);
  *  5. __name__: sample type samples/count with period type
  *     cpu/nanoseconds and a period > 0 → sample type cpu/nanoseconds, values ×
  *     period, "process_cpu" (the eBPF profiler); off_cpu/nanoseconds (or

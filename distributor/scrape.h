@@ -59,6 +59,8 @@
  * the scrape's start time with duration = the time since the previous
  * scrape. Keys are 128-bit XXH3 hashes of the key's text; a collision
  * (probability about n²/2^129 for n keys) would mix two stacks' baselines.
+ * A profile with cumulative types keeps no span rows (upload.h): per-span
+ * values cannot be diffed, a span ends between two scrapes.
  *
  * Status: `GET /targets` (HTML; JSON with Accept: application/json or
  * ?format=json) and the metrics hearth_scrape_up, _duration_seconds,

@@ -181,6 +181,11 @@ hearth_scrape_delta_apply(hearth_scrape_delta *d, hearth_upload *u,
 			}
 		}
 	}
+	/* Span rows hold the cumulative values of this scrape alone: they
+	 * cannot be diffed per span (a span ends between two scrapes), so a
+	 * delta profile keeps none. */
+	for (size_t g = 0; g < u->n_groups; g++)
+		u->groups[g].n_span_rows = 0;
 	delta_table_fini(&d->t);
 	d->t      = nt;
 	d->seeded = 1;

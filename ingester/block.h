@@ -13,6 +13,9 @@
  *              <tenant>\0<id>\0s<series: u32 BE><chunk: u32 BE>  Samples of
  *                                     one 10-minute chunk: profile ids, per
  *                                     profile ascending (node, value)
+ *              <tenant>\0<id>\0S<series><chunk>       Span rows of the
+ *                                     same profiles (only series with span
+ *                                     rows; Header.span_counts)
  *              <tenant>\0<id>\0m<series><chunk>       Minute rollup chunk
  *              <tenant>\0<id>\0H<series>              Hour rollup
  *                                     (rollups: level >= 1; node sums per
@@ -164,6 +167,14 @@ int hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
     const hearth_selector *sel, const hearth_dedup *filter,
     int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
     hearth_fgtree *out, hearth_err *err);
+/* hearth_head_select_span_tree over the tenant's blocks: the span rows
+ * (key kind 'S' above) of the wanted spans, never rollups; contract and
+ * errors of select_tree. Blocks written before span rows existed add
+ * nothing. */
+int hearth_blocks_select_span_tree(hearth_blocks *bs, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    const hearth_head_spans *spans, int64_t start_ms, int64_t end_ms,
+    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err);
 int hearth_blocks_select_series(hearth_blocks *bs, const char *tenant,
     const hearth_selector *sel, const hearth_dedup *filter,
     int64_t start_ms, int64_t end_ms,

@@ -46,7 +46,8 @@ block_key(uint8_t *out, const char *tenant, uint64_t id, int kind,
 	if (kind != BLOCK_KEY_HEADER)
 		for (int i = 3; i >= 0; i--)
 			out[n++] = (uint8_t) (series >> (8 * i));
-	if (kind == BLOCK_KEY_SAMPLES || kind == BLOCK_KEY_MINUTES)
+	if (kind == BLOCK_KEY_SAMPLES || kind == BLOCK_KEY_MINUTES ||
+	    kind == BLOCK_KEY_SPANS)
 		for (int i = 3; i >= 0; i--)
 			out[n++] = (uint8_t) (chunk >> (8 * i));
 	return n;
@@ -113,6 +114,8 @@ block_enc_fini(block_enc *e)
 	free(e->u32);
 	free(e->u64);
 	free(e->i64);
+	free(e->u32b);
+	free(e->u64b);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -371,6 +374,7 @@ block_dec_samples(const block_hdr *h, uint32_t s, uint32_t lo,
 		 m->n_nodes, m->values, m->n_values, m->scale, h->n_nodes,
 		 "samples", err)) != 0)
 		return rc;
+	memset(sd, 0, sizeof(*sd)); /* no span rows: block_dec_spans */
 	sd->n_profiles = np;
 	sd->times      = h->times + hs->first + lo;
 	sd->totals     = h->totals + hs->first + lo;

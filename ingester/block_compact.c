@@ -342,6 +342,12 @@ typedef struct cmp_buf {
 	size_t	     cap_counts, cap_nodes;
 	int64_t	    *values;
 	size_t	     cap_values;
+	/* span rows (block_sdata), soff like off */
+	size_t	    *soff;
+	uint32_t    *scounts, *snodes;
+	uint64_t    *sids;
+	int64_t	    *svalues;
+	size_t	     cap_soff, cap_scounts, cap_snodes, cap_sids, cap_svalues;
 } cmp_buf;
 
 static void
@@ -356,6 +362,11 @@ cmp_buf_fini(cmp_buf *cb)
 	free(cb->counts);
 	free(cb->nodes);
 	free(cb->values);
+	free(cb->soff);
+	free(cb->scounts);
+	free(cb->snodes);
+	free(cb->sids);
+	free(cb->svalues);
 }
 
 /* Series s of src, chunk by chunk, as one sdata in arena a. */
@@ -387,6 +398,19 @@ cmp_read_series(cmp_ctx *c, const cmp_src *src, uint32_t s, hearth_arena *a,
 		if (rc == 0)
 			rc = block_dec_samples(h, s, lo, hi, v, vl, a, dctx,
 			    &parts[n_parts], err);
+		if (rc == 0 && hs->n_span_rows > 0) {
+			/* Span rows: one 'S' value per samples chunk. */
+			kl = block_key(key, src->b->tenant, src->b->id,
+			    BLOCK_KEY_SPANS, s, chunk);
+			rc = hearth_kv_get(c->bs->kv, HEARTH_KV_BLOCKS, key,
+			    kl, a, &v, &vl, err);
+			if (rc == HEARTH_ENOTFOUND)
+				rc = hearth_err_set(err, HEARTH_ECORRUPT,
+				    "span rows chunk %u missing", chunk);
+			if (rc == 0)
+				rc = block_dec_spans(h, lo, hi, v, vl, a, dctx,
+				    &parts[n_parts], err);
+		}
 		if (rc != 0)
 			break;
 		ns += parts[n_parts].n_samples;
@@ -421,7 +445,10 @@ cmp_read_series(cmp_ctx *c, const cmp_src *src, uint32_t s, hearth_arena *a,
 			k += pt->n_samples;
 		}
 		*out = (block_sdata) { np, h->times + hs->first,
-			h->totals + hs->first, ids, counts, ns, nodes, values };
+			h->totals + hs->first, ids, counts, ns, nodes, values,
+			NULL, 0, NULL, NULL, NULL };
+		if (block_span_join(parts, n_parts, a, out) != 0)
+			rc = hearth_err_set(err, HEARTH_ENOMEM, "out of memory");
 	}
 	free(parts);
 	return rc;
@@ -434,7 +461,7 @@ cmp_merge_series(cmp_ctx *c, const cmp_series *s, hearth_arena *a,
     ZSTD_DCtx *dctx, uint8_t *key, cmp_buf *cb, block_sdata *out,
     hearth_err *err)
 {
-	size_t np = 0, ns = 0, no = 0;
+	size_t np = 0, ns = 0, no = 0, nsr = 0;
 	int    has_id = 0, rc;
 	if (BLOCK_GROW(cb->sd, cb->cap_sd, s->n_refs) != 0)
 		goto nomem;
@@ -448,6 +475,8 @@ cmp_merge_series(cmp_ctx *c, const cmp_series *s, hearth_arena *a,
 		np += cb->sd[r].n_profiles;
 		ns += cb->sd[r].n_samples;
 		has_id |= cb->sd[r].ids != NULL;
+		if (cb->sd[r].span_counts != NULL)
+			nsr += cb->sd[r].n_span_rows;
 	}
 	if (np > UINT32_MAX ||
 	    BLOCK_GROW(cb->profs, cb->cap_profs, np) != 0 ||
@@ -457,15 +486,23 @@ cmp_merge_series(cmp_ctx *c, const cmp_series *s, hearth_arena *a,
 	    BLOCK_GROW(cb->ids, cb->cap_ids, np * 16) != 0 ||
 	    BLOCK_GROW(cb->counts, cb->cap_counts, np) != 0 ||
 	    BLOCK_GROW(cb->nodes, cb->cap_nodes, ns + 1) != 0 ||
-	    BLOCK_GROW(cb->values, cb->cap_values, ns + 1) != 0)
+	    BLOCK_GROW(cb->values, cb->cap_values, ns + 1) != 0 ||
+	    BLOCK_GROW(cb->soff, cb->cap_soff, np) != 0 ||
+	    BLOCK_GROW(cb->scounts, cb->cap_scounts, np) != 0 ||
+	    BLOCK_GROW(cb->snodes, cb->cap_snodes, nsr + 1) != 0 ||
+	    BLOCK_GROW(cb->sids, cb->cap_sids, nsr + 1) != 0 ||
+	    BLOCK_GROW(cb->svalues, cb->cap_svalues, nsr + 1) != 0)
 		goto nomem;
 	for (size_t r = 0, k = 0; r < s->n_refs; r++) {
-		size_t o = 0;
-		for (uint32_t p = 0; p < cb->sd[r].n_profiles; p++, k++) {
-			cb->profs[k] = (cmp_prof) { cb->sd[r].times[p],
-				(uint32_t) r, p };
-			cb->off[no++] = o;
-			o += cb->sd[r].counts[p];
+		const block_sdata *sd = &cb->sd[r];
+		size_t		   o = 0, so = 0;
+		for (uint32_t p = 0; p < sd->n_profiles; p++, k++, no++) {
+			cb->profs[k] = (cmp_prof) { sd->times[p], (uint32_t) r,
+				p };
+			cb->off[no]  = o;
+			cb->soff[no] = so;
+			o += sd->counts[p];
+			so += sd->span_counts != NULL ? sd->span_counts[p] : 0;
 		}
 	}
 	qsort(cb->profs, np, sizeof(*cb->profs), cmp_prof_cmp);
@@ -478,7 +515,7 @@ cmp_merge_series(cmp_ctx *c, const cmp_series *s, hearth_arena *a,
 		bases[r] = b;
 		b += cb->sd[r].n_profiles;
 	}
-	size_t k = 0;
+	size_t k = 0, ks = 0;
 	for (size_t i = 0; i < np; i++) {
 		const cmp_prof	  *p  = &cb->profs[i];
 		const block_sdata *sd = &cb->sd[p->ref];
@@ -498,11 +535,24 @@ cmp_merge_series(cmp_ctx *c, const cmp_series *s, hearth_arena *a,
 		cb->counts[i] = (uint32_t) block_sort_samples(cb->nodes + k,
 		    cb->values + k, sd->counts[p->idx]);
 		k += cb->counts[i];
+		/* Span rows likewise: nodes renumbered, so sorted again. */
+		uint32_t sn = sd->span_counts ? sd->span_counts[p->idx] : 0;
+		size_t	 so = cb->soff[bases[p->ref] + p->idx];
+		for (uint32_t j = 0; j < sn; j++) {
+			cb->sids[ks + j]    = sd->span_ids[so + j];
+			cb->snodes[ks + j]  = nm[sd->span_nodes[so + j]];
+			cb->svalues[ks + j] = sd->span_values[so + j];
+		}
+		cb->scounts[i] = (uint32_t) block_span_sort(cb->sids + ks,
+		    cb->snodes + ks, cb->svalues + ks, sn);
+		ks += cb->scounts[i];
 	}
 	if (bases != base)
 		free(bases);
 	*out = (block_sdata) { (uint32_t) np, cb->times, cb->totals,
-		has_id ? cb->ids : NULL, cb->counts, k, cb->nodes, cb->values };
+		has_id ? cb->ids : NULL, cb->counts, k, cb->nodes, cb->values,
+		ks > 0 ? cb->scounts : NULL, ks, cb->sids, cb->snodes,
+		cb->svalues };
 	return 0;
 nomem:
 	return hearth_err_set(err, HEARTH_ENOMEM,

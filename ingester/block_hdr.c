@@ -105,7 +105,8 @@ codec_hdr_series(block_hdr *h, const Hearth__Block__Header *m,
 {
 	size_t ns = m->n_label_counts, nl = 0, np = 0;
 	if (ns >= UINT32_MAX || m->n_profile_counts != ns ||
-	    m->n_sample_counts != ns)
+	    m->n_sample_counts != ns ||
+	    (m->n_span_counts != 0 && m->n_span_counts != ns))
 		return CORRUPT(err, "header: series columns disagree");
 	for (size_t i = 0; i < ns; i++) {
 		nl += m->label_counts[i];
@@ -132,6 +133,8 @@ codec_hdr_series(block_hdr *h, const Hearth__Block__Header *m,
 		hs->first	  = (uint32_t) p;
 		hs->n_profiles	  = m->profile_counts[s];
 		hs->n_samples	  = m->sample_counts[s];
+		/* No column: a block from before span rows, which has none. */
+		hs->n_span_rows = m->n_span_counts != 0 ? m->span_counts[s] : 0;
 		for (uint32_t i = 0; i < hs->n_labels; i++, l++) {
 			uint32_t kn = m->label_names[l], kv = m->label_values[l];
 			if (kn >= h->n_strs || kv >= h->n_strs || kn == 0 ||

@@ -5,8 +5,9 @@
  * postings, selection, time ranges and chunks), block_write.c (writing a
  * block: from a head or from compaction), block_read.c (query context,
  * tree queries), block_series.c (series and label queries),
- * block_compact.c (compaction) and block_retain.c (retention, deletion,
- * open-time cleanup). Include only from ingester/block*.c.
+ * block_compact.c (compaction), block_retain.c (retention, deletion,
+ * open-time cleanup) and block_span.c (span rows: codec, span queries).
+ * Include only from ingester/block*.c.
  *
  * Object graph and lifetimes:
  *
@@ -59,7 +60,10 @@ enum {
 	BLOCK_KEY_HEADER  = 'h',
 	BLOCK_KEY_SAMPLES = 's',
 	BLOCK_KEY_MINUTES = 'm',
-	BLOCK_KEY_HOURS	  = 'H'
+	BLOCK_KEY_HOURS	  = 'H',
+	/* Span rows of a samples chunk (series + chunk, like 's'); only
+	 * for series with span rows, so older blocks have none. */
+	BLOCK_KEY_SPANS = 'S'
 };
 /* Bytes a key needs besides the tenant: \0 id \0 kind series chunk, or
  * the meta prefix "bi\0" + \0 id. */
@@ -105,6 +109,7 @@ typedef struct block_hseries {
 	uint64_t      fp;	  /* hearth_labels_fingerprint(tenant, labels) */
 	uint32_t      first_win; /* first window in block_hdr.win_* */
 	uint32_t      n_win;	 /* distinct dedup windows of its profiles */
+	uint64_t      n_span_rows; /* 0: no 'S' values */
 } block_hseries;
 
 /* Postings: one per distinct label name=value. */
@@ -196,6 +201,13 @@ typedef struct block_sdata {
 	size_t	       n_samples;
 	uint32_t      *nodes;  /* ascending, unique within a profile */
 	int64_t	      *values; /* > 0 */
+	/* Span rows (span_counts NULL: none): per profile, sorted by (span
+	 * id, node), unique pairs, values > 0. */
+	uint32_t      *span_counts; /* span rows per profile */
+	size_t	       n_span_rows;
+	uint64_t      *span_ids; /* != 0 */
+	uint32_t      *span_nodes;
+	int64_t	      *span_values;
 } block_sdata;
 
 /* One rollup: per bucket (ascending), entries sorted by node. */
@@ -278,6 +290,10 @@ typedef struct block_enc {
 	size_t	   u64_cap;
 	int64_t	  *i64;
 	size_t	   i64_cap;
+	uint32_t  *u32b; /* a second column (block_span.c) */
+	size_t	   u32b_cap;
+	uint64_t  *u64b;
+	size_t	   u64b_cap;
 } block_enc;
 
 int  block_enc_init(block_enc *e, int level);
@@ -293,7 +309,7 @@ int block_dec_message(const uint8_t *v, size_t vl,
     ProtobufCMessage **out, hearth_err *err);
 /* Decode the Samples value of series s of h holding its profiles
  * [lo, hi) (one chunk) into sd (arena memory; times and totals point into
- * h). */
+ * h; no span rows). */
 int block_dec_samples(const block_hdr *h, uint32_t s, uint32_t lo,
     uint32_t hi, const uint8_t *v, size_t vl, hearth_arena *a,
     ZSTD_DCtx *dctx, block_sdata *sd, hearth_err *err);
@@ -339,6 +355,7 @@ typedef struct block_rbuf {
 typedef struct block_oseries {
 	uint32_t n_labels, n_profiles;
 	uint64_t n_samples;
+	uint64_t n_span_rows;
 } block_oseries;
 
 typedef struct block_olabel {
@@ -371,6 +388,7 @@ typedef struct block_out {
 	size_t		 n_profs, cap_profs;
 	uint64_t	*digests; /* Header.window_digests */
 	size_t		 n_digests, cap_digests;
+	int		 has_spans; /* a series has span rows */
 	int64_t		 min_ns, max_ns;
 	uint64_t	 bytes, samples;
 } block_out;
@@ -428,6 +446,39 @@ int block_read_check_range(int64_t start_ms, int64_t end_ms, hearth_err *err);
 int block_read_ids(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
     uint32_t lo, uint32_t hi, uint8_t *out, hearth_err *err);
 int block_read_overlaps(const block *b, int64_t start_ms, int64_t end_ms);
+/* The value of key kind/series/chunk of b into c->tmp: BLOCK_RETRY or
+ * HEARTH_ECORRUPT when it is missing (block_read_missing). */
+int block_read_value(block_rctx *c, block *b, int kind, uint32_t s,
+    uint32_t chunk, uint8_t **v, size_t *vl, hearth_err *err);
+/* Prefix an HEARTH_ECORRUPT err with the block and series; returns rc. */
+int block_read_corrupt(const block *b, uint32_t s, int rc, hearth_err *err);
+/* c->sums (h->n_nodes entries) into acc keyed by function name; c->map is
+ * scratch. */
+int block_read_tree_map(block_rctx *c, const block_hdr *h, hearth_fgtree *acc,
+    hearth_err *err);
+
+/* ---- block_span.c ---------------------------------------------------------- */
+
+/* Sort one profile's span rows by (span id, node), summing equal pairs
+ * (saturating); returns the new count. */
+size_t block_span_sort(uint64_t *ids, uint32_t *nodes, int64_t *values,
+    size_t n);
+/* Encode the span rows of sd (span_counts set) as a Spans value into
+ * e->out / e->out_len. HEARTH_ENOMEM. */
+int block_enc_spans(block_enc *e, const block_sdata *sd);
+/* Decode the Spans value of series s of h for its profiles [lo, hi) (one
+ * chunk) into sd's span columns (arena memory). */
+int block_dec_spans(const block_hdr *h, uint32_t lo, uint32_t hi,
+    const uint8_t *v, size_t vl, hearth_arena *a, ZSTD_DCtx *dctx,
+    block_sdata *sd, hearth_err *err);
+/* Write the Spans value of chunk (profiles [p, q) of sd, whose span rows
+ * start at row *row, which is advanced) of series idx into o's batch. */
+int block_out_spans(block_out *o, uint32_t idx, uint32_t chunk,
+    const block_sdata *sd, uint32_t p, uint32_t q, size_t *row);
+/* Concatenate the span columns of parts[0..n) (consecutive chunks of one
+ * series) into out's, in arena a. HEARTH_ENOMEM. */
+int block_span_join(const block_sdata *parts, size_t n, hearth_arena *a,
+    block_sdata *out);
 
 /* ---- block_retain.c ------------------------------------------------------- */
 

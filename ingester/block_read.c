@@ -64,16 +64,16 @@ block_read_hdr(block_rctx *c, block *b, block_hdr **h, hearth_err *err)
 	return rc == HEARTH_ENOTFOUND ? block_read_missing(c, b, "header", err) : rc;
 }
 
-/* The value of key kind/series/chunk of b, in c->tmp. */
-static int
-read_value(block_rctx *c, block *b, int kind, uint32_t s, uint32_t chunk,
-    uint8_t **v, size_t *vl, hearth_err *err)
+int
+block_read_value(block_rctx *c, block *b, int kind, uint32_t s,
+    uint32_t chunk, uint8_t **v, size_t *vl, hearth_err *err)
 {
 	size_t kl = block_key(c->key, b->tenant, b->id, kind, s, chunk);
 	int    rc = hearth_kv_get(c->bs->kv, HEARTH_KV_BLOCKS, c->key, kl,
 	       c->tmp, v, vl, err);
 	if (rc == HEARTH_ENOTFOUND)
 		return block_read_missing(c, b, kind == BLOCK_KEY_SAMPLES ? "samples"
+					  : kind == BLOCK_KEY_SPANS ? "span rows"
 					  : kind == BLOCK_KEY_MINUTES
 					      ? "minute rollup"
 					      : "hour rollup",
@@ -83,8 +83,8 @@ read_value(block_rctx *c, block *b, int kind, uint32_t s, uint32_t chunk,
 	return rc;
 }
 
-static int
-read_corrupt_prefix(const block *b, uint32_t s, int rc, hearth_err *err)
+int
+block_read_corrupt(const block *b, uint32_t s, int rc, hearth_err *err)
 {
 	if (rc == HEARTH_ECORRUPT)
 		hearth_err_prefix(err, "block %s/%llu series %u", b->tenant,
@@ -119,13 +119,13 @@ block_read_ids(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 		block_sdata sd;
 		block_hdr_chunk(h, s, q, &chunk, &a, &z);
 		hearth_arena_reset(c->tmp);
-		int rc = read_value(c, b, BLOCK_KEY_SAMPLES, s, chunk, &v, &vl,
+		int rc = block_read_value(c, b, BLOCK_KEY_SAMPLES, s, chunk, &v, &vl,
 		    err);
 		if (rc == 0)
 			rc = block_dec_samples(h, s, a, z, v, vl, c->tmp,
 			    c->dctx, &sd, err);
 		if (rc != 0)
-			return read_corrupt_prefix(b, s, rc, err);
+			return block_read_corrupt(b, s, rc, err);
 		for (uint32_t end = hi < z ? hi : z; q < end; q++) {
 			uint8_t *dst = out + (size_t) (q - lo) * 16;
 			if (sd.ids != NULL)
@@ -238,13 +238,13 @@ read_tree_raw(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 			block_hdr_chunk(h, s, q, &chunk, &a, &z);
 			if (chunk != have) {
 				hearth_arena_reset(c->tmp);
-				rc = read_value(c, b, BLOCK_KEY_SAMPLES, s,
+				rc = block_read_value(c, b, BLOCK_KEY_SAMPLES, s,
 				    chunk, &v, &vl, err);
 				if (rc == 0)
 					rc = block_dec_samples(h, s, a, z, v, vl,
 					    c->tmp, c->dctx, &sd, err);
 				if (rc != 0)
-					return read_corrupt_prefix(b, s, rc, err);
+					return block_read_corrupt(b, s, rc, err);
 				have = chunk;
 				clo  = a;
 			}
@@ -281,7 +281,7 @@ read_tree_rollup(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 	uint8_t	   *v;
 	size_t	    vl, k = 0;
 	block_rdata rd;
-	int	    rc = read_value(c, b, kind, s, chunk, &v, &vl, err);
+	int	    rc = block_read_value(c, b, kind, s, chunk, &v, &vl, err);
 	if (rc == 0)
 		rc = block_dec_rollup(h, v, vl, c->tmp, c->dctx, &rd, err);
 	if (rc == 0 && rd.width_ms != (kind == BLOCK_KEY_MINUTES
@@ -290,7 +290,7 @@ read_tree_rollup(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 		rc = hearth_err_set(err, HEARTH_ECORRUPT,
 		    "rollup of the wrong width");
 	if (rc != 0)
-		return read_corrupt_prefix(b, s, rc, err);
+		return block_read_corrupt(b, s, rc, err);
 	for (uint32_t i = 0; i < rd.n_buckets; i++) {
 		int64_t t = rd.buckets[i] * rd.width_ms;
 		if (t >= a && t < z &&
@@ -389,8 +389,8 @@ read_tree_partial(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 /* Node sums -> tree, as head_tree_build does: a backward pass marks the
  * nodes on a path to a non-zero sum, a forward pass adds them parents
  * first (block.h invariant (2)). */
-static int
-read_tree_map(block_rctx *c, const block_hdr *h, hearth_fgtree *acc,
+int
+block_read_tree_map(block_rctx *c, const block_hdr *h, hearth_fgtree *acc,
     hearth_err *err)
 {
 	uint32_t nn = h->n_nodes, *map = c->map;
@@ -465,7 +465,7 @@ read_tree_block(block_rctx *c, block *b, const hearth_selector *sel,
 			rc = read_tree_partial(c, b, h, ids[i], &p, ds, err);
 	}
 	if (rc == 0)
-		rc = read_tree_map(c, h, acc, err);
+		rc = block_read_tree_map(c, h, acc, err);
 done:
 	block_hdr_put(h);
 	return rc;

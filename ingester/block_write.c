@@ -289,8 +289,10 @@ block_out_series(block_out *o, const uint32_t *lnames,
 		0)
 		goto nomem;
 	uint32_t idx	 = (uint32_t) o->n_series++;
+	size_t	 n_span = sd->span_counts != NULL ? sd->n_span_rows : 0;
 	o->series[idx] = (block_oseries) { n_labels, sd->n_profiles,
-		sd->n_samples };
+		sd->n_samples, n_span };
+	o->has_spans |= n_span > 0;
 	for (uint32_t i = 0; i < n_labels; i++)
 		o->labels[o->n_labels++] = (block_olabel) { lnames[i],
 			lvalues[i] };
@@ -322,7 +324,7 @@ block_out_series(block_out *o, const uint32_t *lnames,
 	o->samples += sd->n_samples;
 	/* Samples in chunks of BLOCK_CHUNK_MS windows of profile time. */
 	int64_t w0 = block_floor_div(block_ms(sd->times[0]), BLOCK_CHUNK_MS);
-	size_t	off = 0;
+	size_t	off = 0, srow = 0;
 	for (uint32_t p = 0, q; p < sd->n_profiles; p = q) {
 		int64_t w = block_floor_div(block_ms(sd->times[p]),
 		    BLOCK_CHUNK_MS);
@@ -334,7 +336,8 @@ block_out_series(block_out *o, const uint32_t *lnames,
 			n += sd->counts[q];
 		block_sdata part = { q - p, sd->times + p, sd->totals + p,
 			sd->ids != NULL ? sd->ids + (size_t) p * 16 : NULL,
-			sd->counts + p, n, sd->nodes + off, sd->values + off };
+			sd->counts + p, n, sd->nodes + off, sd->values + off,
+			NULL, 0, NULL, NULL, NULL };
 		off += n;
 		if ((rc = block_enc_samples(&o->enc, &part)) != 0)
 			goto nomem;
@@ -342,6 +345,13 @@ block_out_series(block_out *o, const uint32_t *lnames,
 		    BLOCK_KEY_SAMPLES, idx, (uint32_t) (w - w0));
 		block_out_put(o, HEARTH_KV_BLOCKS, o->key, kl, o->enc.out,
 		    o->enc.out_len);
+		/* Every chunk of a series with span rows gets a Spans value
+		 * (maybe empty), so a missing one means what a missing
+		 * samples chunk means. */
+		if (n_span > 0 &&
+		    (rc = block_out_spans(o, idx, (uint32_t) (w - w0), sd, p, q,
+			 &srow)) != 0)
+			goto nomem;
 	}
 	if (o->level > 0 && (rc = write_rollups(o, idx, sd)) != 0)
 		goto nomem;
@@ -360,7 +370,7 @@ write_header(block_out *o, char *const *strs, uint32_t n_strs,
 	size_t ns = o->n_series, nl = o->n_labels, np = o->n_profs;
 	size_t nn = n_nodes > 0 ? n_nodes - 1 : 0;
 	uint32_t *u32 = malloc((2 * nn + 2 * ns + 2 * nl + 1) * sizeof(*u32));
-	uint64_t *u64 = malloc((ns + 2 * np + 1) * sizeof(*u64));
+	uint64_t *u64 = malloc((2 * ns + 2 * np + 1) * sizeof(*u64));
 	int	  rc  = HEARTH_ENOMEM;
 	if (u32 == NULL || u64 == NULL)
 		goto done;
@@ -390,6 +400,12 @@ write_header(block_out *o, char *const *strs, uint32_t n_strs,
 	m.n_time_deltas = m.n_totals = np;
 	m.window_digests   = o->digests;
 	m.n_window_digests = o->n_digests;
+	if (o->has_spans) {
+		m.span_counts	= u64 + ns + 2 * np;
+		m.n_span_counts = ns;
+		for (size_t i = 0; i < ns; i++)
+			m.span_counts[i] = o->series[i].n_span_rows;
+	}
 	for (size_t i = 0; i < nl; i++) {
 		m.label_names[i]  = o->labels[i].name;
 		m.label_values[i] = o->labels[i].value;
@@ -482,6 +498,10 @@ typedef struct write_scratch {
 	size_t	  cap_values;
 	uint32_t *lnames, *lvalues;
 	size_t	  cap_lnames, cap_lvalues;
+	uint32_t *scounts, *snodes; /* span rows */
+	uint64_t *sids;
+	int64_t	 *svalues;
+	size_t	  cap_scounts, cap_snodes, cap_sids, cap_svalues;
 } write_scratch;
 
 static void
@@ -496,6 +516,10 @@ write_scratch_fini(write_scratch *sc)
 	free(sc->values);
 	free(sc->lnames);
 	free(sc->lvalues);
+	free(sc->scounts);
+	free(sc->snodes);
+	free(sc->sids);
+	free(sc->svalues);
 }
 
 static int
@@ -532,6 +556,42 @@ write_prof_cmp(const void *a, const void *b, void *ctx)
 	if (x != y)
 		return x < y ? -1 : 1;
 	return i < j ? -1 : i > j; /* stable: push order among equal times */
+}
+
+/* The span rows of s's profiles in sc->order into sd's span columns,
+ * sorted by (span, node) with equal pairs summed (the head keeps equal
+ * nodes of a span apart; a block does not). */
+static int
+write_head_spans(const head_series *s, write_scratch *sc, block_sdata *sd)
+{
+	uint32_t np = s->n_profiles;
+	size_t	 nr = (size_t) s->n_span_rows + 1, k = 0;
+	if (BLOCK_GROW(sc->scounts, sc->cap_scounts, (size_t) np) != 0 ||
+	    BLOCK_GROW(sc->snodes, sc->cap_snodes, nr) != 0 ||
+	    BLOCK_GROW(sc->sids, sc->cap_sids, nr) != 0 ||
+	    BLOCK_GROW(sc->svalues, sc->cap_svalues, nr) != 0)
+		return HEARTH_ENOMEM;
+	for (uint32_t i = 0; i < np; i++) {
+		const head_profile *pr = &s->profiles[sc->order[i]];
+		head_spans	    it;
+		head_samples	    rows;
+		uint64_t	    span;
+		size_t		    e = k;
+		head_spans_begin(&it, s, pr);
+		while (head_spans_group(&it, &span, &rows))
+			while (head_samples_next(&rows, sc->snodes + e,
+			    sc->svalues + e))
+				sc->sids[e++] = span;
+		sc->scounts[i] = (uint32_t) block_span_sort(sc->sids + k,
+		    sc->snodes + k, sc->svalues + k, e - k);
+		k += sc->scounts[i];
+	}
+	sd->span_counts = sc->scounts;
+	sd->n_span_rows = k;
+	sd->span_ids	= sc->sids;
+	sd->span_nodes	= sc->snodes;
+	sd->span_values = sc->svalues;
+	return 0;
 }
 
 /* The head series' profiles by time, samples by node. */
@@ -575,8 +635,9 @@ write_head_series(const head_series *s, write_scratch *sc, block_sdata *sd)
 		k += sc->counts[i];
 	}
 	*sd = (block_sdata) { np, sc->times, sc->totals,
-		has_id ? sc->ids : NULL, sc->counts, k, sc->nodes, sc->values };
-	return 0;
+		has_id ? sc->ids : NULL, sc->counts, k, sc->nodes, sc->values,
+		NULL, 0, NULL, NULL, NULL };
+	return s->n_span_rows > 0 ? write_head_spans(s, sc, sd) : 0;
 }
 
 /* Labels of s as string ids of t (every label string is interned). */

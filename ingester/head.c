@@ -65,24 +65,31 @@ head_grow(hearth_head *h, head_tenant *t, void *arrp, uint32_t *cap,
 }
 
 int
-head_grow_data(hearth_head *h, head_tenant *t, head_series *s, uint32_t need)
+head_grow_bytes(hearth_head *h, head_tenant *t, uint8_t **data, uint32_t *cap,
+    uint32_t need)
 {
-	if (need <= s->cap_data)
+	if (need <= *cap)
 		return 0;
-	uint64_t nc = (uint64_t) s->cap_data + s->cap_data / 2;
+	uint64_t nc = (uint64_t) *cap + *cap / 2;
 	if (nc < 256)
 		nc = 256;
 	if (nc < need)
 		nc = need;
 	if (nc > UINT32_MAX)
 		nc = UINT32_MAX;
-	uint8_t *p = realloc(s->data, (size_t) nc);
+	uint8_t *p = realloc(*data, (size_t) nc);
 	if (p == NULL)
 		return HEARTH_ENOMEM;
-	s->data = p;
-	head_account(h, t, (ptrdiff_t) (nc - s->cap_data));
-	s->cap_data = (uint32_t) nc;
+	*data = p;
+	head_account(h, t, (ptrdiff_t) (nc - *cap));
+	*cap = (uint32_t) nc;
 	return 0;
+}
+
+int
+head_grow_data(hearth_head *h, head_tenant *t, head_series *s, uint32_t need)
+{
+	return head_grow_bytes(h, t, &s->data, &s->cap_data, need);
 }
 
 void
@@ -329,10 +336,12 @@ head_series_fini(hearth_head *h, head_tenant *t, head_series *s)
 {
 	head_account(h, t,
 	    -(ptrdiff_t) (s->n_labels * sizeof(*s->labels) +
-		s->cap_profiles * sizeof(*s->profiles) + s->cap_data));
+		s->cap_profiles * sizeof(*s->profiles) + s->cap_data +
+		s->cap_span_data));
 	free(s->labels);
 	free(s->profiles);
 	free(s->data);
+	free(s->span_data);
 }
 
 static void

@@ -10,7 +10,10 @@
  *                   labels); each series has sorted interned labels and an
  *                   append-only list of profiles (time, 16-byte id, total,
  *                   a slice of the series' sample arrays of
- *                   (stack node uint32, value int64))
+ *                   (stack node uint32, value int64), and a slice of its
+ *                   span rows (span id uint64, stack node, value): the
+ *                   samples that carried a span id, which the samples
+ *                   include too; only span queries read them)
  *      postings     label name -> value -> ascending series ids
  *
  * Invariants:
@@ -120,6 +123,38 @@ int hearth_head_select_tree(hearth_head *h, const char *tenant,
     const hearth_selector *sel, const hearth_dedup *filter,
     int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
     hearth_fgtree *out, hearth_err *err);
+
+/* A span filter: span ids ascending and unique (n > 0). */
+typedef struct hearth_head_spans {
+	const uint64_t *ids;
+	size_t		n;
+} hearth_head_spans;
+
+/* 1 when id is one of sp's. */
+static inline int
+hearth_head_spans_has(const hearth_head_spans *sp, uint64_t id)
+{
+	size_t lo = 0, hi = sp->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sp->ids[mid] == id)
+			return 1;
+		if (sp->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* hearth_head_select_tree over the span rows instead of the samples:
+ * only the rows whose span id is one of spans' add to out (a profile
+ * pushed without span rows adds nothing). Same selection, time range,
+ * filter and errors. */
+int hearth_head_select_span_tree(hearth_head *h, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    const hearth_head_spans *spans, int64_t start_ms, int64_t end_ms,
+    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err);
 
 /* Time series of profile totals for the series matching sel: one output
  * series per distinct combination of the group_by labels (labels the

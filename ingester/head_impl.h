@@ -65,6 +65,8 @@ typedef struct head_profile {
 	int64_t	 total; /* sum of values, for series queries */
 	uint32_t off;	/* first byte of its samples in the series' data */
 	uint32_t len;	/* samples */
+	uint32_t span_off; /* first byte of its span rows in span_data */
+	uint32_t span_len; /* bytes of them; 0 = no span rows */
 	uint8_t	 id[16]; /* all zero: no id (no de-duplication) */
 } head_profile;
 
@@ -91,6 +93,11 @@ typedef struct head_series {
 	uint32_t      n_samples;
 	int64_t	      min_ns, max_ns;
 	int	      sorted; /* profiles in nondecreasing time order */
+	/* Span rows of all profiles, packed and appended (below); NULL
+	 * until a profile of the series has some. */
+	uint8_t	     *span_data;
+	uint32_t      n_span_data, cap_span_data;
+	uint32_t      n_span_rows;
 } head_series;
 
 /* Longest LEB128 encoding of a uint64. */
@@ -135,6 +142,59 @@ head_samples_next(head_samples *it, uint32_t *node, int64_t *value)
 	it->node += (uint32_t) head_varint_get(&it->p);
 	*node  = it->node;
 	*value = (int64_t) (head_varint_get(&it->p) * it->unit);
+	return 1;
+}
+
+/* A profile's span rows (SeriesProfile.span_*: the samples that carried a
+ * span id, a side table next to the samples, which include them) are
+ * packed into the series' span_data bytes, grouped by span so that a span
+ * query skips the groups of other spans without decoding them:
+ *
+ *   varint unit                       gcd of the profile's span values
+ *   per span id, ascending:
+ *     8 bytes span id (little endian)
+ *     varint n                        rows of this span (>= 1)
+ *     varint bytes                    length of the rows below
+ *     n x { varint node - prev node, varint value / unit }
+ *
+ * Within a span the rows are in ascending node order (prev starts at 0
+ * per span; equal nodes are kept, delta 0). Decode with head_spans_begin /
+ * head_spans_group / head_samples_next on the group's rows. */
+typedef struct head_spans {
+	const uint8_t *p, *end;
+	uint64_t       unit;
+} head_spans;
+
+static inline void
+head_spans_begin(head_spans *it, const head_series *s, const head_profile *pr)
+{
+	it->p = it->end = NULL;
+	it->unit	= 1;
+	if (pr->span_len == 0)
+		return;
+	it->p	 = s->span_data + pr->span_off;
+	it->end	 = it->p + pr->span_len;
+	it->unit = head_varint_get(&it->p);
+}
+
+/* The next span group: 1 with *span set and *rows ready for
+ * head_samples_next, 0 at the end. */
+static inline int
+head_spans_group(head_spans *it, uint64_t *span, head_samples *rows)
+{
+	if (it->p == it->end)
+		return 0;
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | it->p[i];
+	it->p += 8;
+	*span	   = v;
+	rows->left = (uint32_t) head_varint_get(&it->p);
+	uint64_t n = head_varint_get(&it->p);
+	rows->p	   = it->p;
+	rows->node = 0;
+	rows->unit = it->unit;
+	it->p += n;
 	return 1;
 }
 
@@ -216,6 +276,9 @@ int head_grow(hearth_head *h, head_tenant *t, void *arrp, uint32_t *cap,
  * third of them unused on average). HEARTH_ENOMEM (data kept). */
 int head_grow_data(hearth_head *h, head_tenant *t, head_series *s,
     uint32_t need);
+/* The same for any byte array (*data, *cap): s->span_data. */
+int head_grow_bytes(hearth_head *h, head_tenant *t, uint8_t **data,
+    uint32_t *cap, uint32_t need);
 /* Account bytes allocated outside head_grow (t may be NULL: head only). */
 void head_account(hearth_head *h, head_tenant *t, ptrdiff_t delta);
 /* Make room for n ids in tb (at most half full), rehashing with fn.
@@ -242,6 +305,27 @@ head_tenant *head_tenant_find(hearth_head *h, const char *tenant);
 uint64_t     head_hash_u64(uint64_t x);
 int64_t	     head_sat_add(int64_t a, int64_t b);
 
+/* ---- head_span.c ---- */
+
+/* Check the span rows of profile pi of batch bi (n_stacks batch stacks):
+ * equal column lengths, stacks in range, span ids != 0, values > 0.
+ * HEARTH_EINVAL naming what is wrong. */
+int head_span_check(const Hearth__Ingester__SeriesProfile *p, size_t bi,
+    size_t pi, size_t n_stacks, hearth_err *err);
+/* Sort key of one span row while packing. */
+typedef struct head_span_key {
+	uint64_t span;
+	uint32_t node;
+	uint32_t row; /* index into the profile's span columns */
+} head_span_key;
+/* Bytes head_span_pack may write for n rows. */
+#define HEAD_SPAN_ENC_MAX(n) (HEAD_VARINT_MAX + (size_t) (n) * 48)
+/* Pack n span rows (keys[i].node/.row set; .span is filled here from
+ * span_ids) of values as head_spans describes into enc; returns the
+ * length. Sorts keys. */
+size_t head_span_pack(head_span_key *keys, size_t n, const uint64_t *span_ids,
+    const int64_t *values, uint8_t *enc);
+
 /* ---- head_index.c ---- */
 
 /* Make sure a posting exists for every label of a new series and has room
@@ -262,5 +346,11 @@ int  head_in_range(int64_t time_ns, int64_t start_ms, int64_t end_ms);
 /* floor(time_ns / 1e6): a profile's millisecond time. */
 int64_t head_ms(int64_t time_ns);
 void head_index_free(hearth_head *h, head_tenant *t);
+/* Add the nodes with a non-zero sum in sums[0..t->n_nodes) to out, keyed
+ * by function name; map (t->n_nodes entries, zeroed) is scratch. */
+int head_tree_emit(const head_tenant *t, const int64_t *sums, uint32_t *map,
+    hearth_fgtree *out, hearth_err *err);
+/* Check start_ms <= end_ms (HEARTH_EINVAL naming both). */
+int head_check_range(int64_t start_ms, int64_t end_ms, hearth_err *err);
 
 #endif

@@ -338,7 +338,7 @@ nomem:
 
 /* ---- queries ---------------------------------------------------------- */
 
-static int
+int
 head_check_range(int64_t start_ms, int64_t end_ms, hearth_err *err)
 {
 	if (start_ms > end_ms)
@@ -389,6 +389,14 @@ head_tree_build(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 				sums[node] = head_sat_add(sums[node], v);
 		}
 	}
+	return head_tree_emit(t, sums, map, out, err);
+}
+
+int
+head_tree_emit(const head_tenant *t, const int64_t *sums, uint32_t *map,
+    hearth_fgtree *out, hearth_err *err)
+{
+	uint32_t nn = t->n_nodes;
 	/* map[i] != 0: node i is needed (before the forward pass). */
 	for (uint32_t i = nn - 1; i > 0; i--)
 		if (sums[i] != 0 || map[i] != 0) {

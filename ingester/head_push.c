@@ -56,7 +56,7 @@ head_check_profile(const Hearth__Ingester__SeriesProfile *p, size_t bi,
 			    "2^63-1",
 			    bi, pi);
 	}
-	return 0;
+	return head_span_check(p, bi, pi, n_stacks, err);
 }
 
 /* Everything the apply step relies on, so an invalid push stores nothing.
@@ -111,6 +111,8 @@ typedef struct head_scratch {
 	size_t	      prev;	 /* that stack's index, or SIZE_MAX */
 	uint64_t     *keys;	 /* node << 32 | sample, one profile */
 	uint8_t	     *enc;	 /* its packed samples (head_impl.h) */
+	head_span_key *skeys;	 /* its span rows (head_span.c) */
+	uint8_t	      *senc;	 /* their packed bytes */
 	hearth_label *labels;
 	uint32_t     *name_ids;
 	uint32_t     *value_ids;
@@ -125,6 +127,8 @@ head_scratch_free(head_scratch *sc)
 	free(sc->path);
 	free(sc->keys);
 	free(sc->enc);
+	free(sc->skeys);
+	free(sc->senc);
 	free(sc->labels);
 	free(sc->name_ids);
 	free(sc->value_ids);
@@ -134,16 +138,22 @@ static int
 head_scratch_init(head_scratch *sc, const Hearth__Ingester__ProfileBatch *b,
     size_t max_labels)
 {
-	size_t ns = b->n_stack_lengths, depth = 1, off = 0, nv = 1;
+	size_t ns = b->n_stack_lengths, depth = 1, off = 0, nv = 1, nsp = 1;
 	memset(sc, 0, sizeof(*sc));
 	for (size_t i = 0; i < ns; i++)
 		if (b->stack_lengths[i] > depth)
 			depth = b->stack_lengths[i];
-	for (size_t i = 0; i < b->n_profiles; i++)
+	for (size_t i = 0; i < b->n_profiles; i++) {
 		if (b->profiles[i]->n_values > nv)
 			nv = b->profiles[i]->n_values;
-	if (nv > (SIZE_MAX - HEAD_VARINT_MAX) / (2 * HEAD_VARINT_MAX))
+		if (b->profiles[i]->n_span_values > nsp)
+			nsp = b->profiles[i]->n_span_values;
+	}
+	if (nv > (SIZE_MAX - HEAD_VARINT_MAX) / (2 * HEAD_VARINT_MAX) ||
+	    nsp > (SIZE_MAX - HEAD_VARINT_MAX) / 48)
 		return HEARTH_ENOMEM;
+	sc->skeys = malloc(nsp * sizeof(*sc->skeys));
+	sc->senc  = malloc(HEAD_SPAN_ENC_MAX(nsp));
 	sc->keys = malloc(nv * sizeof(*sc->keys));
 	sc->enc	 = malloc(HEAD_VARINT_MAX + nv * 2 * HEAD_VARINT_MAX);
 	sc->stack_off = malloc((ns + 1) * sizeof(*sc->stack_off));
@@ -155,7 +165,7 @@ head_scratch_init(head_scratch *sc, const Hearth__Ingester__ProfileBatch *b,
 	sc->value_ids = malloc((max_labels + 1) * sizeof(*sc->value_ids));
 	if (!sc->stack_off || !sc->memo || !sc->strmap || !sc->path ||
 	    !sc->keys || !sc->enc || !sc->labels || !sc->name_ids ||
-	    !sc->value_ids) {
+	    !sc->value_ids || !sc->skeys || !sc->senc) {
 		head_scratch_free(sc);
 		return HEARTH_ENOMEM;
 	}
@@ -472,21 +482,41 @@ head_apply_profile(hearth_head *h, head_tenant *t, const char *tenant,
 		total += p->values[i]; /* no overflow: head_check_profile */
 	}
 	size_t len = n > 0 ? head_pack_samples(sc, n, p->values) : 0;
-	if ((size_t) s->n_data + len > UINT32_MAX)
+	/* Span rows: their stacks are the samples' (already resolved, so
+	 * memo hits), packed on the side (head_impl.h head_spans). */
+	size_t slen = 0, nsr = p->n_span_values;
+	for (size_t i = 0; i < nsr; i++) {
+		sc->skeys[i].row = (uint32_t) i;
+		if ((rc = head_resolve(h, t, b, sc, p->span_stacks[i],
+			 &sc->skeys[i].node)) != 0)
+			return rc;
+	}
+	if (nsr > 0)
+		slen = head_span_pack(sc->skeys, nsr, p->span_ids,
+		    p->span_values, sc->senc);
+	if ((size_t) s->n_data + len > UINT32_MAX ||
+	    (size_t) s->n_span_data + slen > UINT32_MAX ||
+	    (size_t) s->n_span_rows + nsr > UINT32_MAX)
 		return HEARTH_ELIMIT;
 	if (head_grow_data(h, t, s, s->n_data + (uint32_t) len) != 0 ||
+	    head_grow_bytes(h, t, &s->span_data, &s->cap_span_data,
+		s->n_span_data + (uint32_t) slen) != 0 ||
 	    HEAD_GROW(h, t, s->profiles, s->cap_profiles,
 		s->n_profiles + 1) != 0 ||
 	    (has_id && head_dup_reserve(h, t) != 0))
 		return HEARTH_ENOMEM;
 	if (len > 0)
 		memcpy(s->data + s->n_data, sc->enc, len);
+	if (slen > 0)
+		memcpy(s->span_data + s->n_span_data, sc->senc, slen);
 	head_profile *pr = &s->profiles[s->n_profiles];
 	memset(pr, 0, sizeof(*pr));
 	pr->time_ns = p->time_nanos;
 	pr->total   = total;
 	pr->off	    = s->n_data;
 	pr->len	    = (uint32_t) n;
+	pr->span_off = s->n_span_data;
+	pr->span_len = (uint32_t) slen;
 	if (has_id)
 		memcpy(pr->id, p->id.data, 16);
 	if (s->n_profiles > 0 && p->time_nanos < s->max_ns)
@@ -497,6 +527,8 @@ head_apply_profile(hearth_head *h, head_tenant *t, const char *tenant,
 		s->max_ns = p->time_nanos;
 	s->n_data += (uint32_t) len;
 	s->n_samples += (uint32_t) n;
+	s->n_span_data += (uint32_t) slen;
+	s->n_span_rows += (uint32_t) nsr;
 	s->n_profiles++;
 	if (has_id) {
 		size_t i = head_dup_probe(t, sid, pr->id, &dup);

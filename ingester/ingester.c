@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct hearth_ingester {
 	hearth_ingester_cfg cfg;
@@ -13,6 +14,7 @@ struct hearth_ingester {
 	hearth_metrics	   *metrics;
 	hearth_overrides   *overrides; /* borrowed, may be NULL */
 	hearth_store	   *store;
+	hearth_delta	   *delta; /* server-side delta state of Push */
 	hearth_rpc_server  *rpc;
 	hearth_metric	   *m_series;
 	hearth_metric	   *m_profiles;
@@ -94,19 +96,85 @@ ingester_selector(const char *s, hearth_selector **out, hearth_err *err)
 	return hearth_selector_parse(s, strlen(s), out, err);
 }
 
+static int64_t
+ingester_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The push as rewritten by the delta step, for the WAL (arena memory). */
+static int
+ingester_repack(const Hearth__Ingester__PushRequest *req, hearth_arena *arena,
+    const uint8_t **raw, size_t *raw_len, hearth_err *err)
+{
+	size_t	 n   = hearth__ingester__push_request__get_packed_size(req);
+	uint8_t *buf = hearth_arena_alloc(arena, n ? n : 1);
+	if (buf == NULL)
+		return hearth_err_set(err, HEARTH_ENOMEM,
+		    "ingester: the push after the delta step (%zu bytes) does "
+		    "not fit the request memory cap",
+		    n);
+	*raw_len = hearth__ingester__push_request__pack(req, buf);
+	*raw	 = buf;
+	return 0;
+}
+
+/* 1 when a profile of req is under the delta rule (it will be rewritten,
+ * so it needs a copy of its own). */
+static int
+ingester_has_delta(const Hearth__Ingester__PushRequest *req)
+{
+	for (size_t b = 0; b < req->n_batches; b++)
+		for (size_t p = 0; p < req->batches[b]->n_profiles; p++)
+			if (req->batches[b]->profiles[p]->delta)
+				return 1;
+	return 0;
+}
+
+/* decoded: the caller's own decoding of body (in-process calls, rpc.h),
+ * read-only, or NULL. */
 static int
 ingester_push(hearth_ingester *ing, const char *tenant, const uint8_t *body,
-    size_t len, hearth_arena *arena, hearth_buf *resp, hearth_err *err)
+    size_t len, const void *decoded, hearth_arena *arena, hearth_buf *resp,
+    hearth_err *err)
 {
 	ProtobufCMessage	      *m;
 	Hearth__Ingester__PushResponse out = HEARTH__INGESTER__PUSH_RESPONSE__INIT;
-	int			       rc;
-	if ((rc = ingester_decode(&hearth__ingester__push_request__descriptor,
-		 body, len, arena, &m, err)) != 0)
+	hearth_delta_txn	      *txn = NULL;
+	const uint8_t		      *raw = body;
+	size_t			       raw_len = len;
+	int			       rc, logged = 0;
+	/* An in-process push is used as the distributor built it (no second
+	 * decode) unless the delta step must rewrite it. Without delta
+	 * profiles nothing below writes to it. */
+	if (decoded != NULL && !ingester_has_delta(decoded)) {
+		m = (ProtobufCMessage *) decoded;
+	} else if ((rc = ingester_decode(
+			&hearth__ingester__push_request__descriptor, body, len,
+			arena, &m, err)) != 0) {
 		return rc;
-	rc = hearth_store_push(ing->store, tenant,
-	    (const Hearth__Ingester__PushRequest *) m, body, len, arena,
-	    &out.profiles, &out.samples, err);
+	}
+	Hearth__Ingester__PushRequest *req = (Hearth__Ingester__PushRequest *) m;
+	/* Deltas before the WAL: the record holds what is stored, and the
+	 * series' states stay taken until we know whether it was written. */
+	if ((rc = hearth_delta_begin(ing->delta, tenant, req, ingester_now_ms(),
+		 arena, &txn, err)) != 0)
+		return rc;
+	if (txn != NULL &&
+	    (rc = ingester_repack(req, arena, &raw, &raw_len, err)) != 0) {
+		hearth_delta_abort(ing->delta, txn);
+		return rc;
+	}
+	rc = hearth_store_push_logged(ing->store, tenant, req, raw, raw_len,
+	    arena, &out.profiles, &out.samples, &logged, err);
+	/* Logged but not applied (out of memory in the head): the replay
+	 * will store it, so the state must move on with it. */
+	if (rc == 0 || logged)
+		hearth_delta_commit(ing->delta, txn);
+	else
+		hearth_delta_abort(ing->delta, txn);
 	/* Count what was stored even when a later part failed. */
 	const char *lv[1] = { tenant };
 	if (out.profiles > 0)
@@ -203,6 +271,36 @@ ingester_series(const hearth_head_series *ss, size_t n, hearth_arena *a,
 }
 
 static int
+ingester_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+	return x < y ? -1 : x > y;
+}
+
+/* The span filter of a select: its span ids sorted and unique, without 0
+ * (which names no span), in arena memory. */
+static int
+ingester_spans(const Hearth__Ingester__SelectRequest *rq, hearth_arena *arena,
+    hearth_head_spans *out, hearth_err *err)
+{
+	uint64_t *ids = hearth_arena_alloc(arena,
+	    rq->n_span_ids * sizeof(*ids));
+	size_t	  n   = 0;
+	if (ids == NULL)
+		return hearth_err_set(err, HEARTH_ENOMEM,
+		    "select: %zu span ids do not fit the request memory cap",
+		    rq->n_span_ids);
+	memcpy(ids, rq->span_ids, rq->n_span_ids * sizeof(*ids));
+	qsort(ids, rq->n_span_ids, sizeof(*ids), ingester_u64_cmp);
+	for (size_t i = 0; i < rq->n_span_ids; i++)
+		if (ids[i] != 0 && (n == 0 || ids[n - 1] != ids[i]))
+			ids[n++] = ids[i];
+	out->ids = ids;
+	out->n	 = n;
+	return 0;
+}
+
+static int
 ingester_select(hearth_ingester *ing, const char *tenant,
     const uint8_t *body, size_t len, hearth_arena *arena, hearth_buf *resp,
     hearth_err *err)
@@ -231,9 +329,19 @@ ingester_select(hearth_ingester *ing, const char *tenant,
 			    "select: out of memory");
 			goto done;
 		}
-		if ((rc = hearth_store_select_tree(ing->store, tenant, sel, f,
-			 rq->start_ms, rq->end_ms, arena, t, err)) != 0 ||
-		    (rc = ingester_tree(t, arena, &tree, err)) != 0)
+		hearth_head_spans sp = { NULL, 0 };
+		if (rq->n_span_ids > 0 &&
+		    (rc = ingester_spans(rq, arena, &sp, err)) != 0)
+			goto done;
+		if (sp.n > 0)
+			rc = hearth_store_select_span_tree(ing->store, tenant,
+			    sel, f, &sp, rq->start_ms, rq->end_ms, arena, t,
+			    err);
+		else if (rq->n_span_ids == 0)
+			rc = hearth_store_select_tree(ing->store, tenant, sel,
+			    f, rq->start_ms, rq->end_ms, arena, t, err);
+		/* else only span id 0 ("no span"): nothing matches */
+		if (rc != 0 || (rc = ingester_tree(t, arena, &tree, err)) != 0)
 			goto done;
 		out.tree = &tree;
 	}
@@ -385,7 +493,8 @@ ingester_handle(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
 		    "ingester: request without a tenant");
 	switch (method) {
 	case HEARTH_RPC_PUSH:
-		return ingester_push(ing, tenant, body, len, arena, resp, err);
+		return ingester_push(ing, tenant, body, len, meta->decoded, arena,
+		    resp, err);
 	case HEARTH_RPC_SELECT:
 		return ingester_select(ing, tenant, body, len, arena, resp,
 		    err);
@@ -526,7 +635,9 @@ hearth_ingester_new(const hearth_ingester_cfg *cfg,
 	rc = hearth_store_open(&ing->cfg.store, &ing->log, ing->metrics,
 	    &ing->store, err);
 	ing->cfg.store.path = NULL; /* borrowed from the caller */
+	hearth_delta_cfg dc = { cfg->delta_max_series, cfg->delta_idle_ms };
 	if (rc != 0 ||
+	    (rc = hearth_delta_new(&dc, ing->metrics, &ing->delta, err)) != 0 ||
 	    (rc = hearth_rpc_server_new(ing->url, cfg->max_msg_bytes,
 		 cfg->workers, ingester_handle, ing, &ing->log, &ing->rpc,
 		 err)) != 0 ||
@@ -582,6 +693,7 @@ hearth_ingester_free(hearth_ingester *ing)
 		hearth_metrics_remove_collect(ing->metrics, ingester_collect,
 		    ing);
 	hearth_store_free(ing->store);
+	hearth_delta_free(ing->delta);
 	free(ing->url);
 	free(ing->member_id);
 	free(ing);

@@ -35,6 +35,15 @@
  *              done; stop: waits for running requests, then cuts and
  *              flushes the head and stops the store; free: closes RocksDB)
  *
+ * PUSH applies the server-side delta first (delta.h; profiles marked
+ * delta = true by the distributor): the request is rewritten (seed and
+ * reset profiles dropped, cumulative values turned into differences) and
+ * re-encoded, so the WAL holds exactly what the head stores and a replay,
+ * which never computes deltas, rebuilds the same head. The delta state of
+ * the push's series is committed only when the WAL record was written;
+ * any earlier failure leaves it as it was, so the client's retry is
+ * computed against the same state.
+ *
  * Metrics (registered in new, refreshed on every scrape):
  *   hearth_ingester_head_series{tenant}            gauge
  *   hearth_ingester_head_profiles{tenant}          gauge
@@ -44,7 +53,8 @@
  *   hearth_ingester_profiles_ingested_total{tenant} counter
  *   hearth_ingester_samples_ingested_total{tenant}  counter
  *
- * plus the store's, WAL's and blocks' (store.h, wal.h, block.h).
+ * plus the store's, WAL's and blocks' (store.h, wal.h, block.h) and the
+ * server-side delta's (delta.h).
  *
  * Threading: new/start/stop/free from the owning thread (cmd/); requests
  * are served concurrently by cfg.workers RPC threads; ready from any
@@ -53,6 +63,7 @@
 #ifndef HEARTH_INGESTER_H
 #define HEARTH_INGESTER_H
 
+#include "delta.h"
 #include "err.h"
 #include "limits.h"
 #include "log.h"
@@ -73,6 +84,11 @@ typedef struct hearth_ingester_cfg {
 	hearth_store_cfg     store;
 	const hearth_limits *limits; /* tenant defaults; NULL: keep forever */
 	const char *member_id; /* ring member id PING reports; NULL: "" */
+	/* Server-side delta of cumulative Push profiles (delta.h): states
+	 * kept (LRU beyond) and the idle time after which one is dropped;
+	 * 0: the HEARTH_DELTA_DEFAULT_* values. */
+	size_t	delta_max_series;
+	int64_t delta_idle_ms;
 } hearth_ingester_cfg;
 
 typedef struct hearth_ingester_deps {

@@ -393,7 +393,19 @@ hearth_store_push(hearth_store *s, const char *tenant,
     size_t raw_len, hearth_arena *scratch, uint64_t *profiles,
     uint64_t *samples, hearth_err *err)
 {
+	return hearth_store_push_logged(s, tenant, req, raw, raw_len, scratch,
+	    profiles, samples, NULL, err);
+}
+
+int
+hearth_store_push_logged(hearth_store *s, const char *tenant,
+    const Hearth__Ingester__PushRequest *req, const uint8_t *raw,
+    size_t raw_len, hearth_arena *scratch, uint64_t *profiles,
+    uint64_t *samples, int *logged, hearth_err *err)
+{
 	int rc;
+	if (logged != NULL)
+		*logged = 0;
 	if (profiles != NULL)
 		*profiles = 0;
 	if (samples != NULL)
@@ -445,6 +457,8 @@ hearth_store_push(hearth_store *s, const char *tenant,
 			err->code = HEARTH_EIO;
 		return HEARTH_EIO;
 	}
+	if (logged != NULL)
+		*logged = 1;
 	rc = hearth_head_push(s->head, tenant, req, profiles, samples, err);
 	size_t hb = store_head_cost(s->head);
 	pthread_rwlock_unlock(&s->cut_lock);
@@ -473,6 +487,28 @@ hearth_store_select_tree(hearth_store *s, const char *tenant,
 	if (rc == 0)
 		rc = hearth_blocks_select_tree(s->blocks, tenant, sel, filter,
 		    start_ms, end_ms, scratch, out, err);
+	pthread_rwlock_unlock(&s->view_lock);
+	return rc;
+}
+
+int
+hearth_store_select_span_tree(hearth_store *s, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    const hearth_head_spans *spans, int64_t start_ms, int64_t end_ms,
+    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err)
+{
+	int rc;
+	if ((rc = store_not_ready(s, err)) != 0)
+		return rc;
+	pthread_rwlock_rdlock(&s->view_lock);
+	rc = hearth_head_select_span_tree(s->head, tenant, sel, filter, spans,
+	    start_ms, end_ms, scratch, out, err);
+	for (size_t i = 0; rc == 0 && i < s->n_flushing; i++)
+		rc = hearth_head_select_span_tree(s->flushing[i].head, tenant,
+		    sel, filter, spans, start_ms, end_ms, scratch, out, err);
+	if (rc == 0)
+		rc = hearth_blocks_select_span_tree(s->blocks, tenant, sel,
+		    filter, spans, start_ms, end_ms, scratch, out, err);
 	pthread_rwlock_unlock(&s->view_lock);
 	return rc;
 }

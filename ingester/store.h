@@ -157,6 +157,15 @@ int hearth_store_push(hearth_store *s, const char *tenant,
     const Hearth__Ingester__PushRequest *req, const uint8_t *raw,
     size_t raw_len, hearth_arena *scratch, uint64_t *profiles,
     uint64_t *samples, hearth_err *err);
+/* hearth_store_push that also says whether the push's WAL record was
+ * written (*logged = 1, when logged is not NULL): a push that failed after
+ * that (HEARTH_ENOMEM / HEARTH_ELIMIT from the head apply) is still
+ * stored by the next replay, so state derived from it (delta.h) must be
+ * kept, while any other failure wrote nothing. */
+int hearth_store_push_logged(hearth_store *s, const char *tenant,
+    const Hearth__Ingester__PushRequest *req, const uint8_t *raw,
+    size_t raw_len, hearth_arena *scratch, uint64_t *profiles,
+    uint64_t *samples, int *logged, hearth_err *err);
 
 /* Queries over the current head, the flushing heads and the blocks, with
  * the contracts of the hearth_head_* functions of the same name (tree:
@@ -167,6 +176,12 @@ int hearth_store_select_tree(hearth_store *s, const char *tenant,
     const hearth_selector *sel, const hearth_dedup *filter,
     int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
     hearth_fgtree *out, hearth_err *err);
+/* hearth_head_select_span_tree over the heads and the blocks (block.h
+ * hearth_blocks_select_span_tree). */
+int hearth_store_select_span_tree(hearth_store *s, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    const hearth_head_spans *spans, int64_t start_ms, int64_t end_ms,
+    hearth_arena *scratch, hearth_fgtree *out, hearth_err *err);
 int hearth_store_select_series(hearth_store *s, const char *tenant,
     const hearth_selector *sel, const hearth_dedup *filter,
     int64_t start_ms, int64_t end_ms,

@@ -41,7 +41,10 @@
  * write to the OS (a killed process loses nothing, a machine crash loses
  * what came after the last hearth_wal_sync_now). Each open starts a new
  * segment (never appending after a possibly torn tail); its directory
- * entry is synced before any record is acknowledged.
+ * entry is synced before any record is acknowledged. Records are written
+ * over zeros laid down ahead of them 4 MiB at a time, so most syncs
+ * change neither the file's size nor its blocks (cheaper fdatasync); a
+ * segment file is therefore up to 4 MiB longer than its records.
  *
  * Invariants:
  *  (1) every sequence handed out is > every sequence in the WAL or

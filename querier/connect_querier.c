@@ -12,11 +12,19 @@
  * label_selector as a __profile_type__ matcher; matchers of
  * LabelNames/LabelValues/Series are a union (Prometheus match[]).
  *
- * Not served, with the reason in the error (unimplemented): span, trace
- * and profile-id selectors (the ingester keeps neither span_id/trace_id
- * sample labels nor per-sample profile ids a query could filter on), a
- * stack_trace_selector on SelectSeries (totals are stored per profile,
- * not per stack and bucket), format=DOT, SelectHeatmap.
+ * Span selectors (SelectMergeSpanProfile, and span_selector of
+ * SelectMergeStacktraces and Diff): each is 16 hex digits (else
+ * invalid_argument naming it), at most HEARTH_CONNECT_QUERIER_MAX_SPANS
+ * per query; the ingesters build the tree from the span rows they keep
+ * next to the samples (the samples that carried a pprof span_id label,
+ * profile_id renamed; docs/design.md "Span side table"). An unknown span
+ * id gives an empty graph.
+ *
+ * Not served, with the reason in the error (unimplemented): trace-id
+ * selectors (trace_id sample labels are not stored, only span ids) and
+ * profile-id selectors (no per-sample profile ids a query could filter
+ * on), a stack_trace_selector on SelectSeries (totals are stored per
+ * profile, not per stack and bucket), format=DOT, SelectHeatmap.
  */
 #include "connect_querier_impl.h"
 #include "config.h"
@@ -26,6 +34,7 @@
 #include "settings.pb-c.h"
 #include "tenant.h"
 #include "types.pb-c.h"
+#include "upload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,12 +183,44 @@ hearth_connect_querier_no_selectors(hearth_connect_querier_ctx *c,
 		    HEARTH_CONNECT_UNIMPLEMENTED,
 		    "profile_id_selector is not supported by hearth: profiles "
 		    "are not indexed by their client ids");
-	if (n_trace_ids > 0 || n_spans > 0)
+	if (n_trace_ids > 0)
 		return hearth_connect_fail(c->call,
 		    HEARTH_CONNECT_UNIMPLEMENTED,
-		    "%s is not supported by hearth yet: span_id and trace_id "
-		    "sample labels are not kept by the ingester",
-		    n_spans > 0 ? "span_selector" : "trace_id_selector");
+		    "trace_id_selector is not supported by hearth: trace_id "
+		    "sample labels are not stored (span ids are: use "
+		    "span_selector)");
+	return 0;
+}
+
+int
+hearth_connect_querier_spans(hearth_connect_querier_ctx *c,
+    char *const *spans, size_t n, hearth_querier_query *qq)
+{
+	if (n == 0)
+		return 0;
+	if (n > HEARTH_CONNECT_QUERIER_MAX_SPANS)
+		return hearth_connect_fail(c->call,
+		    HEARTH_CONNECT_INVALID_ARGUMENT,
+		    "span_selector has %zu span ids, more than the limit of "
+		    "%d per query",
+		    n, HEARTH_CONNECT_QUERIER_MAX_SPANS);
+	qq->span_ids = hearth_arena_alloc(c->call->arena,
+	    n * sizeof(*qq->span_ids));
+	if (qq->span_ids == NULL)
+		return hearth_connect_querier_nomem(c->call);
+	for (size_t i = 0; i < n; i++) {
+		/* Exactly 16 hex digits, as upstream: the pprof label side
+		 * (hearth_upload_span_parse) reads the same big-endian
+		 * number, so equal text means equal ids. */
+		if (strlen(spans[i]) != 16 ||
+		    hearth_upload_span_parse(spans[i], &qq->span_ids[i]) != 0)
+			return hearth_connect_fail(c->call,
+			    HEARTH_CONNECT_INVALID_ARGUMENT,
+			    "span_selector[%zu]: \"%.64s\" is not a span id "
+			    "(want 16 hex digits, e.g. f9666c0d6bffec33)",
+			    i, spans[i]);
+	}
+	qq->n_span_ids = n;
 	return 0;
 }
 

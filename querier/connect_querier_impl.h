@@ -50,10 +50,17 @@ int hearth_connect_querier_query(hearth_connect_querier_ctx *c,
 /* max_nodes (absent or 0: the tenant default), validated. */
 int hearth_connect_querier_max_nodes(hearth_connect_querier_ctx *c,
     int present, int64_t requested, int64_t *out);
-/* Refuse selectors hearth cannot honour (unimplemented), or both trace and
- * span selectors (invalid_argument). */
+/* Refuse selectors hearth cannot honour (profile and trace ids:
+ * unimplemented), or both trace and span selectors (invalid_argument). */
 int hearth_connect_querier_no_selectors(hearth_connect_querier_ctx *c,
     size_t n_profile_ids, size_t n_trace_ids, size_t n_spans);
+/* Span ids a query may name (span_selector): more is invalid_argument. */
+#define HEARTH_CONNECT_QUERIER_MAX_SPANS 1000
+/* span_selector spans[0..n) into qq->span_ids: each exactly 16 hex digits
+ * (invalid_argument naming the first bad one), at most
+ * HEARTH_CONNECT_QUERIER_MAX_SPANS. n == 0 leaves qq unfiltered. */
+int hearth_connect_querier_spans(hearth_connect_querier_ctx *c,
+    char *const *spans, size_t n, hearth_querier_query *qq);
 /* The merged tree of a query, narrowed to a call site when sts asks;
  * *out is malloc-owned by the caller. */
 /* A query that finished after its deadline (merging and encoding come

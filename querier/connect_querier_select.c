@@ -73,6 +73,9 @@ hearth_connect_querier_select_merge_stacktraces(void *ctx,
 	    || (rc = hearth_connect_querier_no_selectors(&c,
 	            r->n_profile_id_selector, r->n_trace_id_selector,
 	            r->n_span_selector))
+	        != 0
+	    || (rc = hearth_connect_querier_spans(
+	            &c, r->span_selector, r->n_span_selector, &qq))
 	        != 0)
 		return rc;
 	if (r->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_DOT)
@@ -149,14 +152,17 @@ hearth_connect_querier_select_merge_span_profile(void *ctx,
 	        != 0
 	    || (rc = hearth_connect_querier_max_nodes(
 	            &c, r->_max_nodes_case != 0, r->max_nodes, &max_nodes))
+	        != 0
+	    || (rc = hearth_connect_querier_spans(
+	            &c, r->span_selector, r->n_span_selector, &qq))
 	        != 0)
 		return rc;
-	/* Without span ids a span selection cannot be answered; no span
-	 * selects no sample: an empty graph. */
-	if (r->n_span_selector > 0)
-		return hearth_connect_querier_no_selectors(
-		    &c, 0, 0, r->n_span_selector);
-	hearth_fgtree                               *t = hearth_fgtree_new();
+	/* No span selects no sample: an empty graph, no fan-out. */
+	hearth_fgtree *t = NULL;
+	if (r->n_span_selector == 0)
+		t = hearth_fgtree_new();
+	else if ((rc = hearth_connect_querier_tree(&c, &qq, NULL, &t)) != 0)
+		return rc;
 	Querier__V1__SelectMergeSpanProfileResponse *out
 	    = hearth_connect_querier_new(call, sizeof(*out));
 	if (t == NULL || out == NULL) {
@@ -170,7 +176,7 @@ hearth_connect_querier_select_merge_span_profile(void *ctx,
 	        : QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_FLAMEGRAPH,
 	    &out->flamegraph, &out->tree);
 	hearth_fgtree_free(t);
-	if (rc != 0)
+	if (rc != 0 || (rc = hearth_connect_querier_late(&c)) != 0)
 		return rc;
 	*resp = &out->base;
 	return 0;
@@ -403,6 +409,12 @@ hearth_connect_querier_diff(void *ctx, hearth_connect_call *call,
 	    || (rc = hearth_connect_querier_no_selectors(&c,
 	            R->n_profile_id_selector, R->n_trace_id_selector,
 	            R->n_span_selector))
+	        != 0
+	    || (rc = hearth_connect_querier_spans(
+	            &c, L->span_selector, L->n_span_selector, &lq))
+	        != 0
+	    || (rc = hearth_connect_querier_spans(
+	            &c, R->span_selector, R->n_span_selector, &rq))
 	        != 0)
 		return rc;
 	hearth_fgtree *lt, *rt;

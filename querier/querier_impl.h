@@ -52,6 +52,10 @@ typedef struct hearth_querier_query {
 	int64_t     until_ms;
 	int         empty;        /* whole range before the lookback limit */
 	int         lookback_cut; /* start moved up to the lookback limit */
+	/* Span selector (n_span_ids > 0): trees are built only from the
+	 * samples of these spans (SelectRequest.span_ids). Arena. */
+	uint64_t   *span_ids;
+	size_t      n_span_ids;
 } hearth_querier_query;
 
 /* One merged time series: labels (sorted by name) and points ascending

@@ -492,6 +492,8 @@ hearth_querier_select(hearth_querier *q, const char *tenant, hearth_arena *a,
 	sr.step_ms     = acc->step_ms;
 	sr.n_group_by  = acc->n_group_by;
 	sr.group_by    = (char **) acc->group_by;
+	sr.n_span_ids  = qq->n_span_ids;
+	sr.span_ids    = qq->span_ids;
 	size_t   len = hearth__ingester__select_request__get_packed_size(&sr);
 	uint8_t *buf = hearth_arena_alloc(a, len ? len : 1);
 	if (buf == NULL)

@@ -62,6 +62,8 @@ app_ingester_new(hearth_app *app, hearth_err *err)
 		 .max_msg_bytes = (size_t) c->rpc.max_message_bytes,
 		 .workers	= 4,
 		 .limits	= &c->limits,
+		 .delta_max_series = (size_t) c->ingester.delta_max_series,
+		 .delta_idle_ms = c->ingester.delta_idle_timeout_ms,
 		 .store = {
 		     .path = c->storage.path,
 		     .wal_sync = strcmp(c->storage.wal_sync, "interval") == 0

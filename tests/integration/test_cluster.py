@@ -100,6 +100,45 @@ class ClusterTest(h.HearthTestCase):
                     sch.kind, what, frm, until, h.diff_dicts(want, got)))
                 self.assertEqual(ticks, sum(want.values()), what)
 
+    def test_1b_span_profiles_counted_once(self):
+        """SelectMergeSpanProfile through the replicated fan-out: a span's
+        samples once, not once per replica."""
+        svc = h.unique("rf3-spans")
+        base_ms = (int(time.time()) - 1800) * 1000
+        spans = ["%016x" % (0x5a5a00000000 + i) for i in range(4)]
+        want = {sp: {} for sp in spans}        # span -> {path: total}
+        for k in range(8):
+            b = h.PprofBuilder(time_nanos=(base_ms + k * 61000) * 1000000)
+            for i, sp in enumerate(spans):
+                frames = ("main", "handler%d" % i, "work")
+                v = (k + 1) * (i + 1) * 10000000
+                b.sample(b.stack(*frames), [v], labels=[("profile_id", sp)])
+                h.add_stack(want[sp], frames, v)
+            b.sample(b.stack("main", "idle"), [50000000])    # no span
+            body = h.pb_msg(1, h.pb_msg(1, h.pb_bytes(1, "__name__"), h.pb_bytes(2, "process_cpu")),
+                            h.pb_msg(1, h.pb_bytes(1, "service_name"), h.pb_bytes(2, svc)),
+                            h.pb_msg(2, h.pb_bytes(1, b.encode_gz())))
+            r = h.connect_call(CLUSTER.front(), "/push.v1.PusherService/Push", body, codec="proto")
+            self.assertStatus(r, 200, "Push %d" % k)
+        import json
+        for ask in ([spans[1]], [spans[0], spans[3]], ["0123456789abcdef"]):
+            tree = {}
+            for sp in ask:
+                for path, (total, self_v) in want.get(sp, {}).items():
+                    node = tree.setdefault(path, [0, 0])
+                    node[0] += total
+                    node[1] += self_v
+            r = h.connect_call(CLUSTER.front(), "/querier.v1.QuerierService/SelectMergeSpanProfile", {
+                "profileTypeID": h.CPU_TYPE, "labelSelector": '{service_name="%s"}' % svc,
+                "spanSelector": ask, "start": base_ms - 60000, "end": base_ms + 3600000,
+                "maxNodes": 1048576})
+            self.assertStatus(r, 200, "SelectMergeSpanProfile %s" % ask)
+            fg = json.loads(h.connect_body(r))["flamegraph"]
+            levels = [[int(x) for x in lv.get("values", [])] for lv in fg.get("levels", [])]
+            got, total = h.flamebearer_tree({"names": fg["names"], "levels": levels})
+            self.assertEqual(total, sum(n[1] for n in tree.values()), "spans %s: total" % ask)
+            self.assertEqual(got, tree, "spans %s: tree" % ask)
+
     def test_2_sigkill_one_ingester_mid_ingest(self):
         base = h.hour_aligned_base(3)
         schemes = [h.PushScheme("folded", h.unique("kill-folded"), "kill_f_", base, step_s=13),

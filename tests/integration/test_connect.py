@@ -17,6 +17,10 @@ without hearth's code:
     (FlameGraphDiff) byte for byte; tree bytes (§4.5); SelectSeries bucket
     semantics, group-by, average and limit; render's timeline equal to
     SelectSeries; label methods; GetProfileStats;
+  * server-side delta (model.md §5): cumulative memory alloc_* profiles
+    pushed three times give exactly the differences (the first only seeds),
+    inuse_* every push, __delta__="false" and godeltaprof_memory nothing
+    subtracted, a counter reset is not stored;
   * protocol behaviour: gzip request and response bodies, Content-Type of
     the answer, and errors (bad selector → invalid_argument 400, unknown
     method → unimplemented 501, no tenant with multi-tenancy on →
@@ -188,7 +192,13 @@ class TestPushEveryTestdataPprof(Base):
             t_ms = p.time_nanos // 1000000 if p.time_nanos > 0 else now_ms
             rng = (t_ms - 3600000, max(t_ms, now_ms) + 3600000)
             cls.files.append((fname, svc, p, L.expected_per_type(p), rng, name, [path]))
-            series.append(([("__name__", name), ("service_name", svc), ("run", RUN)], [data]))
+            labels = [("__name__", name), ("service_name", svc), ("run", RUN)]
+            if name == "memory":
+                # One cumulative heap profile: without __delta__="false"
+                # its alloc_* types would only seed the server-side delta
+                # (model.md §5, TestServerSideDelta) and store nothing.
+                labels.append(("__delta__", "false"))
+            series.append((labels, [data]))
         # Two CPU profiles as two samples of one series: the merged case.
         merged = [pth for pth in L.pprof_files() if os.path.basename(pth) in ("cpu.pb.gz", "cpu-exemplars.pb.gz")]
         cls.merged_svc = "merged-%s" % RUN
@@ -647,9 +657,18 @@ class TestErrors(Base):
         r = L.connect_call(H, Q + "SelectSeries", {"profileTypeID": CPU, "labelSelector": "{}",
                                                   "start": 1, "end": 2, "step": 0.0001})
         self.assertConnectError(r, 400, "invalid_argument", "tiny step", "step")
+        # Span selectors are served (tests/integration/test_spans.py); a
+        # malformed span id is invalid_argument, trace ids unimplemented.
         r = L.connect_call(H, Q + "SelectMergeStacktraces", {
             "profileTypeID": CPU, "labelSelector": "{}", "start": 1, "end": 2, "spanSelector": ["0123456789abcdef"]})
-        self.assertConnectError(r, 501, "unimplemented", "span selector", "span_selector")
+        self.assertStatus(r, 200, "span selector")
+        r = L.connect_call(H, Q + "SelectMergeStacktraces", {
+            "profileTypeID": CPU, "labelSelector": "{}", "start": 1, "end": 2, "spanSelector": ["0123"]})
+        self.assertConnectError(r, 400, "invalid_argument", "short span id", "span_selector[0]")
+        r = L.connect_call(H, Q + "SelectMergeStacktraces", {
+            "profileTypeID": CPU, "labelSelector": "{}", "start": 1, "end": 2,
+            "traceIdSelector": ["0123456789abcdef0123456789abcdef"]})
+        self.assertConnectError(r, 501, "unimplemented", "trace selector", "trace_id_selector")
 
     def test_push_validation(self):
         r = L.connect_call(H, PUSH, {"series": []})
@@ -674,6 +693,134 @@ class TestErrors(Base):
                                               "start": now - 60000, "end": now + 60000})["names"]
         self.assertNotIn("__delta__", names)
 
+
+
+# ---------------------------------------------------------------------------
+# Server-side delta of cumulative allocation profiles (model.md §5)
+# ---------------------------------------------------------------------------
+
+MEM_TYPES = (("alloc_objects", "count"), ("alloc_space", "bytes"),
+             ("inuse_objects", "count"), ("inuse_space", "bytes"))
+TD = T0 + 30 * 60000     # 15 s aligned, away from the other classes' times
+ALLOC = ("alloc_objects", "alloc_space")
+
+
+def mem_ptype(sample_type, unit):
+    return "memory:%s:%s:space:bytes" % (sample_type, unit)
+
+
+def mem_pprof(stacks, time_ms):
+    """A Go-heap-like pprof: {"main;a": [alloc_objects, alloc_space, inuse_objects, inuse_space]}."""
+    b = L.PprofBuilder(sample_types=MEM_TYPES, period_type=("space", "bytes"), period=524288,
+                       time_nanos=time_ms * 1000000)
+    for folded, v in stacks.items():
+        b.sample(b.stack(*folded.split(";")), v)
+    return b.encode_gz()
+
+
+class TestServerSideDelta(Base):
+    """Cumulative memory profiles through Push: alloc_* stored as differences.
+
+    Values are [alloc_objects, alloc_space, inuse_objects, inuse_space],
+    cumulative for alloc_* (what a Go heap profile holds), one Push each,
+    15 s apart:
+      TD        main;a [1, 100, 1, 100]   main;b [2, 200, 2, 200]
+      TD+15 s   main;a [3, 300, 1,  50]   main;b [2, 200, 5, 500]
+      TD+30 s   main;a [4, 400, 7, 700]   main;b [6, 600, 1,  10]
+    alloc_*: the first profile only seeds the series' state (not stored);
+    then a: 2 / 200, b: nothing (unchanged); then a: 1 / 100, b: 4 / 400.
+    inuse_* are gauges: every profile stored as sent. With
+    __delta__="false" (and for godeltaprof_memory, which upstream marks so)
+    nothing is subtracted. A counter reset (the process restarted, values
+    went down) re-seeds: that profile is not stored.
+    """
+
+    PUSHES = [{"main;a": [1, 100, 1, 100], "main;b": [2, 200, 2, 200]},
+              {"main;a": [3, 300, 1, 50], "main;b": [2, 200, 5, 500]},
+              {"main;a": [4, 400, 7, 700], "main;b": [6, 600, 1, 10]}]
+
+    @classmethod
+    def push_series(cls, labels, pushes):
+        for i, stacks in enumerate(pushes):
+            body = enc_push([(labels, [mem_pprof(stacks, TD + 15000 * i)])])
+            r = L.connect_call(H, PUSH, body, codec="proto")
+            assert r.status == 200, r.text()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.svc = "delta-" + RUN
+        cls.svc_off = "delta-off-" + RUN
+        cls.svc_go = "delta-go-" + RUN
+        cls.svc_reset = "delta-reset-" + RUN
+        cls.seeded_before = H.metric("hearth_ingester_delta_profiles_total", result="seeded") or 0
+        cls.push_series([("__name__", "memory"), ("service_name", cls.svc)], cls.PUSHES)
+        cls.push_series([("__name__", "memory"), ("service_name", cls.svc_off), ("__delta__", "false")],
+                        cls.PUSHES)
+        cls.push_series([("__name__", "godeltaprof_memory"), ("service_name", cls.svc_go)], cls.PUSHES)
+        cls.push_series([("__name__", "memory"), ("service_name", cls.svc_reset)], [
+            {"main;a": [10, 1000, 1, 1]},
+            {"main;a": [12, 1200, 1, 1]},
+            {"main;a": [3, 300, 1, 1]},       # restarted: lower than remembered
+            {"main;a": [5, 500, 1, 1]}])
+
+    def leaves(self, ptype, svc):
+        """{leaf: self} of SelectMergeStacktraces over the pushes, and the total."""
+        got = self.call_json("SelectMergeStacktraces", {
+            "profileTypeID": ptype, "labelSelector": '{service_name="%s"}' % svc,
+            "start": TD - 60000, "end": TD + 120000, "maxNodes": MAX_NODES})
+        tree, total = fg_tree(got["flamegraph"])
+        return {path[-1]: v[1] for path, v in tree.items() if v[1]}, total
+
+    def points(self, ptype, svc):
+        got = self.call_json("SelectSeries", {
+            "profileTypeID": ptype, "labelSelector": '{service_name="%s"}' % svc,
+            "start": TD, "end": TD + 120000, "step": 15})
+        return [(int(p["timestamp"]), p["value"]) for s in got.get("series", []) for p in s.get("points", [])]
+
+    def test_alloc_types_store_exactly_the_deltas(self):
+        for i, (st, unit) in enumerate(MEM_TYPES[:2]):
+            ptype = mem_ptype(st, unit)
+            scale = 1 if i == 0 else 100
+            self.assertEqual(self.leaves(ptype, self.svc), ({"a": 3 * scale, "b": 4 * scale}, 7 * scale),
+                             "%s: differences of pushes 2 and 3 only" % st)
+            self.assertEqual(self.points(ptype, self.svc),
+                             [(TD + 15000, 2 * scale), (TD + 30000, 5 * scale)],
+                             "%s: the first push seeds and is not stored" % st)
+
+    def test_inuse_types_store_every_push(self):
+        for i, (st, unit) in enumerate(MEM_TYPES[2:]):
+            ptype = mem_ptype(st, unit)
+            want = {k: sum(p["main;" + k][2 + i] for p in self.PUSHES) for k in ("a", "b")}
+            got, total = self.leaves(ptype, self.svc)
+            self.assertEqual(got, want, st)
+            self.assertEqual(total, sum(want.values()), st)
+            self.assertEqual([t for t, _v in self.points(ptype, self.svc)],
+                             [TD, TD + 15000, TD + 30000], "%s: every push is a point" % st)
+
+    def test_delta_false_and_godeltaprof_subtract_nothing(self):
+        for svc in (self.svc_off, self.svc_go):
+            for i, (st, unit) in enumerate(MEM_TYPES):
+                want = {k: sum(p["main;" + k][i] for p in self.PUSHES) for k in ("a", "b")}
+                self.assertEqual(self.leaves(mem_ptype(st, unit), svc), (want, sum(want.values())),
+                                 "%s %s: stored as sent" % (svc, st))
+        names = self.call_json("LabelValues", {"name": "__name_replaced__",
+                                               "matchers": ['{service_name="%s"}' % self.svc_go],
+                                               "start": TD - 60000, "end": TD + 120000})["names"]
+        self.assertEqual(names, ["godeltaprof_memory"])
+
+    def test_counter_reset_reseeds_and_is_not_stored(self):
+        self.assertEqual(self.points(mem_ptype("alloc_objects", "count"), self.svc_reset),
+                         [(TD + 15000, 2), (TD + 45000, 2)])
+        self.assertEqual(self.leaves(mem_ptype("alloc_space", "bytes"), self.svc_reset), ({"a": 400}, 400))
+        self.assertEqual(len(self.points(mem_ptype("inuse_space", "bytes"), self.svc_reset)), 4)
+
+    def test_delta_metrics(self):
+        seeded = H.metric("hearth_ingester_delta_profiles_total", result="seeded")
+        # two alloc types of svc and of svc_reset seed once each
+        self.assertGreaterEqual(seeded - self.seeded_before, 4)
+        self.assertGreaterEqual(H.metric("hearth_ingester_delta_profiles_total", result="reset"), 2)
+        self.assertGreaterEqual(H.metric("hearth_ingester_delta_series"), 4)
+        self.assertGreater(H.metric("hearth_ingester_delta_bytes"), 0)
 
 if __name__ == "__main__":
     L.run_tests()

@@ -552,7 +552,7 @@ test_cluster_etcd_join_and_leave(void **state)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	hearth_rpc_meta meta = { "", "t",
-		(int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 2000 };
+		(int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 2000, NULL };
 	const uint8_t  *r;
 	size_t          n;
 	assert_int_equal(

@@ -446,6 +446,7 @@ test_config_help_lists_every_flag(void **state)
 		"storage.block-cache-bytes", "storage.write-buffer-bytes",
 		"ingester.block-duration", "ingester.max-head-bytes",
 		"ingester.compaction-interval", "ingester.retention-interval",
+		"ingester.delta-max-series", "ingester.delta-idle-timeout",
 		"rpc.max-message-bytes", "rpc.timeout",
 		"ring.listen-address", "ring.listen-port", "ring.instance-id",
 		"ring.instance-addr", "ring.members", "ring.dns",
@@ -532,6 +533,8 @@ test_config_dump_defaults_exact(void **state)
 	    "  max_head_bytes: 536870912\n"
 	    "  compaction_interval: 30s\n"
 	    "  retention_interval: 1m\n"
+	    "  delta_max_series: 100000\n"
+	    "  delta_idle_timeout: 1h\n"
 	    "rpc:\n"
 	    "  max_message_bytes: 67108864\n"
 	    "  timeout: 30s\n"
@@ -755,6 +758,13 @@ test_config_storage_and_ingester_settings(void **state)
 	assert_int_equal(c.ingester.max_head_bytes, 1048576);
 	assert_int_equal(c.limits.retention_period_ms, 0);
 	assert_int_equal(c.ingester.block_duration_ms, 600000);
+	assert_int_equal(c.ingester.delta_max_series, 100000);
+	assert_int_equal(c.ingester.delta_idle_timeout_ms, 3600000);
+	const char *a4[] = { "hearth", "-ingester.delta-max-series=0" };
+	assert_int_equal(parse_args(&c, 2, a4, &help, &err), HEARTH_EINVAL);
+	assert_string_equal(err.msg,
+	    "flag -ingester.delta-max-series: 0 is out of range [1, "
+	    "100000000]");
 	const char *a2[] = { "hearth", "-storage.wal-sync=never" };
 	assert_int_equal(parse_args(&c, 2, a2, &help, &err), HEARTH_EINVAL);
 	assert_string_equal(err.msg,

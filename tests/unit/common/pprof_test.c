@@ -296,6 +296,52 @@ test_pprof_testdata_exemplar_labels_grouping(void **state)
 	free(body);
 }
 
+/* The profile_id labels become span rows: per group, the span rows of the
+ * samples that had one sum to those samples' rows; f9666c0d6bffec33 is
+ * 4 samples, 40 ms (`go tool pprof -tags`). */
+static void
+test_pprof_testdata_exemplar_span_rows(void **state)
+{
+	(void) state;
+	size_t              n;
+	uint8_t            *body = read_file("cpu-exemplars.pb.gz", &n);
+	hearth_arena       *a    = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err          err = { 0 };
+	assert_int_equal(hearth_pprof_decode(a, body, n, NULL, &res, &err), 0);
+	const hearth_upload *u = res.upload;
+	int64_t one[2] = { 0, 0 }, spans[2] = { 0, 0 }, rows[2] = { 0, 0 };
+	size_t  with = 0;
+	for (size_t g = 0; g < u->n_groups; g++) {
+		const hearth_upload_group *grp = &u->groups[g];
+		/* the 5 samples with foo only have no profile_id */
+		if (grp->n_labels == 1) {
+			assert_int_equal(grp->n_span_rows, 0);
+			continue;
+		}
+		with++;
+		for (size_t r = 0; r < grp->n_rows; r++)
+			for (int t = 0; t < 2; t++)
+				rows[t] += grp->values[r * 2 + t];
+		for (size_t r = 0; r < grp->n_span_rows; r++) {
+			assert_true(grp->span_ids[r] != 0);
+			for (int t = 0; t < 2; t++) {
+				spans[t] += grp->span_values[r * 2 + t];
+				if (grp->span_ids[r] == 0xf9666c0d6bffec33ull)
+					one[t] += grp->span_values[r * 2 + t];
+			}
+		}
+	}
+	assert_int_equal(with, 2);
+	assert_int_equal(spans[0], 824);
+	assert_int_equal(spans[0], rows[0]);
+	assert_int_equal(spans[1], rows[1]);
+	assert_int_equal(one[0], 4);
+	assert_int_equal(one[1], 40000000);
+	hearth_arena_free(a);
+	free(body);
+}
+
 /* ---- hand-built profiles ---------------------------------------------- */
 
 /* A small valid profile; tests break one thing and pack it. Strings:
@@ -520,6 +566,42 @@ test_pprof_labels_grouping_rules(void **state)
 	assert_string_equal(u->groups[1].labels[0].name, "key");
 	assert_string_equal(u->groups[1].labels[0].value, "val");
 	assert_int_equal(row_value(u, 1, "main;foo", 0), 1);
+	hearth_arena_free(a);
+}
+
+/* span_id / profile_id values of 1-16 hex digits are span ids (span rows
+ * next to the rows); other values are no span. */
+static void
+test_pprof_span_labels_become_span_rows(void **state)
+{
+	(void) state;
+	tprof t;
+	tprof_init(&t);
+	/* s0: profile_id=val (not hex: no span); s2: profile_id=abc */
+	t.lb[0][0].key	      = 11;
+	t.lb[0][0].str	      = 8;
+	t.s[0].n_label	      = 1;
+	t.lb[2][0].key	      = 11;
+	t.lb[2][0].str	      = 10;
+	t.s[2].n_label	      = 1;
+	hearth_arena       *a = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err	    err = { 0 };
+	assert_int_equal(tprof_decode(&t, NULL, a, &res, &err), 0);
+	const hearth_upload *u = res.upload;
+	/* span ids group nothing: {} (s0, s1, s2) and {key=val} (s3) */
+	assert_int_equal(u->n_groups, 2);
+	const hearth_upload_group *g0 = &u->groups[0], *g1 = &u->groups[1];
+	assert_int_equal(g0->n_rows, 3);
+	assert_int_equal(g0->n_span_rows, 1);
+	assert_true(g0->span_ids[0] == 0xabc);
+	assert_int_equal(g0->span_stacks[0], g0->stacks[2]);
+	assert_int_equal(g0->span_values[0], 3);
+	assert_int_equal(g0->span_values[1], 30);
+	/* s3: profile_id=abc next to trace_id=abc (dropped) */
+	assert_int_equal(g1->n_span_rows, 1);
+	assert_true(g1->span_ids[0] == 0xabc);
+	assert_int_equal(g1->span_values[1], 10);
 	hearth_arena_free(a);
 }
 
@@ -1065,6 +1147,8 @@ main(void)
 		    test_pprof_frames_root_first_inline_and_unsymbolized),
 		cmocka_unit_test(
 		    test_pprof_nameless_function_system_name_then_address),
+		cmocka_unit_test(test_pprof_testdata_exemplar_span_rows),
+		cmocka_unit_test(test_pprof_span_labels_become_span_rows),
 		cmocka_unit_test(test_pprof_labels_grouping_rules),
 		cmocka_unit_test(test_pprof_negative_and_zero_samples_dropped),
 		cmocka_unit_test(test_pprof_stack_depth_truncated_root_side),

@@ -116,7 +116,7 @@ static int
 call(fixture *f, uint32_t method, const char *body, int64_t deadline,
     const char **out, size_t *out_len, hearth_err *err)
 {
-	hearth_rpc_meta meta = { "acme", "req-1", deadline };
+	hearth_rpc_meta meta = { "acme", "req-1", deadline, NULL };
 	const uint8_t  *r;
 	hearth_err_clear(err);
 	int rc = hearth_rpc_call(f->cli, method, &meta, (const uint8_t *) body,
@@ -184,7 +184,7 @@ concurrent_worker(void *p)
 		const uint8_t *r;
 		size_t	       n;
 		hearth_err     err;
-		hearth_rpc_meta meta = { "t", "r", now_ms() + 10000 };
+		hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
 		snprintf(body, sizeof(body), "thread %d call %d", a->id, i);
 		snprintf(want, sizeof(want), "t|r|%s", body);
 		int rc = hearth_rpc_call(a->f->cli, HEARTH_RPC_PING, &meta,
@@ -238,7 +238,7 @@ slow_worker(void *p)
 	const uint8_t *r;
 	size_t	       n;
 	hearth_err     err;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000 };
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
 	if (hearth_rpc_call(a->f->cli, 10, &meta, (const uint8_t *) "z", 1,
 		arena, &r, &n, &err) == 0 &&
 	    n == 5 && memcmp(r, "t|r|z", 5) == 0)
@@ -468,7 +468,7 @@ test_rpc_client_before_server(void **state)
 	    0);
 	assert_int_equal(hearth_rpc_server_start(srv, &err), 0);
 	hearth_arena   *a    = hearth_arena_new(0);
-	hearth_rpc_meta meta = { "x", "y", now_ms() + 5000 };
+	hearth_rpc_meta meta = { "x", "y", now_ms() + 5000, NULL };
 	const uint8_t  *r;
 	size_t		n;
 	assert_int_equal(hearth_rpc_call(cli, HEARTH_RPC_PING, &meta,
@@ -491,7 +491,7 @@ test_rpc_no_server_times_out(void **state)
 			     &cli, &err),
 	    0);
 	hearth_arena   *a    = hearth_arena_new(0);
-	hearth_rpc_meta meta = { "x", "y", now_ms() + 150 };
+	hearth_rpc_meta meta = { "x", "y", now_ms() + 150, NULL };
 	const uint8_t  *r;
 	size_t		n;
 	assert_int_equal(hearth_rpc_call(cli, HEARTH_RPC_PING, &meta, NULL, 0,
@@ -570,7 +570,7 @@ inflight_worker(void *p)
 	const uint8_t *r;
 	size_t	       n;
 	hearth_err     err;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 600 };
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 600, NULL };
 	int rc = hearth_rpc_call(a->f->cli, 10, &meta, (const uint8_t *) "z",
 	    1, arena, &r, &n, &err);
 	a->ok = rc == 0 || rc == HEARTH_ETIMEDOUT || rc == HEARTH_EUNAVAIL;
@@ -666,7 +666,7 @@ test_rpc_call_all_runs_in_parallel(void **state)
 		p[i].body   = (const uint8_t *) body[i];
 		p[i].len    = strlen(body[i]);
 	}
-	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000 };
+	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000, NULL };
 	int64_t		t0   = mono_ms();
 	hearth_rpc_call_all(p, 4, &meta, f.arena);
 	int64_t took = mono_ms() - t0;
@@ -709,7 +709,7 @@ test_rpc_call_all_unreachable_entry_only(void **state)
 	p[2].method = HEARTH_RPC_PING;
 	p[2].body   = (const uint8_t *) "c";
 	p[2].len    = 1;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 300 };
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 300, NULL };
 	int64_t		t0   = mono_ms();
 	hearth_rpc_call_all(p, 3, &meta, f.arena);
 	int64_t took = mono_ms() - t0;
@@ -760,7 +760,7 @@ test_rpc_call_all_mixed_methods(void **state)
 	p[4].method = 10;
 	p[4].body   = (const uint8_t *) "zz";
 	p[4].len    = 2;
-	hearth_rpc_meta meta = { "a", "b", now_ms() + 5000 };
+	hearth_rpc_meta meta = { "a", "b", now_ms() + 5000, NULL };
 	hearth_rpc_call_all(p, 5, &meta, f.arena);
 	assert_int_equal(p[0].rc, 0);
 	assert_int_equal(p[0].resp_len, 4);
@@ -890,7 +890,7 @@ local_pusher(void *p)
 	const uint8_t *r;
 	size_t	       n;
 	hearth_err     err;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 5000 };
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 5000, NULL };
 	a->rc = hearth_rpc_call(a->f->cli, HEARTH_RPC_PING, &meta,
 	    (const uint8_t *) "z", 1, arena, &r, &n, &err);
 	hearth_arena_free(arena);
@@ -942,7 +942,7 @@ test_rpc_inproc_call_all_runs_local_calls_inline(void **state)
 	p[1] = (hearth_rpc_pending) { .client = f.cli,
 		.method = HEARTH_RPC_PUSH, .body = (const uint8_t *) "two",
 		.len = 3 };
-	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000 };
+	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000, NULL };
 	hearth_rpc_call_all(p, 2, &meta, f.arena);
 	assert_int_equal(p[0].rc, 0);
 	assert_int_equal(p[0].resp_len, strlen("acme|req-9|one"));

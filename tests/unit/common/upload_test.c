@@ -318,6 +318,108 @@ test_upload_zero_sample_types_rejected(void **state)
 	hearth_arena_free(a);
 }
 
+/* Span rows: summed per (stack, span) beside the rows, which include
+ * them; all-zero span rows dropped; span 0 adds no span row. */
+static void
+test_upload_span_rows_side_table(void **state)
+{
+	(void) state;
+	hearth_arena          *a = hearth_arena_new(0);
+	hearth_upload_builder *b;
+	hearth_err             err = { 0 };
+	assert_int_equal(hearth_upload_builder_new(a, 2, &b, &err), 0);
+	uint32_t f = intern(b, "f"), g = intern(b, "g");
+	uint32_t sf, sg;
+	assert_int_equal(hearth_upload_builder_stack(b, &f, 1, &sf, &err), 0);
+	assert_int_equal(hearth_upload_builder_stack(b, &g, 1, &sg, &err), 0);
+	hearth_upload_label l[] = { { "pod", "a" } };
+	int64_t v1[] = { 1, 10 }, v2[] = { 2, 20 }, v0[] = { 0, 0 };
+	const uint64_t s1 = 0xf9666c0d6bffec33ull, s2 = 7;
+	assert_int_equal(
+	    hearth_upload_builder_add_span(b, l, 1, sf, s1, v1, &err), 0);
+	assert_int_equal(
+	    hearth_upload_builder_add_span(b, l, 1, sf, s1, v2, &err), 0);
+	assert_int_equal(
+	    hearth_upload_builder_add_span(b, l, 1, sf, s2, v1, &err), 0);
+	assert_int_equal(
+	    hearth_upload_builder_add_span(b, l, 1, sg, s2, v2, &err), 0);
+	assert_int_equal(
+	    hearth_upload_builder_add_span(b, l, 1, sg, 0, v1, &err), 0);
+	assert_int_equal(
+	    hearth_upload_builder_add_span(b, l, 1, sg, s1, v0, &err), 0);
+	/* 40 stacks x 2 spans grow the span table past its first size */
+	char     name[16];
+	uint32_t many[40];
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		uint32_t h = intern(b, name);
+		assert_int_equal(
+		    hearth_upload_builder_stack(b, &h, 1, &many[i], &err), 0);
+		for (uint64_t sp = 100; sp < 102; sp++)
+			assert_int_equal(hearth_upload_builder_add_span(b,
+			                     NULL, 0, many[i], sp, v1, &err),
+			    0);
+	}
+	hearth_upload *u;
+	assert_int_equal(hearth_upload_builder_finish(b, &u, &err), 0);
+	assert_int_equal(u->n_groups, 2);
+	const hearth_upload_group *g0 = &u->groups[0];
+	/* rows hold every sample: sf {4,40}, sg {3,30} */
+	assert_int_equal(g0->n_rows, 2);
+	assert_int_equal(g0->values[0], 4);
+	assert_int_equal(g0->values[1], 40);
+	assert_int_equal(g0->values[2], 3);
+	assert_int_equal(g0->values[3], 30);
+	/* span rows: (sf,s1) {3,30}, (sf,s2) {1,10}, (sg,s2) {2,20}; the
+	 * all-zero (sg,s1) is gone and span 0 made none */
+	assert_int_equal(g0->n_span_rows, 3);
+	assert_int_equal(g0->span_stacks[0], sf);
+	assert_true(g0->span_ids[0] == s1);
+	assert_int_equal(g0->span_values[0], 3);
+	assert_int_equal(g0->span_values[1], 30);
+	assert_int_equal(g0->span_stacks[1], sf);
+	assert_true(g0->span_ids[1] == s2);
+	assert_int_equal(g0->span_values[2], 1);
+	assert_int_equal(g0->span_stacks[2], sg);
+	assert_true(g0->span_ids[2] == s2);
+	assert_int_equal(g0->span_values[5], 20);
+	const hearth_upload_group *g1 = &u->groups[1];
+	assert_int_equal(g1->n_rows, 40);
+	assert_int_equal(g1->n_span_rows, 80);
+	for (size_t r = 0; r < 80; r++) {
+		assert_int_equal(g1->span_stacks[r], many[r / 2]);
+		assert_true(g1->span_ids[r] == 100 + r % 2);
+		assert_int_equal(g1->span_values[2 * r + 1], 10);
+	}
+	/* totals read the rows only */
+	assert_int_equal(hearth_upload_total(u, 0), 4 + 3 + 40 * 2);
+	hearth_arena_free(a);
+}
+
+static void
+test_upload_span_parse(void **state)
+{
+	(void) state;
+	uint64_t v = 1;
+	assert_int_equal(hearth_upload_span_parse("f9666c0d6bffec33", &v), 0);
+	assert_true(v == 0xf9666c0d6bffec33ull);
+	assert_int_equal(hearth_upload_span_parse("F9666C0D6BFFEC33", &v), 0);
+	assert_true(v == 0xf9666c0d6bffec33ull);
+	assert_int_equal(hearth_upload_span_parse("ab", &v), 0);
+	assert_true(v == 0xab);
+	assert_int_equal(hearth_upload_span_parse("00000000000000ab", &v), 0);
+	assert_true(v == 0xab);
+	assert_int_equal(hearth_upload_span_parse("0", &v), 0);
+	assert_true(v == 0);
+	v = 5;
+	assert_int_equal(hearth_upload_span_parse("", &v), -1);
+	assert_int_equal(hearth_upload_span_parse("f9666c0d6bffec330", &v), -1);
+	assert_int_equal(hearth_upload_span_parse("xyz", &v), -1);
+	assert_int_equal(hearth_upload_span_parse("12 4", &v), -1);
+	assert_int_equal(hearth_upload_span_parse("-1", &v), -1);
+	assert_true(v == 5); /* untouched on error */
+}
+
 int
 main(void)
 {
@@ -333,6 +435,8 @@ main(void)
 		cmocka_unit_test(test_upload_sum_overflow_rejected),
 		cmocka_unit_test(test_upload_total_saturates),
 		cmocka_unit_test(test_upload_zero_sample_types_rejected),
+		cmocka_unit_test(test_upload_span_rows_side_table),
+		cmocka_unit_test(test_upload_span_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,6 +305,53 @@ test_ingest_pprof_one_profile_per_sample_type(void **state)
 	free(body);
 }
 
+/* The profile_id labels of cpu-exemplars become span rows of each sample
+ * type's SeriesProfile: per profile they add up to the samples that had
+ * one (the function=... series), span f9666c0d6bffec33 is 4 samples,
+ * 40 ms. */
+static void
+test_ingest_pprof_span_rows_per_sample_type(void **state)
+{
+	fixture *f = *state;
+	size_t	 len;
+	uint8_t *body =
+	    read_file(HEARTH_TESTDATA "/pprof/cpu-exemplars.pb.gz", &len);
+	f->cfg.limits.reject_older_than_ms = 0;
+	f->cfg.limits.reject_newer_than_ms = 0;
+	hearth_ingest_params p = params(f, "gosvc");
+	p.format	       = "pprof";
+	hearth_ingest_result r;
+	hearth_err	     err;
+	assert_int_equal(hearth_ingest_build(f->arena, &p, body, len, &r, &err), 0);
+	Hearth__Ingester__ProfileBatch *b = r.push->batches[0];
+	assert_int_equal(b->n_profiles, 6); /* 3 label groups x 2 types */
+	int64_t one[2] = { 0, 0 };
+	for (size_t i = 0; i < b->n_profiles; i++) {
+		const Hearth__Ingester__SeriesProfile *sp = b->profiles[i];
+		int cpu = strcmp(label(sp, "__type__"), "cpu") == 0;
+		int64_t rows = 0, spans = 0;
+		assert_int_equal(sp->n_span_ids, sp->n_span_stacks);
+		assert_int_equal(sp->n_span_values, sp->n_span_stacks);
+		for (size_t k = 0; k < sp->n_values; k++)
+			rows += sp->values[k];
+		for (size_t k = 0; k < sp->n_span_values; k++) {
+			assert_true(sp->span_ids[k] != 0);
+			assert_true(sp->span_values[k] > 0);
+			assert_true(sp->span_stacks[k] < b->n_stack_lengths);
+			spans += sp->span_values[k];
+			if (sp->span_ids[k] == 0xf9666c0d6bffec33ull)
+				one[cpu] += sp->span_values[k];
+		}
+		if (label(sp, "function") != NULL)
+			assert_int_equal(spans, rows);
+		else
+			assert_int_equal(sp->n_span_values, 0);
+	}
+	assert_int_equal(one[0], 4);
+	assert_int_equal(one[1], 40000000);
+	free(body);
+}
+
 static void
 test_ingest_multipart_prev_profile_rejected(void **state)
 {
@@ -347,6 +394,9 @@ main(void)
 		    test_ingest_old_profile_outside_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_ingest_gzip_content_encoding, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ingest_pprof_span_rows_per_sample_type, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_ingest_pprof_one_profile_per_sample_type, setup,
 		    teardown),

@@ -407,8 +407,10 @@ make_upload(hearth_arena *a, const row *rows, size_t n)
 		    hearth_upload_builder_stack(b, frames, nf, &sid, &err), 0);
 		hearth_upload_label lab  = { "pod", rows[i].pod };
 		int64_t             v[2] = { rows[i].v0, rows[i].v1 };
-		assert_int_equal(hearth_upload_builder_add(b, &lab,
-		                     rows[i].pod ? 1 : 0, sid, v, &err),
+		/* rows of a pod carry a span id too (span rows) */
+		assert_int_equal(hearth_upload_builder_add_span(b, &lab,
+		                     rows[i].pod ? 1 : 0, sid,
+		                     rows[i].pod ? 0x42 : 0, v, &err),
 		    0);
 	}
 	hearth_upload *u;
@@ -488,7 +490,14 @@ test_scrape_delta_differences_reset_and_new_keys(void **state)
 		           { "main;alloc", "p1", 50, 1 }, { "main;new", NULL, 5, 0 },
 		           { "main;gone", NULL, 4, 0 } };
 	hearth_upload *u    = make_upload(a, r2, 4);
+	size_t         span_rows = 0;
+	for (size_t g = 0; g < u->n_groups; g++)
+		span_rows += u->groups[g].n_span_rows;
+	assert_int_equal(span_rows, 1);
 	assert_int_equal(hearth_scrape_delta_apply(d, u, CUM, &err), 1);
+	/* cumulative span values cannot be diffed: none are kept */
+	for (size_t g = 0; g < u->n_groups; g++)
+		assert_int_equal(u->groups[g].n_span_rows, 0);
 	assert_int_equal(value_of(u, "main;alloc", NULL, 0), 30);
 	assert_int_equal(value_of(u, "main;alloc", NULL, 1), 20); /* gauge */
 	assert_int_equal(value_of(u, "main;alloc", "p1", 0), 0);  /* labels */

@@ -149,12 +149,19 @@ pool_free(pool *p)
 	free(p);
 }
 
+/* Span ids of push_spans: SPAN0 + k for k < n_spans. */
+#define SPAN0 0x1000000000000000ull
+
 /* Push one profile of series `labels` ("k=v,k=v", sorted) at t_ns into
  * every head of hs[0..nh): `draws` samples of PERIOD_NS over the pool,
- * skewed towards low stack indexes (a few hot stacks, a long tail). */
+ * skewed towards low stack indexes (a few hot stacks, a long tail). With
+ * n_spans > 0 about two stacks in three get span rows: a part of the
+ * sample's value in span SPAN0 + (random % n_spans), sometimes a second
+ * span too. */
 static void
-push(hearth_head **hs, size_t nh, const char *tenant, pool *p,
-    const char *labels, int64_t t_ns, size_t draws, uint64_t *r, int with_id)
+push_spans(hearth_head **hs, size_t nh, const char *tenant, pool *p,
+    const char *labels, int64_t t_ns, size_t draws, uint64_t *r, int with_id,
+    unsigned n_spans)
 {
 	Hearth__Ingester__PushRequest	req = HEARTH__INGESTER__PUSH_REQUEST__INIT;
 	Hearth__Ingester__ProfileBatch	b   = HEARTH__INGESTER__PROFILE_BATCH__INIT;
@@ -193,6 +200,29 @@ push(hearth_head **hs, size_t nh, const char *tenant, pool *p,
 	sp.stacks     = stacks;
 	sp.values     = values;
 	sp.n_stacks = sp.n_values = n;
+	uint32_t sstacks[2048];
+	uint64_t sids[2048];
+	int64_t	 svalues[2048];
+	size_t	 ns = 0;
+	for (size_t i = 0; n_spans > 0 && i < n; i++) {
+		if (rnd(r) % 3 == 0)
+			continue;
+		uint64_t cnt = (uint64_t) values[i] / PERIOD_NS;
+		uint64_t k1 = rnd(r) % n_spans, part = 1 + rnd(r) % cnt;
+		sstacks[ns] = stacks[i];
+		sids[ns]    = SPAN0 + k1;
+		svalues[ns++] = (int64_t) part * PERIOD_NS;
+		uint64_t k2 = rnd(r) % n_spans;
+		if (part < cnt && k2 != k1) {
+			sstacks[ns]   = stacks[i];
+			sids[ns]      = SPAN0 + k2;
+			svalues[ns++] = (int64_t) (cnt - part) * PERIOD_NS;
+		}
+	}
+	sp.span_stacks = sstacks;
+	sp.span_ids    = sids;
+	sp.span_values = svalues;
+	sp.n_span_stacks = sp.n_span_ids = sp.n_span_values = ns;
 	if (with_id) {
 		uint64_t a = rnd(r), c = rnd(r);
 		memcpy(id, &a, 8);
@@ -218,6 +248,13 @@ push(hearth_head **hs, size_t nh, const char *tenant, pool *p,
 		if (rc != 0)
 			fail_msg("push: %s", err.msg);
 	}
+}
+
+static void
+push(hearth_head **hs, size_t nh, const char *tenant, pool *p,
+    const char *labels, int64_t t_ns, size_t draws, uint64_t *r, int with_id)
+{
+	push_spans(hs, nh, tenant, p, labels, t_ns, draws, r, with_id, 0);
 }
 
 /* Write head h as blocks, as the store's flush does. */
@@ -451,11 +488,88 @@ same_answers(fx *f, hearth_head *ref, const char *tenant, int64_t lo_ms,
 	}
 }
 
-/* Push `minutes` of every series (a profile per step_s per series) from
- * start_ms into ref and cut a block every seg_min minutes. */
+/* Span trees of the blocks and of head ref over [s, e] for the span ids
+ * ids[0..n) (ascending) must be equal; returns the blocks' total. */
+static int64_t
+same_span_tree(fx *f, hearth_head *ref, const char *tenant,
+    const char *selstr, const uint64_t *ids, size_t n, int64_t s, int64_t e)
+{
+	hearth_selector	 *sel = sel_parse(selstr);
+	hearth_arena	 *a   = hearth_arena_new(0);
+	hearth_fgtree	 *th = hearth_fgtree_new(), *tb = hearth_fgtree_new();
+	hearth_head_spans sp = { ids, n };
+	hearth_err	  err;
+	assert_int_equal(hearth_head_select_span_tree(ref, tenant, sel, NULL,
+			     &sp, s, e, a, th, &err),
+	    0);
+	if (hearth_blocks_select_span_tree(f->bs, tenant, sel, NULL, &sp, s, e,
+		a, tb, &err) != 0)
+		fail_msg("blocks span tree %s [%lld, %lld]: %s", selstr,
+		    (long long) s, (long long) e, err.msg);
+	char *x = tree_folded(th), *y = tree_folded(tb);
+	if (strcmp(x, y) != 0)
+		fail_msg("span tree %s [%lld, %lld] differs:\nhead:\n%.2000s\n"
+			 "blocks:\n%.2000s",
+		    selstr, (long long) s, (long long) e, x, y);
+	int64_t total = hearth_fgtree_total(tb);
+	free(x);
+	free(y);
+	hearth_fgtree_free(th);
+	hearth_fgtree_free(tb);
+	hearth_arena_free(a);
+	hearth_selector_free(sel);
+	return total;
+}
+
+/* Span trees for one span, several, every one and an unknown one, over
+ * the selectors and random ranges; the whole range of "{}" must find
+ * something for the single span (so the checks are not vacuous). */
 static void
-fill(fx *f, hearth_head *ref, pool *p, const char *tenant, int64_t start_ms,
-    int minutes, int step_s, int seg_min, uint64_t *r)
+same_span_answers(fx *f, hearth_head *ref, const char *tenant,
+    unsigned n_spans, int64_t lo_ms, int64_t hi_ms, uint64_t *r, int n_random)
+{
+	uint64_t one[1] = { SPAN0 + 1 }, some[3] = { SPAN0, SPAN0 + 2,
+		SPAN0 + n_spans - 1 }, all[64], none[1] = { SPAN0 + 4096 };
+	assert_true(n_spans <= 64 && n_spans > 3);
+	for (unsigned k = 0; k < n_spans; k++)
+		all[k] = SPAN0 + k;
+	int64_t t1 = same_span_tree(f, ref, tenant, "{}", one, 1, INT64_MIN,
+	    INT64_MAX);
+	int64_t tall = same_span_tree(f, ref, tenant, "{}", all, n_spans,
+	    INT64_MIN, INT64_MAX);
+	assert_true(t1 > 0 && tall > t1);
+	assert_int_equal(same_span_tree(f, ref, tenant, "{}", none, 1,
+			     INT64_MIN, INT64_MAX),
+	    0);
+	for (size_t i = 0; i < N_SELECTORS; i++) {
+		same_span_tree(f, ref, tenant, selectors[i], some, 3, lo_ms,
+		    hi_ms);
+		same_span_tree(f, ref, tenant, selectors[i], one, 1, INT64_MIN,
+		    INT64_MAX);
+	}
+	for (int i = 0; i < n_random; i++) {
+		int64_t span = hi_ms - lo_ms + 2 * HOUR_MS;
+		int64_t s = lo_ms - HOUR_MS + (int64_t) (rnd(r) % (uint64_t) span);
+		int64_t e = s + (int64_t) (rnd(r) % (uint64_t) (span / 2));
+		if (i % 4 == 1)
+			s -= s % MIN_MS;
+		if (i % 4 == 2)
+			e -= e % HOUR_MS + 1;
+		if (e < s)
+			e = s;
+		const char *sel = selectors[rnd(r) % N_SELECTORS];
+		same_span_tree(f, ref, tenant, sel, i % 2 ? one : some,
+		    i % 2 ? 1 : 3, s, e);
+	}
+}
+
+/* Push `minutes` of every series (a profile per step_s per series) from
+ * start_ms into ref and cut a block every seg_min minutes; with n_spans,
+ * series whose index is even get span rows (push_spans). */
+static void
+fill_spans(fx *f, hearth_head *ref, pool *p, const char *tenant,
+    int64_t start_ms, int minutes, int step_s, int seg_min, uint64_t *r,
+    unsigned n_spans)
 {
 	hearth_head *seg = head_new();
 	int64_t	     seg_end = start_ms + seg_min * MIN_MS;
@@ -471,12 +585,19 @@ fill(fx *f, hearth_head *ref, pool *p, const char *tenant, int64_t start_ms,
 			hearth_head *hs[2] = { seg, ref }; /* ref may be NULL */
 			/* ns jitter: the ms truncation must agree too */
 			int64_t t_ns = t * MS + (int64_t) (rnd(r) % (2 * MS));
-			push(hs, 2, tenant, p, series_labels[i], t_ns,
-			    10 + rnd(r) % 60, r, 1);
+			push_spans(hs, 2, tenant, p, series_labels[i], t_ns,
+			    10 + rnd(r) % 60, r, 1, i % 2 == 0 ? n_spans : 0);
 		}
 	}
 	flush(f, seg);
 	hearth_head_free(seg);
+}
+
+static void
+fill(fx *f, hearth_head *ref, pool *p, const char *tenant, int64_t start_ms,
+    int minutes, int step_s, int seg_min, uint64_t *r)
+{
+	fill_spans(f, ref, p, tenant, start_ms, minutes, step_s, seg_min, r, 0);
 }
 
 static void
@@ -1021,6 +1142,125 @@ test_block_query_errors(void **state)
 
 /* The issue's fleet: 20 pods, one CPU profile per 15 s each with a few
  * hundred distinct stacks. Target: <= 2 bytes per sample on disk. */
+/* Span rows through flush, compaction (level 1 and 2) and a reopen: span
+ * trees equal the head's; the ordinary answers are unchanged. */
+static void
+test_block_span_rows_flush_compact_reopen(void **state)
+{
+	fx	    *f	 = *state;
+	pool	    *p	 = pool_new(150, 17);
+	hearth_head *ref = head_new();
+	uint64_t     r	 = 17;
+	size_t	     n[3];
+	/* 26 h from 00:17, blocks of 30 min: day 0 compacts to level 2 */
+	int64_t start = DAY0_MS + 17 * MIN_MS;
+	fill_spans(f, ref, p, "t", start, 26 * 60, 600, 30, &r, 8);
+	same_span_answers(f, ref, "t", 8, start, start + 26 * HOUR_MS, &r, 60);
+	same_answers(f, ref, "t", start, start + 26 * HOUR_MS, &r, 20);
+	while (hearth_blocks_compact_step(f->bs, &f->err) == 1)
+		;
+	total_blocks(f, "t", n);
+	assert_int_equal(n[2], 1);
+	assert_true(n[0] >= 1); /* day 1 is still open */
+	same_span_answers(f, ref, "t", 8, start, start + 26 * HOUR_MS, &r, 100);
+	same_answers(f, ref, "t", start, start + 26 * HOUR_MS, &r, 40);
+	fx_close(f);
+	fx_open(f);
+	same_span_answers(f, ref, "t", 8, start, start + 26 * HOUR_MS, &r, 40);
+	hearth_head_free(ref);
+	pool_free(p);
+}
+
+/* 'S' keys only for series with span rows; a block without any (what
+ * blocks written before span rows look like: no Header.span_counts)
+ * answers span queries with nothing, alone and merged with one that has
+ * them; a missing 'S' value is reported as corruption. */
+static void
+test_block_span_rows_keys_and_old_blocks(void **state)
+{
+	fx	    *f	 = *state;
+	pool	    *p	 = pool_new(40, 19);
+	hearth_head *ref = head_new(), *old = head_new(), *nw = head_new();
+	uint64_t     r	 = 19;
+	hearth_head *ho[2] = { old, ref }, *hn[2] = { nw, ref };
+	for (int k = 0; k < 4; k++) {
+		push(ho, 2, "t", p, series_labels[0], (T0_MS + k * 1000) * MS,
+		    40, &r, 1);
+		push_spans(hn, 2, "t", p, series_labels[0],
+		    (T0_MS + 5000 + k * 1000) * MS, 40, &r, 1, 6);
+		push(hn, 2, "t", p, series_labels[1], (T0_MS + k * 1000) * MS,
+		    40, &r, 1);
+	}
+	flush(f, old); /* block 1: no span rows at all */
+	uint64_t     one[1] = { SPAN0 + 1 }, all[6];
+	for (int k = 0; k < 6; k++)
+		all[k] = SPAN0 + (uint64_t) k;
+	hearth_head *empty = head_new();
+	assert_int_equal(same_span_tree(f, empty, "t", "{}", all, 6, INT64_MIN,
+			     INT64_MAX),
+	    0);
+	hearth_head_free(empty);
+	flush(f, nw); /* block 2: series 0 with span rows, series 1 none */
+	hearth_arena *a = hearth_arena_new(0);
+	uint8_t	     *v;
+	size_t	      vl;
+	/* t\0<id 2>\0S<series u32><chunk u32> */
+	uint8_t sk[] = { 't', 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 'S', 0, 0, 0, 0, 0,
+		0, 0, 0 };
+	assert_int_equal(hearth_kv_get(f->kv, HEARTH_KV_BLOCKS, sk, sizeof(sk),
+			     a, &v, &vl, &f->err),
+	    0);
+	sk[15] = 1;
+	assert_int_equal(hearth_kv_get(f->kv, HEARTH_KV_BLOCKS, sk, sizeof(sk),
+			     a, &v, &vl, &f->err),
+	    HEARTH_ENOTFOUND);
+	sk[9]  = 1;
+	sk[15] = 0;
+	assert_int_equal(hearth_kv_get(f->kv, HEARTH_KV_BLOCKS, sk, sizeof(sk),
+			     a, &v, &vl, &f->err),
+	    HEARTH_ENOTFOUND);
+	assert_true(same_span_tree(f, ref, "t", "{}", all, 6, INT64_MIN,
+			INT64_MAX) > 0);
+	same_span_tree(f, ref, "t", "{}", one, 1, T0_MS, T0_MS + 6500);
+	/* Merge both (a later block closes their window). */
+	hearth_head *later = head_new(), *hl[2] = { later, ref };
+	push(hl, 2, "t", p, series_labels[2], (T0_MS + 3 * HOUR_MS) * MS, 10,
+	    &r, 1);
+	flush(f, later);
+	hearth_head_free(later);
+	assert_int_equal(hearth_blocks_compact_step(f->bs, &f->err), 1);
+	size_t n[3];
+	total_blocks(f, "t", n);
+	assert_int_equal(n[1], 1);
+	assert_true(same_span_tree(f, ref, "t", "{}", all, 6, INT64_MIN,
+			INT64_MAX) > 0);
+	same_span_tree(f, ref, "t", "{pod=\"pod-0\"}", one, 1, T0_MS,
+	    T0_MS + 7000);
+	same_answers(f, ref, "t", T0_MS, T0_MS + 10000, &r, 10);
+	/* The merged block is 4: drop its span rows behind the set's back. */
+	sk[9] = 4;
+	hearth_kv_batch *b = hearth_kv_batch_new();
+	hearth_kv_batch_delete(b, HEARTH_KV_BLOCKS, sk, sizeof(sk));
+	assert_int_equal(hearth_kv_write(f->kv, b, 1, &f->err), 0);
+	hearth_kv_batch_free(b);
+	hearth_selector	 *sel = sel_parse("{}");
+	hearth_fgtree	 *t   = hearth_fgtree_new();
+	hearth_head_spans sp  = { all, 6 };
+	assert_int_equal(hearth_blocks_select_span_tree(f->bs, "t", sel, NULL,
+			     &sp, INT64_MIN, INT64_MAX, a, t, &f->err),
+	    HEARTH_ECORRUPT);
+	assert_non_null(strstr(f->err.msg, "span rows missing"));
+	/* ordinary queries do not read span rows */
+	same_tree(f, ref, "t", "{}", INT64_MIN, INT64_MAX);
+	hearth_fgtree_free(t);
+	hearth_selector_free(sel);
+	hearth_arena_free(a);
+	hearth_head_free(old);
+	hearth_head_free(nw);
+	hearth_head_free(ref);
+	pool_free(p);
+}
+
 static void
 test_block_bytes_per_sample_fleet(void **state)
 {
@@ -1100,6 +1340,10 @@ main(void)
 		    test_block_pending_output_removed_at_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_header_cache_bounded,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_block_span_rows_flush_compact_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_block_span_rows_keys_and_old_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_query_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(

@@ -134,6 +134,14 @@ push_req(const char *tenant, const prof *p, hearth_head *h, hearth_store *st,
 	sp.n_stacks			      = n;
 	sp.values			      = values;
 	sp.n_values			      = n;
+	/* Span rows: each sample in one of spans 1..4 (span queries). */
+	uint64_t span_ids[4];
+	for (size_t k = 0; k < n; k++)
+		span_ids[k] = 1 + ((p->seed >> (32 + 2 * k)) & 3);
+	sp.span_stacks = stacks;
+	sp.span_ids    = span_ids;
+	sp.span_values = values;
+	sp.n_span_stacks = sp.n_span_ids = sp.n_span_values = n;
 	Hearth__Ingester__SeriesProfile *sps[] = { &sp };
 	Hearth__Ingester__ProfileBatch	 b = HEARTH__INGESTER__PROFILE_BATCH__INIT;
 	b.strings			     = strings;
@@ -356,6 +364,22 @@ rep_tree(replica *r, const hearth_dedup *f, int64_t s, int64_t e,
 	    hearth_blocks_select_tree(r->bs, "t", sel, f, s, e, r->a, t,
 		&r->err) != 0)
 		fail_msg("tree: %s", r->err.msg);
+	hearth_selector_free(sel);
+}
+
+/* The same over the span rows of spans 1 and 3. */
+static void
+rep_span_tree(replica *r, const hearth_dedup *f, int64_t s, int64_t e,
+    hearth_fgtree *t)
+{
+	static const uint64_t ids[] = { 1, 3 };
+	hearth_head_spans     sp    = { ids, 2 };
+	hearth_selector	     *sel   = sel_parse("");
+	if (hearth_head_select_span_tree(r->head, "t", sel, f, &sp, s, e, r->a,
+		t, &r->err) != 0 ||
+	    hearth_blocks_select_span_tree(r->bs, "t", sel, f, &sp, s, e,
+		r->a, t, &r->err) != 0)
+		fail_msg("span tree: %s", r->err.msg);
 	hearth_selector_free(sel);
 }
 
@@ -833,6 +857,45 @@ test_dedup_select_assigned_parts_sum(void **state)
 		hearth_fgtree_free(tab);
 		hearth_fgtree_free(tall);
 		hearth_fgtree_free(t0);
+		/* Span trees: the same sums under the same filters. */
+		tu = hearth_fgtree_new();
+		tab = hearth_fgtree_new();
+		tall = hearth_fgtree_new();
+		t0 = hearth_fgtree_new();
+		ta = hearth_fgtree_new();
+		th = hearth_fgtree_new();
+		rep_span_tree(&ra, fa, s, e, ta);
+		rep_span_tree(&rh, fa, s, e, th);
+		rep_span_tree(&ru, NULL, s, e, tu);
+		rep_span_tree(&ra, fa, s, e, tab);
+		rep_span_tree(&rb, fb, s, e, tab);
+		rep_span_tree(&ru, fall, s, e, tall);
+		rep_span_tree(&ru, fnone, s, e, t0);
+		xa = tree_folded(ta);
+		xh = tree_folded(th);
+		xu = tree_folded(tu);
+		xab = tree_folded(tab);
+		xall = tree_folded(tall);
+		x0 = tree_folded(t0);
+		assert_string_equal(xa, xh);
+		assert_true(strlen(xu) > 20);
+		assert_string_equal(xab, xu);
+		assert_string_equal(xall, xu);
+		assert_string_equal(x0, "");
+		/* spans 1 and 3 are a part of everything */
+		assert_true(hearth_fgtree_total(tu) > 0);
+		free(xa);
+		free(xh);
+		free(xu);
+		free(xab);
+		free(xall);
+		free(x0);
+		hearth_fgtree_free(tu);
+		hearth_fgtree_free(tab);
+		hearth_fgtree_free(tall);
+		hearth_fgtree_free(t0);
+		hearth_fgtree_free(ta);
+		hearth_fgtree_free(th);
 
 		hearth_head_series *su = NULL, *sab = NULL, *sall = NULL;
 		size_t		    nu = 0, nab = 0, nall = 0;

@@ -70,7 +70,7 @@ fx_start(fx *f, const char *url)
 	hearth_log_init(&f->log, "ingester_test", HEARTH_LOG_WARN);
 	f->metrics		  = hearth_metrics_new();
 	hearth_ingester_cfg  cfg  = { url, MAX_MSG, 2, store_cfg(f->dir), NULL,
-		"ingester-1" };
+		"ingester-1", 0, 0 };
 	hearth_ingester_deps deps = { &f->log, f->metrics, NULL };
 	assert_int_equal(hearth_ingester_new(&cfg, &deps, &f->ing, &f->err), 0);
 	assert_int_equal(hearth_ingester_start(f->ing, &f->err), 0);
@@ -111,7 +111,7 @@ call(fx *f, const char *tenant, uint32_t method, const ProtobufCMessage *m,
 		body = hearth_arena_alloc(f->a, n + 1);
 		protobuf_c_message_pack(m, body);
 	}
-	hearth_rpc_meta meta = { tenant, "test", now_ms() + 5000 };
+	hearth_rpc_meta meta = { tenant, "test", now_ms() + 5000, NULL };
 	hearth_err_clear(&f->err);
 	return hearth_rpc_call(f->cli, method, &meta, body, n, f->a, resp, len,
 	    &f->err);
@@ -286,7 +286,7 @@ test_ingester_errors_reach_the_caller(void **state)
 	assert_int_equal(call(&f, "acme", 77, NULL, &r, &n), HEARTH_EINVAL);
 	assert_string_equal(f.err.msg, "ingester: unknown method 77");
 
-	hearth_rpc_meta meta = { "acme", "x", now_ms() + 5000 };
+	hearth_rpc_meta meta = { "acme", "x", now_ms() + 5000, NULL };
 	assert_int_equal(hearth_rpc_call(f.cli, HEARTH_RPC_PUSH, &meta,
 			     (const uint8_t *) "\x0a\xff\x01", 3, f.a, &r, &n,
 			     &f.err),
@@ -374,6 +374,163 @@ test_ingester_metrics_exported(void **state)
 	fx_stop(&f);
 }
 
+/* One cumulative alloc_space profile of series shop (stacks main;a and
+ * main;b) marked for the server-side delta, as the distributor sends
+ * Push memory profiles; *stored = PushResponse.profiles. */
+static void
+delta_push(fx *f, uint8_t id, int64_t t_ms, int64_t va, int64_t vb,
+    uint64_t *stored)
+{
+	static char	*strings[] = { "", "main", "a", "b" };
+	static uint32_t	 frames[]  = { 1, 2, 1, 3 };
+	static uint32_t	 lens[]	   = { 2, 2 };
+	static uint32_t	 st[]	   = { 0, 1 };
+	int64_t		 v[]	   = { va, vb };
+	uint8_t		 idb[16]   = { id };
+	Hearth__Ingester__Label l[3] = { HEARTH__INGESTER__LABEL__INIT,
+		HEARTH__INGESTER__LABEL__INIT, HEARTH__INGESTER__LABEL__INIT };
+	l[0].name			= "__name__";
+	l[0].value			= "memory";
+	l[1].name			= "__type__";
+	l[1].value			= "alloc_space";
+	l[2].name			= "service_name";
+	l[2].value			= "shop";
+	Hearth__Ingester__Label *ls[]	= { &l[0], &l[1], &l[2] };
+	Hearth__Ingester__SeriesProfile p =
+	    HEARTH__INGESTER__SERIES_PROFILE__INIT;
+	p.labels     = ls;
+	p.n_labels   = 3;
+	p.time_nanos = t_ms * 1000000LL;
+	p.stacks     = st;
+	p.n_stacks   = 2;
+	p.values     = v;
+	p.n_values   = 2;
+	p.id.data    = idb;
+	p.id.len     = 16;
+	p.delta	     = 1;
+	Hearth__Ingester__SeriesProfile *ps[] = { &p };
+	Hearth__Ingester__ProfileBatch	 b = HEARTH__INGESTER__PROFILE_BATCH__INIT;
+	b.strings			   = strings;
+	b.n_strings			   = 4;
+	b.frames			   = frames;
+	b.n_frames			   = 4;
+	b.stack_lengths			   = lens;
+	b.n_stack_lengths		   = 2;
+	b.profiles			   = ps;
+	b.n_profiles			   = 1;
+	Hearth__Ingester__ProfileBatch *bs[] = { &b };
+	Hearth__Ingester__PushRequest	req  = HEARTH__INGESTER__PUSH_REQUEST__INIT;
+	req.batches			     = bs;
+	req.n_batches			     = 1;
+	const uint8_t *r;
+	size_t	       n;
+	assert_int_equal(call(f, "acme", HEARTH_RPC_PUSH, &req.base, &r, &n),
+	    0);
+	Hearth__Ingester__PushResponse *pr =
+	    hearth__ingester__push_response__unpack(NULL, n, r);
+	assert_non_null(pr);
+	*stored = pr->profiles;
+	hearth__ingester__push_response__free_unpacked(pr, NULL);
+}
+
+/* The series of shop as "t:v t:v" (1 s buckets) and its tree's self of
+ * main;a and main;b as "a=N b=N". */
+static void
+delta_select(fx *f, char *points, char *tree)
+{
+	Hearth__Ingester__SelectRequest sq =
+	    HEARTH__INGESTER__SELECT_REQUEST__INIT;
+	const uint8_t *r;
+	size_t	       n, o = 0;
+	sq.selector    = "{service_name=\"shop\",__type__=\"alloc_space\"}";
+	sq.start_ms    = 0;
+	sq.end_ms      = 10000;
+	sq.want_tree   = 1;
+	sq.want_series = 1;
+	sq.step_ms     = 1000;
+	assert_int_equal(call(f, "acme", HEARTH_RPC_SELECT, &sq.base, &r, &n),
+	    0);
+	Hearth__Ingester__SelectResponse *sr =
+	    hearth__ingester__select_response__unpack(NULL, n, r);
+	assert_non_null(sr);
+	points[0] = '\0';
+	for (size_t i = 0; i < sr->n_series; i++)
+		for (size_t j = 0; j < sr->series[i]->n_points; j++)
+			o += (size_t) sprintf(points + o, "%s%lld:%lld",
+			    o ? " " : "",
+			    (long long) sr->series[i]->points[j]->timestamp_ms,
+			    (long long) sr->series[i]->points[j]->value);
+	int64_t a = 0, b = 0;
+	for (size_t i = 0; i < sr->tree->n_name; i++) {
+		const char *nm = sr->tree->names[sr->tree->name[i]];
+		if (strcmp(nm, "a") == 0)
+			a += sr->tree->self[i];
+		if (strcmp(nm, "b") == 0)
+			b += sr->tree->self[i];
+	}
+	sprintf(tree, "a=%lld b=%lld", (long long) a, (long long) b);
+	hearth__ingester__select_response__free_unpacked(sr, NULL);
+}
+
+static void
+test_ingester_delta_before_wal_replay_reproduces(void **state)
+{
+	(void) state;
+	fx	 f;
+	uint64_t stored;
+	char	 pts[256], tree[64];
+	fx_start(&f, "inproc://ingester_test_delta");
+	delta_push(&f, 1, 1000, 10, 5, &stored);
+	assert_int_equal(stored, 0); /* seeds the state only */
+	delta_push(&f, 2, 2000, 15, 5, &stored);
+	assert_int_equal(stored, 1);
+	delta_push(&f, 3, 3000, 18, 9, &stored);
+	assert_int_equal(stored, 1);
+	delta_push(&f, 3, 3000, 18, 9, &stored); /* re-sent: not again */
+	assert_int_equal(stored, 0);
+	delta_push(&f, 4, 4000, 2, 9, &stored); /* reset: re-seeds */
+	assert_int_equal(stored, 0);
+	delta_push(&f, 5, 5000, 3, 9, &stored);
+	assert_int_equal(stored, 1);
+	delta_select(&f, pts, tree);
+	assert_string_equal(pts, "2000:5 3000:7 5000:1");
+	assert_string_equal(tree, "a=9 b=4");
+
+	/* Crash (no stop: nothing flushed) and replay the WAL: it holds the
+	 * stored differences, and replay computes no delta. */
+	hearth_rpc_client_free(f.cli);
+	hearth_ingester_free(f.ing);
+	char dir[64];
+	strcpy(dir, f.dir);
+	hearth_store_cfg sc = store_cfg(f.dir); /* makes a dir not needed */
+	rmdir(f.dir);
+	strcpy(f.dir, dir);
+	sc.path			= f.dir;
+	hearth_ingester_cfg cfg = { "inproc://ingester_test_delta", MAX_MSG, 2,
+		sc, NULL, "ingester-1", 0, 0 };
+	hearth_ingester_deps deps = { &f.log, f.metrics, NULL };
+	assert_int_equal(hearth_ingester_new(&cfg, &deps, &f.ing, &f.err), 0);
+	assert_int_equal(hearth_ingester_start(f.ing, &f.err), 0);
+	for (int i = 0; i < 1000 && hearth_ingester_ready(f.ing, NULL) == 0;
+	     i++)
+		usleep(10 * 1000);
+	assert_int_equal(hearth_ingester_ready(f.ing, &f.err), 1);
+	assert_int_equal(hearth_rpc_client_new("inproc://ingester_test_delta",
+			     MAX_MSG, &f.cli, &f.err),
+	    0);
+	delta_select(&f, pts, tree);
+	assert_string_equal(pts, "2000:5 3000:7 5000:1");
+	assert_string_equal(tree, "a=9 b=4");
+	/* The state lived in memory only: the next profile seeds again. */
+	delta_push(&f, 6, 6000, 5, 9, &stored);
+	assert_int_equal(stored, 0);
+	delta_push(&f, 7, 7000, 6, 10, &stored);
+	assert_int_equal(stored, 1);
+	delta_select(&f, pts, tree);
+	assert_string_equal(pts, "2000:5 3000:7 5000:1 7000:2");
+	fx_stop(&f);
+}
+
 static void
 test_ingester_config_errors(void **state)
 {
@@ -381,7 +538,8 @@ test_ingester_config_errors(void **state)
 	hearth_ingester	   *ing;
 	hearth_err	    err;
 	char		    dir[64];
-	hearth_ingester_cfg cfg = { "", MAX_MSG, 2, store_cfg(dir), NULL, NULL };
+	hearth_ingester_cfg cfg = { "", MAX_MSG, 2, store_cfg(dir), NULL, NULL,
+		0, 0 };
 	assert_int_equal(hearth_ingester_new(&cfg, NULL, &ing, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "ingester: rpc listen URL is empty");
@@ -421,6 +579,7 @@ main(void)
 		cmocka_unit_test(test_ingester_push_select_labels_over_rpc),
 		cmocka_unit_test(test_ingester_errors_reach_the_caller),
 		cmocka_unit_test(test_ingester_metrics_exported),
+		cmocka_unit_test(test_ingester_delta_before_wal_replay_reproduces),
 		cmocka_unit_test(test_ingester_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -340,7 +340,8 @@ test_wal_records_hold_tenant_and_push(void **state)
 	 * seq | tenant_len | push_len | check | tenant | push (LE). */
 	assert_int_equal(segments(f, names, 8), 1);
 	assert_string_equal(names[0], "0000000000000001.wal");
-	assert_int_equal(file_size(f, names[0]), sizeof(want));
+	/* Zeros are written ahead of the records, 4 MiB at a time. */
+	assert_int_equal(file_size(f, names[0]), (size_t) 4 << 20);
 	memset(want, 0, sizeof(want));
 	want[0]	 = 1;
 	want[8]	 = 4;
@@ -357,23 +358,44 @@ test_wal_records_hold_tenant_and_push(void **state)
 	FILE *fp = fopen(p, "rb");
 	assert_non_null(fp);
 	assert_int_equal(fread(got, 1, sizeof(got), fp), sizeof(got));
+	uint8_t tail[4096], zero[4096] = { 0 };
+	assert_int_equal(fread(tail, 1, sizeof(tail), fp), sizeof(tail));
 	fclose(fp);
 	assert_memory_equal(got, want, sizeof(want));
+	assert_memory_equal(tail, zero, sizeof(tail));
+}
+
+/* Overwrite n bytes at off with zeros (data that never reached the disk
+ * inside the zeros written ahead). */
+static void
+file_zero(fx *f, const char *name, size_t off, size_t n)
+{
+	char	p[160];
+	uint8_t z[64] = { 0 };
+	snprintf(p, sizeof(p), "%s/%s", f->wdir, name);
+	int fd = open(p, O_RDWR);
+	assert_true(fd >= 0 && n <= sizeof(z));
+	assert_int_equal(pwrite(fd, z, n, (off_t) off), (ssize_t) n);
+	close(fd);
 }
 
 static void
-test_wal_torn_tail_is_dropped(void **state)
+wal_torn_tail_is_dropped(fx *f, int torn_as_zeros)
 {
-	fx  *f = *state;
 	char names[8][32];
 	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
 	append(f, "t", "first", 1);
 	append(f, "t", "second", 2);
 	append(f, "t", "third", 3);
 	fx_close(f);
-	/* A kill in the middle of the third record's write. */
+	/* A kill in the middle of the third record's write: its last two
+	 * bytes never reached the disk (records of 24 + 1 + 5, 24 + 1 + 6
+	 * and 24 + 1 + 5 bytes end at 91). */
 	assert_int_equal(segments(f, names, 8), 1);
-	file_edit(f, names[0], file_size(f, names[0]) - 2, -1);
+	if (torn_as_zeros)
+		file_zero(f, names[0], 89, 2);
+	else
+		file_edit(f, names[0], 89, -1);
 	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
 	/* 3 was never whole: it is handed out again, in a new segment. */
 	assert_int_equal(hearth_wal_last_seq(f->wal), 2);
@@ -391,6 +413,18 @@ test_wal_torn_tail_is_dropped(void **state)
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.seq[2], 3);
 	assert_string_equal(s.push[2], "again");
+}
+
+static void
+test_wal_torn_tail_is_dropped(void **state)
+{
+	wal_torn_tail_is_dropped(*state, 0);
+}
+
+static void
+test_wal_torn_tail_in_zeros_is_dropped(void **state)
+{
+	wal_torn_tail_is_dropped(*state, 1);
 }
 
 static void
@@ -588,6 +622,7 @@ main(void)
 		T(test_wal_bad_key_refuses_to_open),
 		T(test_wal_records_hold_tenant_and_push),
 		T(test_wal_torn_tail_is_dropped),
+		T(test_wal_torn_tail_in_zeros_is_dropped),
 		T(test_wal_damaged_record_ends_its_segment),
 		T(test_wal_segments_roll_and_trim_deletes_them),
 		T(test_wal_unwritable_dir_fails_open_with_the_path),
