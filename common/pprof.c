@@ -34,6 +34,10 @@ typedef struct pprof_conv {
 	                                     PPROF_MULTI; 0 = not resolved */
 	uint32_t            *loc_off;     /* per location: run in lframes */
 	uint32_t            *loc_n;       /* frames in that run (>= 1) */
+	/* With dense location ids: loc_first by id (0 = not resolved yet),
+	 * so a resolved one-frame location costs one random load, not
+	 * two dependent ones (dense, then loc_first). */
+	uint32_t *id_first;
 	uint32_t            *lframes; /* root-first frames of each location */
 	size_t               n_lframes, cap_lframes;
 	uint32_t            *frames; /* per-sample scratch */
@@ -42,7 +46,17 @@ typedef struct pprof_conv {
 	size_t               cap_labels;
 	char                *name_buf; /* "<filename> <name>" */
 	size_t               cap_name_buf;
+	uint8_t *key_kind; /* per string: PPROF_KEY_*, 0 = not looked at */
+	/* per string used as a span id value: 0 not parsed yet, 1 valid
+	 * (span_val holds it), 2 not a span id. A span id repeats on every
+	 * sample of its span: parsed once. */
+	uint8_t  *span_state;
+	uint64_t *span_val;
 } pprof_conv;
+
+/* What a sample label key is, decided once per string-table entry rather
+ * than by string compares for every label of every sample. */
+enum { PPROF_KEY_LABEL = 1, PPROF_KEY_SPAN = 2, PPROF_KEY_TRACE = 3 };
 
 static void *
 pprof_pb_alloc(void *data, size_t size)
@@ -222,15 +236,41 @@ pprof_sample_labels(pprof_conv *c, size_t si,
 		 * sample has several); a value that is not 1-16 hex digits
 		 * is no span (upload.h hearth_upload_span_parse). Trace ids
 		 * are not kept. */
-		if (strcmp(key, "span_id") == 0
-		    || strcmp(key, "profile_id") == 0) {
-			uint64_t v;
-			if (hearth_upload_span_parse(ctx->strings[lb->str], &v)
-			    == 0)
-				*span = v;
+		if (c->key_kind == NULL
+		    && (c->key_kind = hearth_arena_calloc(
+		            ctx->a, ctx->n_strings, sizeof(uint8_t)))
+		        == NULL)
+			return pprof_nomem(ctx);
+		uint8_t kind = c->key_kind[lb->key];
+		if (kind == 0) {
+			kind = strcmp(key, "span_id") == 0
+			        || strcmp(key, "profile_id") == 0
+			    ? PPROF_KEY_SPAN
+			    : strcmp(key, "trace_id") == 0 ? PPROF_KEY_TRACE
+			                                   : PPROF_KEY_LABEL;
+			c->key_kind[lb->key] = kind;
+		}
+		if (kind == PPROF_KEY_SPAN) {
+			if (c->span_state == NULL
+			    && ((c->span_state = hearth_arena_calloc(ctx->a,
+			             ctx->n_strings, sizeof(uint8_t)))
+			            == NULL
+			        || (c->span_val = hearth_arena_alloc(ctx->a,
+			                ctx->n_strings * sizeof(uint64_t)))
+			            == NULL))
+				return pprof_nomem(ctx);
+			uint8_t *st = &c->span_state[lb->str];
+			if (*st == 0)
+				*st = hearth_upload_span_parse(ctx->strings[lb->str],
+				          &c->span_val[lb->str])
+				        == 0
+				    ? 1
+				    : 2;
+			if (*st == 1)
+				*span = c->span_val[lb->str];
 			continue;
 		}
-		if (strcmp(key, "trace_id") == 0)
+		if (kind == PPROF_KEY_TRACE)
 			continue;
 		c->labels[n].name  = key;
 		c->labels[n].value = ctx->strings[lb->str];
@@ -265,9 +305,9 @@ pprof_sample_check_ids(pprof_ctx *ctx, size_t si,
 /* Look up the sample's location ids (leaf first) and write its root-first
  * frames into c->frames, cut to max_stack_depth. Lookup and copy share
  * one pass: this loop is where decoding spends its time on deep stacks,
- * so the common case (one line, already resolved, dense ids) is two loads
- * and a store, with the arrays held in locals so stores to frames cannot
- * force reloads. */
+ * so the common case (one line, already resolved, dense ids) is one load
+ * from id_first and a store, with the arrays held in locals so stores to
+ * frames cannot force reloads. */
 static int
 pprof_sample_frames(pprof_conv *c, size_t si,
     const Perftools__Profiles__Sample *s, size_t *n_out)
@@ -277,6 +317,7 @@ pprof_sample_frames(pprof_conv *c, size_t si,
 	const uint32_t    *dense = m->dense;
 	const uint64_t     dn    = m->dense_n;
 	const uint32_t    *first = c->loc_first;
+	uint32_t          *idf   = c->id_first;
 	size_t             n     = s->n_location_id;
 	size_t             max   = ctx->o->max_stack_depth;
 	size_t             lim   = max > 0 ? max : SIZE_MAX;
@@ -289,7 +330,14 @@ pprof_sample_frames(pprof_conv *c, size_t si,
 		return rc;
 	uint32_t *frames = c->frames;
 	for (size_t j = n; j-- > 0;) {
-		uint64_t id   = s->location_id[j];
+		uint64_t id = s->location_id[j];
+		if (idf != NULL && id < dn && nf < lim) {
+			uint32_t f = idf[id];
+			if (f != 0 && f != PPROF_MULTI) {
+				frames[nf++] = f;
+				continue;
+			}
+		}
 		uint32_t lpos = dense != NULL
 		    ? (id < dn ? dense[id] : PPROF_NONE)
 		    : pprof_idmap_get(m, id);
@@ -309,6 +357,8 @@ pprof_sample_frames(pprof_conv *c, size_t si,
 				return rc;
 			f = first[lpos];
 		}
+		if (idf != NULL)
+			idf[id] = f;
 		if (f != PPROF_MULTI) {
 			frames[nf++] = f;
 			continue;
@@ -411,8 +461,12 @@ pprof_convert(pprof_ctx *ctx)
 	    ctx->a, (p->n_location + 1) * sizeof(uint32_t));
 	c.loc_n = hearth_arena_alloc(
 	    ctx->a, (p->n_location + 1) * sizeof(uint32_t));
+	if (ctx->loc_map.dense != NULL)
+		c.id_first = hearth_arena_calloc(
+		    ctx->a, (size_t) ctx->loc_map.dense_n, sizeof(uint32_t));
 	if (c.fn_sid == NULL || c.loc_first == NULL || c.loc_off == NULL
-	    || c.loc_n == NULL)
+	    || c.loc_n == NULL
+	    || (ctx->loc_map.dense != NULL && c.id_first == NULL))
 		return pprof_nomem(ctx);
 
 	for (size_t i = 0; i < p->n_sample; i++)

@@ -655,17 +655,22 @@ hearth_upload_builder_add(hearth_upload_builder *b,
 int
 hearth_upload_span_parse(const char *s, uint64_t *out)
 {
+	/* Hex digit value + 1 by byte, 0 = not a hex digit: one table load
+	 * per character (this runs for every span-labelled sample). */
+	static const uint8_t hex1[256] = {
+		['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+		['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+		['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+		['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14,
+		['E'] = 15, ['F'] = 16,
+	};
 	uint64_t v = 0;
 	size_t   n = 0;
 	for (; s[n] != '\0'; n++) {
-		char c = s[n];
-		int  d = c >= '0' && c <= '9' ? c - '0'
-		    : c >= 'a' && c <= 'f'     ? c - 'a' + 10
-		    : c >= 'A' && c <= 'F'     ? c - 'A' + 10
-		                               : -1;
-		if (d < 0 || n == 16)
+		unsigned d = hex1[(unsigned char) s[n]];
+		if (d == 0 || n == 16)
 			return -1;
-		v = v << 4 | (uint64_t) d;
+		v = v << 4 | (uint64_t) (d - 1);
 	}
 	if (n == 0)
 		return -1;

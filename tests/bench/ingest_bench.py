@@ -295,7 +295,7 @@ def main():
     if not os.path.exists(a.decode_bench):
         raise SystemExit("decode_bench not found at %s (cmake --build <build> --target decode_bench)"
                          % a.decode_bench)
-    decode_s = 2
+    decode_s = 1
     decs = [run_decode_bench(a.decode_bench, a.files, decode_s)]
 
     mode = a.mode
