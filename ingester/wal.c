@@ -1,6 +1,4 @@
-#include "wal.h"
-
-#include "ingester.pb-c.h"
+#include "wal_impl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,65 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
-
-#define WAL_TRIMMED_KEY "wal/trimmed"
-#define WAL_HDR		24 /* seq u64, tenant_len u32, push_len u32, check u64 */
-#define WAL_SEGMENT_BYTES ((size_t) 64 << 20)
-#define WAL_SEGMENT_MIN	  ((size_t) 4096)
-#define WAL_SUFFIX	  ".wal"
-/* Appends write into zeros written ahead of them in steps of this size:
- * an fdatasync of a record that does not change the file's size or block
- * map skips the inode and block-allocation work (measured here on ext4:
- * 40 % less CPU and 35 % less time per synced 25 KB append). Replay
- * already stops at the zeros of an unwritten tail. */
-#define WAL_ZERO_AHEAD ((size_t) 4 << 20)
-#define WAL_ZERO_CHUNK ((size_t) 64 << 10)
-#define WAL_NAME_LEN	  (16 + sizeof(WAL_SUFFIX) - 1)
-
-struct hearth_wal {
-	hearth_kv	     *kv;
-	hearth_wal_sync	      sync;
-	char		     *dir;
-	size_t		      seg_max;
-	/* The last sequence handed out; assigned under mu (so segment
-	 * names and record order agree), read lock-free. */
-	atomic_uint_least64_t last;
-
-	pthread_mutex_t mu;
-	pthread_cond_t	cv; /* syncing ended */
-	/* --- guarded by mu --- */
-	int	 fd;	    /* current segment, -1 = none (roll first) */
-	uint64_t off;	    /* bytes in it */
-	uint64_t zeroed;    /* file size: records, then zeros ahead */
-	uint64_t base;	    /* logical position of its first byte */
-	uint64_t durable;   /* logical: every byte below is synced */
-	uint64_t fail_gen;  /* bumped when a sync of appends failed */
-	int	 syncing;   /* a leader's fdatasync runs (fd stays open) */
-	int	 need_roll; /* the current segment takes no more records */
-	int	 lost;	    /* a sync of it failed: unsynced bytes given up */
-	int	 dirty;	    /* interval policy: written since the sync */
-	uint64_t *segs;	    /* first sequences, ascending; last = current */
-	size_t	  n_segs, cap_segs;
-
-	hearth_metric *m_records;
-	hearth_metric *m_bytes;
-	hearth_metric *m_sync;
-};
-
-/* One record of a segment, pointing into the mapped file. */
-typedef struct wal_rec {
-	uint64_t       seq;
-	const uint8_t *tenant;
-	uint32_t       tenant_len;
-	const uint8_t *push;
-	uint32_t       push_len;
-} wal_rec;
 
 void
 hearth_wal_key_encode(uint64_t seq, uint8_t key[8])
@@ -79,7 +23,7 @@ hearth_wal_key_encode(uint64_t seq, uint8_t key[8])
 	}
 }
 
-static uint64_t
+uint64_t
 wal_key_decode(const uint8_t *k)
 {
 	uint64_t v = 0;
@@ -95,7 +39,7 @@ wal_le_put(uint8_t *p, uint64_t v, int n)
 		p[i] = (uint8_t) v;
 }
 
-static uint64_t
+uint64_t
 wal_le_get(const uint8_t *p, int n)
 {
 	uint64_t v = 0;
@@ -105,7 +49,7 @@ wal_le_get(const uint8_t *p, int n)
 }
 
 /* Seeded chain, so nothing has to be copied together first. */
-static uint64_t
+uint64_t
 wal_check(const uint8_t *hdr16, const void *tenant, size_t tl,
     const void *push, size_t pl)
 {
@@ -122,80 +66,11 @@ wal_now_s(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-static void
+void
 wal_seg_path(const hearth_wal *w, uint64_t first, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%016llx" WAL_SUFFIX, w->dir,
 	    (unsigned long long) first);
-}
-
-/* 1 and *r when a whole, checked record with seq >= min_seq starts at
- * p[*off]; 0 at the end of the segment's valid part (end of file, the
- * zeros of an unwritten tail, or a torn or damaged record). */
-static int
-wal_next(const uint8_t *p, size_t n, size_t *off, uint64_t min_seq,
-    wal_rec *r)
-{
-	size_t o = *off;
-	if (n - o < WAL_HDR)
-		return 0;
-	const uint8_t *h = p + o;
-	r->seq		 = wal_le_get(h, 8);
-	r->tenant_len	 = (uint32_t) wal_le_get(h + 8, 4);
-	r->push_len	 = (uint32_t) wal_le_get(h + 12, 4);
-	if (r->seq == 0 || r->seq < min_seq ||
-	    (uint64_t) r->tenant_len + r->push_len > n - o - WAL_HDR)
-		return 0;
-	r->tenant = h + WAL_HDR;
-	r->push	  = r->tenant + r->tenant_len;
-	if (wal_check(h, r->tenant, r->tenant_len, r->push, r->push_len) !=
-	    wal_le_get(h + 16, 8))
-		return 0;
-	*off = o + WAL_HDR + r->tenant_len + r->push_len;
-	return 1;
-}
-
-/* Map segment first (read-only); *len 0 and *map NULL for an empty
- * file. */
-static int
-wal_map(const hearth_wal *w, uint64_t first, const uint8_t **map,
-    size_t *len, hearth_err *err)
-{
-	char	    path[4200];
-	struct stat st;
-	*map = NULL;
-	*len = 0;
-	wal_seg_path(w, first, path, sizeof(path));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return hearth_err_set(err, HEARTH_EIO,
-		    "wal: cannot read %s: %s", path, strerror(e));
-	}
-	if (st.st_size > 0) {
-		void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE,
-		    fd, 0);
-		if (m == MAP_FAILED) {
-			int e = errno;
-			close(fd);
-			return hearth_err_set(err, HEARTH_EIO,
-			    "wal: cannot map %s: %s", path, strerror(e));
-		}
-		madvise(m, (size_t) st.st_size, MADV_SEQUENTIAL);
-		*map = m;
-		*len = (size_t) st.st_size;
-	}
-	close(fd);
-	return 0;
-}
-
-static void
-wal_unmap(const uint8_t *map, size_t len)
-{
-	if (map != NULL)
-		munmap((void *) map, len);
 }
 
 /* fsync a directory, so entries created in it survive a machine crash. */
@@ -241,7 +116,7 @@ wal_find_last(hearth_kv *kv, uint64_t *out, hearth_err *err)
 	return rc;
 }
 
-static int
+int
 wal_read_trimmed(hearth_kv *kv, uint64_t *out, hearth_err *err)
 {
 	hearth_arena *a = hearth_arena_new(0);
@@ -784,116 +659,4 @@ hearth_wal_trimmed(hearth_wal *w, uint64_t seq)
 	}
 	wal_delete_upto_locked(w, seq);
 	pthread_mutex_unlock(&w->mu);
-}
-
-/* ---- replay ----------------------------------------------------------------- */
-
-/* Decode one legacy column-family record and hand it to fn. */
-static int
-wal_replay_cf_one(hearth_kv_iter *it, hearth_arena *a, hearth_wal_replay_fn fn,
-    void *ctx, hearth_err *err)
-{
-	size_t	       kl, vl;
-	const uint8_t *k = hearth_kv_iter_key(it, &kl);
-	const uint8_t *v = hearth_kv_iter_value(it, &vl);
-	if (kl != 8)
-		return hearth_err_set(err, HEARTH_ECORRUPT,
-		    "wal: a record key is %zu bytes, want 8", kl);
-	uint64_t	   seq = wal_key_decode(k);
-	ProtobufCAllocator pa
-	    = { hearth_arena_pb_alloc, hearth_arena_pb_free, a };
-	Hearth__Ingester__WalRecord *rec
-	    = hearth__ingester__wal_record__unpack(&pa, vl, v);
-	if (rec == NULL || rec->tenant == NULL || rec->tenant[0] == '\0')
-		return hearth_err_set(err, HEARTH_ECORRUPT,
-		    "wal: record %llu (%zu bytes) does not decode; the WAL "
-		    "is damaged",
-		    (unsigned long long) seq, vl);
-	return fn(ctx, seq, rec->tenant, rec->push.data, rec->push.len, err);
-}
-
-static int
-wal_replay_cf(hearth_wal *w, hearth_arena *a, hearth_wal_replay_fn fn,
-    void *ctx, uint64_t *n, hearth_err *err)
-{
-	int		rc = 0;
-	hearth_kv_iter *it
-	    = hearth_kv_iter_new(w->kv, HEARTH_KV_WAL, NULL, 0, NULL, 0);
-	if (it == NULL)
-		return hearth_err_set(err, HEARTH_ENOMEM, "wal: out of memory");
-	for (; hearth_kv_iter_valid(it); hearth_kv_iter_next(it)) {
-		if ((rc = wal_replay_cf_one(it, a, fn, ctx, err)) != 0)
-			break;
-		hearth_arena_reset(a);
-		(*n)++;
-	}
-	if (rc == 0)
-		rc = hearth_kv_iter_error(it, err);
-	hearth_kv_iter_free(it);
-	return rc;
-}
-
-static int
-wal_replay_segment(hearth_wal *w, uint64_t first, uint64_t trimmed,
-    hearth_arena *a, hearth_wal_replay_fn fn, void *ctx, uint64_t *n,
-    hearth_err *err)
-{
-	const uint8_t *map;
-	size_t	       len, off = 0;
-	wal_rec	       r;
-	int	       rc = wal_map(w, first, &map, &len, err);
-	if (rc != 0)
-		return rc;
-	uint64_t min = first;
-	while (rc == 0 && wal_next(map, len, &off, min, &r)) {
-		min = r.seq + 1;
-		if (r.seq <= trimmed)
-			continue;
-		if (r.tenant_len == 0) {
-			rc = hearth_err_set(err, HEARTH_ECORRUPT,
-			    "wal: record %llu has no tenant; the WAL is "
-			    "damaged",
-			    (unsigned long long) r.seq);
-			break;
-		}
-		char *tenant = hearth_arena_strndup(a, (const char *) r.tenant,
-		    r.tenant_len);
-		if (tenant == NULL) {
-			rc = hearth_err_set(err, HEARTH_ENOMEM,
-			    "wal: out of memory");
-			break;
-		}
-		rc = fn(ctx, r.seq, tenant, r.push, r.push_len, err);
-		hearth_arena_reset(a);
-		if (rc == 0)
-			(*n)++;
-	}
-	wal_unmap(map, len);
-	return rc;
-}
-
-int
-hearth_wal_replay(hearth_wal *w, hearth_wal_replay_fn fn, void *ctx,
-    uint64_t *records, hearth_err *err)
-{
-	uint64_t      n = 0, trimmed;
-	int	      rc = 0;
-	hearth_arena *a	 = hearth_arena_new(0);
-	if (records != NULL)
-		*records = 0;
-	if (a == NULL)
-		return hearth_err_set(err, HEARTH_ENOMEM, "wal: out of memory");
-	/* Segments may still hold records the mark covers. */
-	rc = wal_read_trimmed(w->kv, &trimmed, err);
-	/* An older hearth's records are older than every segment's. */
-	if (rc == 0)
-		rc = wal_replay_cf(w, a, fn, ctx, &n, err);
-	/* At start-up the current segment (started by open) is empty. */
-	for (size_t i = 0; rc == 0 && i < w->n_segs; i++)
-		rc = wal_replay_segment(w, w->segs[i], trimmed, a, fn, ctx, &n,
-		    err);
-	hearth_arena_free(a);
-	if (records != NULL)
-		*records = n;
-	return rc;
 }
