@@ -24,7 +24,8 @@
  * selectors (trace_id sample labels are not stored, only span ids) and
  * profile-id selectors (no per-sample profile ids a query could filter
  * on), a stack_trace_selector on SelectSeries (totals are stored per
- * profile, not per stack and bucket), format=DOT, SelectHeatmap.
+ * profile, not per stack and bucket), format=DOT, SelectHeatmap (its
+ * bucketing is not specified: connect_querier_select_heatmap).
  */
 #include "connect_querier_impl.h"
 #include "config.h"
@@ -567,6 +568,23 @@ connect_querier_series(void *ctx, hearth_connect_call *call,
 	return 0;
 }
 
+/* SelectHeatmap: decoded (so a malformed body is still invalid_argument)
+ * and refused with the reason, rather than a heatmap whose bucketing
+ * differs from upstream's in ways the spec cannot tell. */
+static int
+connect_querier_select_heatmap(void *ctx, hearth_connect_call *call,
+    const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+	(void) ctx;
+	(void) req;
+	(void) resp;
+	return hearth_connect_fail(call, HEARTH_CONNECT_UNIMPLEMENTED,
+	    "SelectHeatmap is not served by hearth: how Pyroscope buckets "
+	    "heatmap values (y_min, counts) is not specified, and a heatmap "
+	    "that differs from Pyroscope's would mislead; SelectSeries gives "
+	    "the same profiles' totals over time");
+}
+
 /* settings.v1.SettingsService/Get: Drilldown reads its plugin settings
  * on load; hearth stores none yet, so the list is empty (Set and Delete
  * answer unimplemented). */
@@ -631,6 +649,9 @@ hearth_querier_connect_routes(hearth_querier *q, hearth_err *err)
 		{ "AnalyzeQuery", "connect_analyze_query",
 		    &querier__v1__analyze_query_request__descriptor,
 		    hearth_connect_querier_analyze_query },
+		{ "SelectHeatmap", "connect_select_heatmap",
+		    &querier__v1__select_heatmap_request__descriptor,
+		    connect_querier_select_heatmap },
 	};
 	hearth_connect_opts o = {
 		/* query requests are small; the body limit still applies */

@@ -610,6 +610,10 @@ class TestErrors(Base):
         for path in (Q + "NoSuchMethod", Q + "SelectHeatmap", "/push.v1.PusherService/Nope"):
             r = L.connect_call(H, path, {})
             self.assertConnectError(r, 501, "unimplemented", path)
+        # The heatmap says why (its bucketing is not specified), in both codecs.
+        for codec in ("json", "proto"):
+            r = L.connect_call(H, Q + "SelectHeatmap", {} if codec == "json" else b"", codec=codec)
+            self.assertConnectError(r, 501, "unimplemented", "SelectHeatmap " + codec, "bucket")
 
     def test_settings_get_is_empty_and_set_unimplemented(self):
         # Profiles Drilldown reads its settings on load (connect-apis.md §5)
