@@ -156,13 +156,13 @@ codec_gcd(uint64_t a, uint64_t b)
 	return a;
 }
 
-/* Delta-encode per-group ascending nodes into e->u32 and scale the values
- * into e->u64. Values are multiples of a sampling period far more often
- * than not (CPU time in 10 ms steps), so dividing by their gcd turns
- * 4-byte varints into 1-byte ones. */
-static int
-codec_columns(block_enc *e, size_t n_groups, const uint32_t *counts,
-    size_t n, const uint32_t *nodes, const int64_t *values, uint64_t *scale)
+/* Values are multiples of a sampling period far more often than not (CPU
+ * time in 10 ms steps), so dividing by their gcd turns 4-byte varints
+ * into 1-byte ones. */
+int
+block_enc_columns(block_enc *e, size_t n_groups, const uint32_t *counts,
+    size_t n, const uint32_t *nodes, const int64_t *values,
+    const uint64_t *runs, uint64_t *scale)
 {
 	uint64_t g = 0;
 	if (BLOCK_GROW(e->u32, e->u32_cap, n + 1) != 0 ||
@@ -173,14 +173,13 @@ codec_columns(block_enc *e, size_t n_groups, const uint32_t *counts,
 	if (g == 0)
 		g = 1;
 	size_t k = 0;
-	for (size_t p = 0; p < n_groups; p++) {
-		uint32_t prev = 0;
+	for (size_t p = 0; p < n_groups; p++)
 		for (uint32_t i = 0; i < counts[p]; i++, k++) {
-			e->u32[k] = i == 0 ? nodes[k] : nodes[k] - prev;
-			prev	  = nodes[k];
+			int run = i > 0 &&
+			    (runs == NULL || runs[k] == runs[k - 1]);
+			e->u32[k] = run ? nodes[k] - nodes[k - 1] : nodes[k];
 			e->u64[k] = (uint64_t) values[k] / g;
 		}
-	}
 	HEARTH_ASSERT(k == n);
 	*scale = g;
 	return 0;
@@ -190,8 +189,8 @@ int
 block_enc_samples(block_enc *e, const block_sdata *sd)
 {
 	Hearth__Block__Samples m = HEARTH__BLOCK__SAMPLES__INIT;
-	int rc = codec_columns(e, sd->n_profiles, sd->counts, sd->n_samples,
-	    sd->nodes, sd->values, &m.scale);
+	int rc = block_enc_columns(e, sd->n_profiles, sd->counts, sd->n_samples,
+	    sd->nodes, sd->values, NULL, &m.scale);
 	if (rc != 0)
 		return rc;
 	if (sd->ids != NULL) {
@@ -211,8 +210,8 @@ int
 block_enc_rollup(block_enc *e, const block_rdata *rd)
 {
 	Hearth__Block__Rollup m = HEARTH__BLOCK__ROLLUP__INIT;
-	int rc = codec_columns(e, rd->n_buckets, rd->counts, rd->n_entries,
-	    rd->nodes, rd->values, &m.scale);
+	int rc = block_enc_columns(e, rd->n_buckets, rd->counts, rd->n_entries,
+	    rd->nodes, rd->values, NULL, &m.scale);
 	if (rc != 0)
 		return rc;
 	if (BLOCK_GROW(e->i64, e->i64_cap, (size_t) rd->n_buckets + 1) != 0)
@@ -309,12 +308,11 @@ block_dec_message(const uint8_t *v, size_t vl,
 	    d->short_name, n);
 }
 
-/* Undo codec_columns in place: deltas to nodes (checked ascending and
- * < n_nodes), scaled values to values (checked > 0, no overflow). */
-static int
-codec_uncolumns(size_t n_groups, const uint32_t *counts, size_t n_counts,
+int
+block_dec_columns(size_t n_groups, const uint32_t *counts, size_t n_counts,
     uint32_t *nodes, size_t n_nodes_col, uint64_t *values, size_t n_values,
-    uint64_t scale, uint32_t n_nodes, const char *what, hearth_err *err)
+    const uint32_t *runs, uint64_t scale, uint32_t n_nodes, const char *what,
+    hearth_err *err)
 {
 	size_t total = 0;
 	if (n_counts != n_groups)
@@ -333,8 +331,10 @@ codec_uncolumns(size_t n_groups, const uint32_t *counts, size_t n_counts,
 	for (size_t g = 0; g < n_groups; g++) {
 		uint64_t prev = 0;
 		for (uint32_t i = 0; i < counts[g]; i++, k++) {
-			uint64_t node = i == 0 ? nodes[k] : prev + nodes[k];
-			if ((i > 0 && nodes[k] == 0) || node >= n_nodes)
+			int run = i > 0 &&
+			    (runs == NULL || runs[k] == runs[k - 1]);
+			uint64_t node = run ? prev + nodes[k] : nodes[k];
+			if ((run && nodes[k] == 0) || node >= n_nodes)
 				return CORRUPT(err,
 				    "%s: node %llu out of order or range (%u "
 				    "nodes)",
@@ -370,9 +370,9 @@ block_dec_samples(const block_hdr *h, uint32_t s, uint32_t lo,
 	if (m->ids.len != 0 && m->ids.len != (size_t) np * 16)
 		return CORRUPT(err, "samples: %zu id bytes for %u profiles",
 		    m->ids.len, np);
-	if ((rc = codec_uncolumns(np, m->counts, m->n_counts, m->nodes,
-		 m->n_nodes, m->values, m->n_values, m->scale, h->n_nodes,
-		 "samples", err)) != 0)
+	if ((rc = block_dec_columns(np, m->counts, m->n_counts, m->nodes,
+		 m->n_nodes, m->values, m->n_values, NULL, m->scale,
+		 h->n_nodes, "samples", err)) != 0)
 		return rc;
 	memset(sd, 0, sizeof(*sd)); /* no span rows: block_dec_spans */
 	sd->n_profiles = np;
@@ -406,8 +406,8 @@ block_dec_rollup(const block_hdr *h, const uint8_t *v, size_t vl,
 			&m->buckets[i]))
 			return CORRUPT(err, "rollup: buckets out of order");
 	}
-	if ((rc = codec_uncolumns(m->n_buckets, m->counts, m->n_counts,
-		 m->nodes, m->n_nodes, m->values, m->n_values, m->scale,
+	if ((rc = block_dec_columns(m->n_buckets, m->counts, m->n_counts,
+		 m->nodes, m->n_nodes, m->values, m->n_values, NULL, m->scale,
 		 h->n_nodes, "rollup", err)) != 0)
 		return rc;
 	rd->width_ms  = m->width_ms;

@@ -302,6 +302,22 @@ void block_enc_fini(block_enc *e);
 int block_enc_message(block_enc *e, const ProtobufCMessage *m);
 int block_enc_samples(block_enc *e, const block_sdata *sd);
 int block_enc_rollup(block_enc *e, const block_rdata *rd);
+/* The node and value columns of samples, rollups and span rows: n rows in
+ * groups of counts[0..n_groups), nodes ascending within a run (a group,
+ * or with runs, the rows of a group with equal runs[k]) and
+ * delta-encoded within it into e->u32; values divided by their gcd
+ * (*scale) into e->u64. HEARTH_ENOMEM. */
+int block_enc_columns(block_enc *e, size_t n_groups, const uint32_t *counts,
+    size_t n, const uint32_t *nodes, const int64_t *values,
+    const uint64_t *runs, uint64_t *scale);
+/* Undo block_enc_columns in place (runs: n_nodes_col entries, or NULL as
+ * encoded): deltas to nodes (checked ascending within a run and
+ * < n_nodes), scaled values to values (checked > 0, no overflow).
+ * HEARTH_ECORRUPT naming what. */
+int block_dec_columns(size_t n_groups, const uint32_t *counts,
+    size_t n_counts, uint32_t *nodes, size_t n_nodes_col, uint64_t *values,
+    size_t n_values, const uint32_t *runs, uint64_t scale, uint32_t n_nodes,
+    const char *what, hearth_err *err);
 /* Decompress and unpack a stored value into arena a. HEARTH_ECORRUPT with
  * what is wrong, HEARTH_ENOMEM when a's cap was hit. */
 int block_dec_message(const uint8_t *v, size_t vl,
@@ -427,6 +443,8 @@ typedef struct block_rctx {
 	int64_t	      *sums; /* per node of the block at hand */
 	uint32_t      *map;
 	size_t	       cap_sums, cap_map;
+	uint8_t	      *ids; /* profile ids of one chunk (block_span.c) */
+	size_t	       cap_ids;
 } block_rctx;
 
 int  block_read_begin(block_rctx *c, hearth_blocks *bs, const char *tenant,
@@ -456,6 +474,12 @@ int block_read_corrupt(const block *b, uint32_t s, int rc, hearth_err *err);
  * scratch. */
 int block_read_tree_map(block_rctx *c, const block_hdr *h, hearth_fgtree *acc,
     hearth_err *err);
+/* hearth_blocks_select_tree, or with spans (not NULL)
+ * hearth_blocks_select_span_tree. */
+int block_read_tree(hearth_blocks *bs, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    const hearth_head_spans *spans, int64_t start_ms, int64_t end_ms,
+    hearth_fgtree *out, hearth_err *err);
 
 /* ---- block_span.c ---------------------------------------------------------- */
 
@@ -479,6 +503,13 @@ int block_out_spans(block_out *o, uint32_t idx, uint32_t chunk,
  * series) into out's, in arena a. HEARTH_ENOMEM. */
 int block_span_join(const block_sdata *parts, size_t n, hearth_arena *a,
     block_sdata *out);
+/* Add to c->sums the rows of spans in the profiles of series s of h in
+ * [a_ms, z_ms), chunk by chunk; with ds, only the profiles it keeps (the
+ * ids are read from the samples chunk into c->ids when the chunk's window
+ * is partial). */
+int block_span_tree_series(block_rctx *c, block *b, const block_hdr *h,
+    uint32_t s, int64_t a_ms, int64_t z_ms, const hearth_dedup_series *ds,
+    const hearth_head_spans *spans, hearth_err *err);
 
 /* ---- block_retain.c ------------------------------------------------------- */
 

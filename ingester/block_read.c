@@ -6,7 +6,8 @@
  * block.h) starts from a clean slate. A tree query over a block with
  * rollups reads whole hours from the hour rollup, whole minutes from the
  * minute-rollup chunks and only the partial minutes at the edges from the
- * sample chunks.
+ * sample chunks; a span-filtered tree query takes the same path over the
+ * span rows of every profile in range instead (block_span.c).
  */
 #include "block_impl.h"
 
@@ -40,6 +41,7 @@ block_read_end(block_rctx *c)
 	free(c->key);
 	free(c->sums);
 	free(c->map);
+	free(c->ids);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -386,7 +388,7 @@ read_tree_partial(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 	return rc;
 }
 
-/* Node sums -> tree, as head_tree_build does: a backward pass marks the
+/* Node sums -> tree, as head_tree_emit does: a backward pass marks the
  * nodes on a path to a non-zero sum, a forward pass adds them parents
  * first (block.h invariant (2)). */
 int
@@ -422,10 +424,12 @@ block_read_tree_map(block_rctx *c, const block_hdr *h, hearth_fgtree *acc,
 	return 0;
 }
 
+/* spans: only the span rows of those spans (block_span.c), else all
+ * samples, from rollups where they serve. */
 static int
 read_tree_block(block_rctx *c, block *b, const hearth_selector *sel,
-    const hearth_dedup *filter, int64_t start_ms, int64_t end_ms,
-    hearth_fgtree *acc, hearth_err *err)
+    const hearth_dedup *filter, const hearth_head_spans *spans,
+    int64_t start_ms, int64_t end_ms, hearth_fgtree *acc, hearth_err *err)
 {
 	block_hdr *h;
 	uint32_t  *ids;
@@ -448,14 +452,24 @@ read_tree_block(block_rctx *c, block *b, const hearth_selector *sel,
 		const hearth_dedup_series *ds = NULL;
 		read_plan		   p;
 		if (hs->n_profiles == 0 ||
+		    (spans != NULL && hs->n_span_rows == 0) ||
 		    (filter != NULL &&
 			(ds = hearth_dedup_find(filter, hs->fp)) == NULL))
 			continue;
 		if (ds != NULL && hearth_dedup_all(ds))
 			ds = NULL; /* the unfiltered path, as fast */
-		read_plan_make(&p, h->rollups, block_ms(h->times[hs->first]),
+		/* Rollups know nothing of spans: span rows come from the
+		 * Spans chunks of every profile in range. */
+		read_plan_make(&p, h->rollups && spans == NULL,
+		    block_ms(h->times[hs->first]),
 		    block_ms(h->times[hs->first + hs->n_profiles - 1]),
 		    start_ms, end_ms);
+		if (spans != NULL) {
+			if (p.n_raw > 0)
+				rc = block_span_tree_series(c, b, h, ids[i],
+				    p.raw[0].a, p.raw[0].b, ds, spans, err);
+			continue;
+		}
 		rc = read_tree_raw(c, b, h, ids[i], p.raw, p.n_raw, ds, err);
 		if (rc == 0)
 			rc = read_tree_minutes(c, b, h, ids[i], &p, ds, err);
@@ -472,16 +486,12 @@ done:
 }
 
 int
-hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
+block_read_tree(hearth_blocks *bs, const char *tenant,
     const hearth_selector *sel, const hearth_dedup *filter,
-    int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
+    const hearth_head_spans *spans, int64_t start_ms, int64_t end_ms,
     hearth_fgtree *out, hearth_err *err)
 {
 	int rc;
-	/* Blocks are decoded one value at a time into private buffers that
-	 * are reused and freed before returning: a query over a thousand
-	 * blocks must not pile them up in the request's arena. */
-	(void) scratch;
 	if ((rc = block_read_check_range(start_ms, end_ms, err)) != 0)
 		return rc;
 	for (int attempt = 0; attempt < BLOCK_MAX_ATTEMPTS; attempt++) {
@@ -501,7 +511,7 @@ hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
 				    "select: out of memory");
 			else
 				rc = read_tree_block(&c, bt->blocks[i], sel,
-				    filter, start_ms, end_ms, acc, err);
+				    filter, spans, start_ms, end_ms, acc, err);
 		}
 		block_read_end(&c);
 		if (rc == 0 && acc != NULL &&
@@ -516,4 +526,18 @@ hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
 	}
 	return hearth_err_set(err, HEARTH_EUNAVAIL,
 	    "select: blocks kept changing during the query; retry it");
+}
+
+int
+hearth_blocks_select_tree(hearth_blocks *bs, const char *tenant,
+    const hearth_selector *sel, const hearth_dedup *filter,
+    int64_t start_ms, int64_t end_ms, hearth_arena *scratch,
+    hearth_fgtree *out, hearth_err *err)
+{
+	/* Blocks are decoded one value at a time into private buffers that
+	 * are reused and freed before returning: a query over a thousand
+	 * blocks must not pile them up in the request's arena. */
+	(void) scratch;
+	return block_read_tree(bs, tenant, sel, filter, NULL, start_ms, end_ms,
+	    out, err);
 }

@@ -10,7 +10,6 @@
  */
 #include "block_impl.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define CORRUPT(err, ...) hearth_err_set((err), HEARTH_ECORRUPT, __VA_ARGS__)
@@ -89,24 +88,6 @@ block_span_sort(uint64_t *ids, uint32_t *nodes, int64_t *values, size_t n)
 
 /* ---- codec ---------------------------------------------------------------- */
 
-static int
-span_u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t
-span_gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t t = a % b;
-		a	   = b;
-		b	   = t;
-	}
-	return a;
-}
-
 /* Index of id in the ascending table t[0..n) (present). */
 static uint32_t
 span_index(const uint64_t *t, size_t n, uint64_t id)
@@ -127,35 +108,23 @@ int
 block_enc_spans(block_enc *e, const block_sdata *sd)
 {
 	Hearth__Block__Spans m = HEARTH__BLOCK__SPANS__INIT;
-	size_t		     n = sd->n_span_rows, nt = 0;
-	uint64_t	     g = 0;
-	if (BLOCK_GROW(e->u32, e->u32_cap, n + 1) != 0 ||
-	    BLOCK_GROW(e->u64, e->u64_cap, n + 1) != 0 ||
-	    BLOCK_GROW(e->u32b, e->u32b_cap, n + 1) != 0 ||
+	size_t		     n = sd->n_span_rows, nt;
+	/* Nodes are delta-encoded within a run of one span id (rows are
+	 * sorted by (span, node) per profile). */
+	int rc = block_enc_columns(e, sd->n_profiles, sd->span_counts, n,
+	    sd->span_nodes, sd->span_values, sd->span_ids, &m.scale);
+	if (rc != 0)
+		return rc;
+	if (BLOCK_GROW(e->u32b, e->u32b_cap, n + 1) != 0 ||
 	    BLOCK_GROW(e->u64b, e->u64b_cap, n + 1) != 0)
 		return HEARTH_ENOMEM;
 	/* A chunk holds few distinct spans and many rows of each: a table
-	 * and small indexes instead of 8 bytes a row. */
+	 * and small indexes instead of 8 bytes a row (span ids are != 0). */
 	if (n > 0)
 		memcpy(e->u64b, sd->span_ids, n * sizeof(*e->u64b));
-	qsort(e->u64b, n, sizeof(*e->u64b), span_u64_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (nt == 0 || e->u64b[nt - 1] != e->u64b[i])
-			e->u64b[nt++] = e->u64b[i];
-	for (size_t i = 0; i < n && g != 1; i++)
-		g = span_gcd((uint64_t) sd->span_values[i], g);
-	if (g == 0)
-		g = 1;
-	size_t k = 0;
-	for (uint32_t p = 0; p < sd->n_profiles; p++)
-		for (uint32_t i = 0; i < sd->span_counts[p]; i++, k++) {
-			int run = i > 0 && sd->span_ids[k] == sd->span_ids[k - 1];
-			e->u32b[k] = span_index(e->u64b, nt, sd->span_ids[k]);
-			e->u32[k]  = run ? sd->span_nodes[k] - sd->span_nodes[k - 1]
-					 : sd->span_nodes[k];
-			e->u64[k]  = (uint64_t) sd->span_values[k] / g;
-		}
-	HEARTH_ASSERT(k == n);
+	nt = hearth_head_spans_sort(e->u64b, n);
+	for (size_t k = 0; k < n; k++)
+		e->u32b[k] = span_index(e->u64b, nt, sd->span_ids[k]);
 	m.counts       = sd->span_counts;
 	m.n_counts     = sd->n_profiles;
 	m.span_table   = e->u64b;
@@ -164,7 +133,6 @@ block_enc_spans(block_enc *e, const block_sdata *sd)
 	m.n_spans      = n;
 	m.nodes	       = e->u32;
 	m.n_nodes      = n;
-	m.scale	       = g;
 	m.values       = e->u64;
 	m.n_values     = n;
 	return block_enc_message(e, &m.base);
@@ -182,19 +150,14 @@ block_dec_spans(const block_hdr *h, uint32_t lo, uint32_t hi,
 		return rc;
 	Hearth__Block__Spans *m	 = (Hearth__Block__Spans *) pm;
 	uint32_t	      np = hi - lo;
-	size_t		      n	 = 0;
-	if (m->n_counts != np)
-		return CORRUPT(err, "spans: %zu counts for %u profiles",
-		    m->n_counts, np);
-	for (uint32_t p = 0; p < np; p++)
-		n += m->counts[p];
-	if (n != m->n_spans || n != m->n_nodes || n != m->n_values)
-		return CORRUPT(err, "spans: counts add up to %zu, %zu spans, "
-				    "%zu nodes, %zu values",
-		    n, m->n_spans, m->n_nodes, m->n_values);
-	if (m->scale == 0 || m->scale > INT64_MAX)
-		return CORRUPT(err, "spans: scale %llu",
-		    (unsigned long long) m->scale);
+	size_t		      n	 = m->n_nodes;
+	if (m->n_spans != n)
+		return CORRUPT(err, "spans: %zu spans for %zu nodes", m->n_spans,
+		    n);
+	if ((rc = block_dec_columns(np, m->counts, m->n_counts, m->nodes, n,
+		 m->values, m->n_values, m->spans, m->scale, h->n_nodes,
+		 "spans", err)) != 0)
+		return rc;
 	for (size_t i = 0; i < m->n_span_table; i++)
 		if (m->span_table[i] == 0 ||
 		    (i > 0 && m->span_table[i] <= m->span_table[i - 1]))
@@ -206,27 +169,13 @@ block_dec_spans(const block_hdr *h, uint32_t lo, uint32_t hi,
 	size_t k = 0;
 	for (uint32_t p = 0; p < np; p++)
 		for (uint32_t i = 0; i < m->counts[p]; i++, k++) {
-			uint32_t x   = m->spans[k];
-			int	 run = i > 0 && x == m->spans[k - 1];
-			uint64_t node = run ? (uint64_t) m->nodes[k - 1] +
-				m->nodes[k]
-					    : m->nodes[k];
-			uint64_t val;
+			uint32_t x = m->spans[k];
 			if (x >= m->n_span_table ||
-			    (i > 0 && x < m->spans[k - 1]) ||
-			    (run && m->nodes[k] == 0) || node >= h->n_nodes)
+			    (i > 0 && x < m->spans[k - 1]))
 				return CORRUPT(err, "spans: row %zu out of "
 						    "order or range",
 				    k);
-			if (m->values[k] == 0 ||
-			    __builtin_mul_overflow(m->values[k], m->scale,
-				&val) ||
-			    val > INT64_MAX)
-				return CORRUPT(err, "spans: value out of "
-						    "range");
-			ids[k]	     = m->span_table[x];
-			m->nodes[k]  = (uint32_t) node;
-			m->values[k] = val;
+			ids[k] = m->span_table[x];
 		}
 	sd->span_counts = m->counts;
 	sd->n_span_rows = n;
@@ -310,21 +259,14 @@ block_span_join(const block_sdata *parts, size_t n, hearth_arena *a,
 
 /* ---- span-filtered tree ----------------------------------------------------- */
 
-/* Ids of one chunk's profiles, grown to the largest. */
-typedef struct span_idbuf {
-	uint8_t *ids;
-	size_t	 cap;
-} span_idbuf;
-
-/* Profiles [lo, hi) of series s: the rows of wanted spans into c->sums,
- * chunk by chunk; with ds, only the profiles it keeps (the ids are read
- * from the samples chunk when the chunk's window is partial). */
-static int
-span_tree_series(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
-    uint32_t lo, uint32_t hi, const hearth_dedup_series *ds,
-    const hearth_head_spans *spans, span_idbuf *ib, hearth_err *err)
+int
+block_span_tree_series(block_rctx *c, block *b, const block_hdr *h,
+    uint32_t s, int64_t a_ms, int64_t z_ms, const hearth_dedup_series *ds,
+    const hearth_head_spans *spans, hearth_err *err)
 {
 	const block_hseries *hs = &h->series[s];
+	uint32_t	     lo, hi;
+	block_hdr_range(h, s, a_ms, z_ms, &lo, &hi);
 	for (uint32_t q = lo; q < hi;) {
 		uint32_t    chunk, a, z;
 		uint8_t	   *v;
@@ -340,14 +282,14 @@ span_tree_series(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 			hearth_dedup_window_of(block_ms(
 			    h->times[hs->first + q]))) ==
 			HEARTH_DEDUP_PARTIAL) {
-			if (BLOCK_GROW(ib->ids, ib->cap,
+			if (BLOCK_GROW(c->ids, c->cap_ids,
 				(size_t) (end - q) * 16 + 1) != 0)
 				return hearth_err_set(err, HEARTH_ENOMEM,
 				    "select: out of memory");
-			if ((rc = block_read_ids(c, b, h, s, q, end, ib->ids,
+			if ((rc = block_read_ids(c, b, h, s, q, end, c->ids,
 				 err)) != 0)
 				return rc;
-			ids = ib->ids;
+			ids = c->ids;
 		}
 		memset(&sd, 0, sizeof(sd));
 		hearth_arena_reset(c->tmp);
@@ -390,101 +332,14 @@ span_tree_series(block_rctx *c, block *b, const block_hdr *h, uint32_t s,
 	return 0;
 }
 
-static int
-span_tree_block(block_rctx *c, block *b, const hearth_selector *sel,
-    const hearth_dedup *filter, const hearth_head_spans *spans,
-    int64_t start_ms, int64_t end_ms, span_idbuf *ib, hearth_fgtree *acc,
-    hearth_err *err)
-{
-	block_hdr *h;
-	uint32_t  *ids;
-	size_t	   n;
-	int	   rc = block_read_hdr(c, b, &h, err);
-	if (rc != 0)
-		return rc;
-	if ((rc = block_hdr_select(h, sel, c->blk, &ids, &n, err)) != 0 ||
-	    n == 0)
-		goto done;
-	if (BLOCK_GROW(c->sums, c->cap_sums, h->n_nodes) != 0 ||
-	    BLOCK_GROW(c->map, c->cap_map, h->n_nodes) != 0) {
-		rc = hearth_err_set(err, HEARTH_ENOMEM,
-		    "select: out of memory (%u stack nodes)", h->n_nodes);
-		goto done;
-	}
-	memset(c->sums, 0, h->n_nodes * sizeof(*c->sums));
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const block_hseries	  *hs = &h->series[ids[i]];
-		const hearth_dedup_series *ds = NULL;
-		uint32_t		   lo, hi;
-		if (hs->n_span_rows == 0 || hs->n_profiles == 0 ||
-		    (filter != NULL &&
-			(ds = hearth_dedup_find(filter, hs->fp)) == NULL))
-			continue;
-		if (ds != NULL && hearth_dedup_all(ds))
-			ds = NULL;
-		/* Clamped to the series' own times first, so end + 1 cannot
-		 * overflow (block_hdr_range's end is exclusive). */
-		int64_t smin = block_ms(h->times[hs->first]);
-		int64_t smax = block_ms(h->times[hs->first + hs->n_profiles - 1]);
-		int64_t a = start_ms > smin ? start_ms : smin;
-		int64_t z = end_ms < smax ? end_ms : smax;
-		if (a > z)
-			continue;
-		block_hdr_range(h, ids[i], a, z + 1, &lo, &hi);
-		rc = span_tree_series(c, b, h, ids[i], lo, hi, ds, spans, ib,
-		    err);
-	}
-	if (rc == 0)
-		rc = block_read_tree_map(c, h, acc, err);
-done:
-	block_hdr_put(h);
-	return rc;
-}
-
 int
 hearth_blocks_select_span_tree(hearth_blocks *bs, const char *tenant,
     const hearth_selector *sel, const hearth_dedup *filter,
     const hearth_head_spans *spans, int64_t start_ms, int64_t end_ms,
     hearth_arena *scratch, hearth_fgtree *out, hearth_err *err)
 {
-	int rc;
 	(void) scratch; /* private buffers, as hearth_blocks_select_tree */
 	HEARTH_ASSERT(spans != NULL && spans->n > 0);
-	if ((rc = block_read_check_range(start_ms, end_ms, err)) != 0)
-		return rc;
-	for (int attempt = 0; attempt < BLOCK_MAX_ATTEMPTS; attempt++) {
-		block_rctx     c;
-		span_idbuf     ib  = { NULL, 0 };
-		hearth_fgtree *acc = NULL;
-		if ((rc = block_read_begin(&c, bs, tenant, err)) != 0) {
-			block_read_end(&c);
-			return rc;
-		}
-		c.l		       = block_list_get(bs);
-		const block_tenant *bt = block_list_tenant(c.l, tenant);
-		for (size_t i = 0; rc == 0 && bt != NULL && i < bt->n; i++) {
-			if (!block_read_overlaps(bt->blocks[i], start_ms, end_ms))
-				continue;
-			if (acc == NULL && (acc = hearth_fgtree_new()) == NULL)
-				rc = hearth_err_set(err, HEARTH_ENOMEM,
-				    "select: out of memory");
-			else
-				rc = span_tree_block(&c, bt->blocks[i], sel,
-				    filter, spans, start_ms, end_ms, &ib, acc,
-				    err);
-		}
-		block_read_end(&c);
-		free(ib.ids);
-		if (rc == 0 && acc != NULL &&
-		    (rc = hearth_fgtree_merge(out, acc)) != 0)
-			rc = hearth_err_set(err, rc,
-			    "select: the flame graph passed its node limit "
-			    "(%zu nodes)",
-			    hearth_fgtree_size(out));
-		hearth_fgtree_free(acc);
-		if (rc != BLOCK_RETRY)
-			return rc;
-	}
-	return hearth_err_set(err, HEARTH_EUNAVAIL,
-	    "select: blocks kept changing during the query; retry it");
+	return block_read_tree(bs, tenant, sel, filter, spans, start_ms, end_ms,
+	    out, err);
 }

@@ -67,6 +67,17 @@ void hearth_dedup_span(int64_t start_ms, int64_t end_ms, int64_t *lo,
     int64_t *hi);
 /* XXH3_64bits of a 16-byte id; NULL = the all-zero id. */
 uint64_t hearth_dedup_id_hash(const uint8_t *id);
+/* 1 when a pushed profile's id (SeriesProfile.id) is set: an empty or
+ * all-zero id is no id (the profile is never a duplicate). Inline: the
+ * head and the delta ask it of every pushed profile. */
+static inline int
+hearth_dedup_id_set(const ProtobufCBinaryData *id)
+{
+	for (size_t i = 0; i < id->len; i++)
+		if (id->data[i] != 0)
+			return 1;
+	return 0;
+}
 
 /* Filter from SelectRequest.assign[0..n) (copied into a). HEARTH_EINVAL
  * naming the entry: a series listed twice, a window start that is not a

@@ -1,5 +1,6 @@
 #include "delta_impl.h"
 
+#include "dedup.h"
 #include "head.h"
 
 #include <stdlib.h>
@@ -113,15 +114,6 @@ delta_stack_key(delta_batch *db, uint32_t k)
 }
 
 static int
-delta_id_set(const ProtobufCBinaryData *id)
-{
-	for (size_t i = 0; i < id->len; i++)
-		if (id->data[i] != 0)
-			return 1;
-	return 0;
-}
-
-static int
 delta_ids_has(const delta_ids *ids, const uint8_t *id)
 {
 	for (size_t i = 0; i < ids->n; i++)
@@ -197,7 +189,7 @@ static int
 delta_profile(delta_touch *t, delta_batch *db,
     const Hearth__Ingester__SeriesProfile *p, hearth_arena *a, delta_prof *o)
 {
-	int has_id = delta_id_set(&p->id);
+	int has_id = hearth_dedup_id_set(&p->id);
 	if (has_id && delta_ids_has(&t->ids, p->id.data)) {
 		o->result = DELTA_DUPLICATE;
 		return 0;

@@ -130,6 +130,10 @@ typedef struct hearth_head_spans {
 	size_t		n;
 } hearth_head_spans;
 
+/* Sort ids[0..n) ascending, dropping duplicates and 0 (which names no
+ * span); returns how many are left: with ids, a span filter. */
+size_t hearth_head_spans_sort(uint64_t *ids, size_t n);
+
 /* 1 when id is one of sp's. */
 static inline int
 hearth_head_spans_has(const hearth_head_spans *sp, uint64_t id)

@@ -1,7 +1,9 @@
 /*
  * head_impl: the head's private structures, shared by head.c (tenant map,
- * strings, stack tree, statistics), head_push.c (validation, apply) and
- * head_index.c (postings, queries). Include only from ingester/head*.c.
+ * strings, stack tree, statistics), head_push.c (validation, apply),
+ * head_span.c (span rows: validation, packing, id sort), head_index.c
+ * (postings, series and label queries) and head_tree.c (tree queries).
+ * Include only from ingester/head*.c.
  *
  * Every id is a dense uint32 index into its table's arrays, assigned in
  * insertion order and never reused while the head lives:
@@ -120,6 +122,42 @@ head_varint_get(const uint8_t **pp)
 		v |= (uint64_t) (*p & 0x7f) << sh;
 	*pp = p;
 	return v;
+}
+
+/* Write v at p (at most HEAD_VARINT_MAX bytes); returns the byte after. */
+static inline uint8_t *
+head_varint_put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t) v;
+	return p;
+}
+
+/* Bytes head_varint_put writes for v. */
+static inline size_t
+head_varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* gcd(a, b), gcd(a, 0) = a: a profile's unit is the gcd of its values. */
+static inline uint64_t
+head_gcd(uint64_t a, uint64_t b)
+{
+	while (b != 0) {
+		uint64_t r = a % b;
+		a	   = b;
+		b	   = r;
+	}
+	return a;
 }
 
 static inline void
@@ -346,10 +384,6 @@ int  head_in_range(int64_t time_ns, int64_t start_ms, int64_t end_ms);
 /* floor(time_ns / 1e6): a profile's millisecond time. */
 int64_t head_ms(int64_t time_ns);
 void head_index_free(hearth_head *h, head_tenant *t);
-/* Add the nodes with a non-zero sum in sums[0..t->n_nodes) to out, keyed
- * by function name; map (t->n_nodes entries, zeroed) is scratch. */
-int head_tree_emit(const head_tenant *t, const int64_t *sums, uint32_t *map,
-    hearth_fgtree *out, hearth_err *err);
 /* Check start_ms <= end_ms (HEARTH_EINVAL naming both). */
 int head_check_range(int64_t start_ms, int64_t end_ms, hearth_err *err);
 

@@ -348,37 +348,6 @@ head_dup_reserve(hearth_head *h, head_tenant *t)
 	return 0;
 }
 
-static int
-head_id_set(const ProtobufCBinaryData *id)
-{
-	for (size_t i = 0; i < id->len; i++)
-		if (id->data[i] != 0)
-			return 1;
-	return 0;
-}
-
-static uint8_t *
-head_varint_put(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t) (v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t) v;
-	return p;
-}
-
-static uint64_t
-head_gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t r = a % b;
-		a	   = b;
-		b	   = r;
-	}
-	return a;
-}
-
 /* Ascending sort of distinct keys: quicksort on the middle element with
  * insertion sort for short runs, inline (no comparator calls: this runs
  * for every stored profile). */
@@ -453,7 +422,7 @@ head_apply_profile(hearth_head *h, head_tenant *t, const char *tenant,
     size_t *stored_samples)
 {
 	uint32_t sid;
-	int	 rc, dup = 0, has_id = head_id_set(&p->id);
+	int	 rc, dup = 0, has_id = hearth_dedup_id_set(&p->id);
 	*stored		= 0;
 	*stored_samples = 0;
 	if ((rc = head_series_get(h, t, tenant, p, sc, &sid)) != 0)

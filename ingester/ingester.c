@@ -270,13 +270,6 @@ ingester_series(const hearth_head_series *ss, size_t n, hearth_arena *a,
 	return 0;
 }
 
-static int
-ingester_u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-	return x < y ? -1 : x > y;
-}
-
 /* The span filter of a select: its span ids sorted and unique, without 0
  * (which names no span), in arena memory. */
 static int
@@ -285,18 +278,13 @@ ingester_spans(const Hearth__Ingester__SelectRequest *rq, hearth_arena *arena,
 {
 	uint64_t *ids = hearth_arena_alloc(arena,
 	    rq->n_span_ids * sizeof(*ids));
-	size_t	  n   = 0;
 	if (ids == NULL)
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "select: %zu span ids do not fit the request memory cap",
 		    rq->n_span_ids);
 	memcpy(ids, rq->span_ids, rq->n_span_ids * sizeof(*ids));
-	qsort(ids, rq->n_span_ids, sizeof(*ids), ingester_u64_cmp);
-	for (size_t i = 0; i < rq->n_span_ids; i++)
-		if (ids[i] != 0 && (n == 0 || ids[n - 1] != ids[i]))
-			ids[n++] = ids[i];
 	out->ids = ids;
-	out->n	 = n;
+	out->n	 = hearth_head_spans_sort(ids, rq->n_span_ids);
 	return 0;
 }
 

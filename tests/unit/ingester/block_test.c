@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "block.h"
+#include "block_impl.h" /* the Spans codec */
 #include "kv.h"
 
 #include <ftw.h>
@@ -358,28 +359,35 @@ sel_parse(const char *s)
 	return sel;
 }
 
-/* Tree of the blocks and of head ref over [s, e] must be equal; returns the
- * blocks' total. */
+/* Tree of the blocks and of head ref over [s, e] must be equal; with sp,
+ * the span trees of its span ids. Returns the blocks' total. */
 static int64_t
-same_tree(fx *f, hearth_head *ref, const char *tenant, const char *selstr,
-    int64_t s, int64_t e)
+same_tree_of(fx *f, hearth_head *ref, const char *tenant, const char *selstr,
+    const hearth_head_spans *sp, int64_t s, int64_t e)
 {
 	hearth_selector *sel = sel_parse(selstr);
 	hearth_arena	*a   = hearth_arena_new(0);
 	hearth_fgtree	*th = hearth_fgtree_new(), *tb = hearth_fgtree_new();
+	const char	*what = sp != NULL ? "span tree" : "tree";
 	hearth_err	 err;
-	assert_int_equal(hearth_head_select_tree(ref, tenant, sel, NULL, s, e, a, th,
-			     &err),
-	    0);
-	if (hearth_blocks_select_tree(f->bs, tenant, sel, NULL, s, e, a, tb, &err) !=
-	    0)
-		fail_msg("blocks tree %s [%lld, %lld]: %s", selstr,
+	int		 rc;
+	rc = sp != NULL ? hearth_head_select_span_tree(ref, tenant, sel, NULL,
+			      sp, s, e, a, th, &err)
+			: hearth_head_select_tree(ref, tenant, sel, NULL, s, e,
+			      a, th, &err);
+	assert_int_equal(rc, 0);
+	rc = sp != NULL ? hearth_blocks_select_span_tree(f->bs, tenant, sel,
+			      NULL, sp, s, e, a, tb, &err)
+			: hearth_blocks_select_tree(f->bs, tenant, sel, NULL, s,
+			      e, a, tb, &err);
+	if (rc != 0)
+		fail_msg("blocks %s %s [%lld, %lld]: %s", what, selstr,
 		    (long long) s, (long long) e, err.msg);
 	char *x = tree_folded(th), *y = tree_folded(tb);
 	if (strcmp(x, y) != 0)
-		fail_msg("tree %s [%lld, %lld] differs:\nhead:\n%.2000s\n"
+		fail_msg("%s %s [%lld, %lld] differs:\nhead:\n%.2000s\n"
 			 "blocks:\n%.2000s",
-		    selstr, (long long) s, (long long) e, x, y);
+		    what, selstr, (long long) s, (long long) e, x, y);
 	int64_t total = hearth_fgtree_total(tb);
 	assert_int_equal(total, hearth_fgtree_total(th));
 	free(x);
@@ -389,6 +397,13 @@ same_tree(fx *f, hearth_head *ref, const char *tenant, const char *selstr,
 	hearth_arena_free(a);
 	hearth_selector_free(sel);
 	return total;
+}
+
+static int64_t
+same_tree(fx *f, hearth_head *ref, const char *tenant, const char *selstr,
+    int64_t s, int64_t e)
+{
+	return same_tree_of(f, ref, tenant, selstr, NULL, s, e);
 }
 
 static void
@@ -452,6 +467,25 @@ same_labels(fx *f, hearth_head *ref, const char *tenant, const char *selstr,
 }
 
 /* Every query kind over a set of ranges and selectors. */
+/* The i-th random query range [*s, *e] around [lo_ms, hi_ms] (an hour
+ * either side). Ranges on bucket edges are the interesting ones: with
+ * i % 4 == 1 it starts on a minute, with i % 4 == 2 it ends just before
+ * an hour. */
+static void
+rnd_range(uint64_t *r, int64_t lo_ms, int64_t hi_ms, int i, int64_t *s,
+    int64_t *e)
+{
+	int64_t span = hi_ms - lo_ms + 2 * HOUR_MS;
+	*s = lo_ms - HOUR_MS + (int64_t) (rnd(r) % (uint64_t) span);
+	*e = *s + (int64_t) (rnd(r) % (uint64_t) (span / 2));
+	if (i % 4 == 1)
+		*s -= *s % MIN_MS;
+	if (i % 4 == 2)
+		*e -= *e % HOUR_MS + 1;
+	if (*e < *s)
+		*e = *s;
+}
+
 static void
 same_answers(fx *f, hearth_head *ref, const char *tenant, int64_t lo_ms,
     int64_t hi_ms, uint64_t *r, int n_random)
@@ -468,16 +502,8 @@ same_answers(fx *f, hearth_head *ref, const char *tenant, int64_t lo_ms,
 		same_labels(f, ref, tenant, selectors[i], lo_ms, hi_ms, "pod");
 	}
 	for (int i = 0; i < n_random; i++) {
-		int64_t span = hi_ms - lo_ms + 2 * HOUR_MS;
-		int64_t s = lo_ms - HOUR_MS + (int64_t) (rnd(r) % (uint64_t) span);
-		int64_t e = s + (int64_t) (rnd(r) % (uint64_t) (span / 2));
-		/* Ranges on bucket edges are the interesting ones. */
-		if (i % 4 == 1)
-			s -= s % MIN_MS;
-		if (i % 4 == 2)
-			e -= e % HOUR_MS + 1;
-		if (e < s)
-			e = s;
+		int64_t s, e;
+		rnd_range(r, lo_ms, hi_ms, i, &s, &e);
 		const char *sel = selectors[rnd(r) % N_SELECTORS];
 		same_tree(f, ref, tenant, sel, s, e);
 		if (i % 8 == 0) {
@@ -488,37 +514,13 @@ same_answers(fx *f, hearth_head *ref, const char *tenant, int64_t lo_ms,
 	}
 }
 
-/* Span trees of the blocks and of head ref over [s, e] for the span ids
- * ids[0..n) (ascending) must be equal; returns the blocks' total. */
+/* same_tree for the span ids ids[0..n) (ascending). */
 static int64_t
 same_span_tree(fx *f, hearth_head *ref, const char *tenant,
     const char *selstr, const uint64_t *ids, size_t n, int64_t s, int64_t e)
 {
-	hearth_selector	 *sel = sel_parse(selstr);
-	hearth_arena	 *a   = hearth_arena_new(0);
-	hearth_fgtree	 *th = hearth_fgtree_new(), *tb = hearth_fgtree_new();
 	hearth_head_spans sp = { ids, n };
-	hearth_err	  err;
-	assert_int_equal(hearth_head_select_span_tree(ref, tenant, sel, NULL,
-			     &sp, s, e, a, th, &err),
-	    0);
-	if (hearth_blocks_select_span_tree(f->bs, tenant, sel, NULL, &sp, s, e,
-		a, tb, &err) != 0)
-		fail_msg("blocks span tree %s [%lld, %lld]: %s", selstr,
-		    (long long) s, (long long) e, err.msg);
-	char *x = tree_folded(th), *y = tree_folded(tb);
-	if (strcmp(x, y) != 0)
-		fail_msg("span tree %s [%lld, %lld] differs:\nhead:\n%.2000s\n"
-			 "blocks:\n%.2000s",
-		    selstr, (long long) s, (long long) e, x, y);
-	int64_t total = hearth_fgtree_total(tb);
-	free(x);
-	free(y);
-	hearth_fgtree_free(th);
-	hearth_fgtree_free(tb);
-	hearth_arena_free(a);
-	hearth_selector_free(sel);
-	return total;
+	return same_tree_of(f, ref, tenant, selstr, &sp, s, e);
 }
 
 /* Span trees for one span, several, every one and an unknown one, over
@@ -548,15 +550,8 @@ same_span_answers(fx *f, hearth_head *ref, const char *tenant,
 		    INT64_MAX);
 	}
 	for (int i = 0; i < n_random; i++) {
-		int64_t span = hi_ms - lo_ms + 2 * HOUR_MS;
-		int64_t s = lo_ms - HOUR_MS + (int64_t) (rnd(r) % (uint64_t) span);
-		int64_t e = s + (int64_t) (rnd(r) % (uint64_t) (span / 2));
-		if (i % 4 == 1)
-			s -= s % MIN_MS;
-		if (i % 4 == 2)
-			e -= e % HOUR_MS + 1;
-		if (e < s)
-			e = s;
+		int64_t s, e;
+		rnd_range(r, lo_ms, hi_ms, i, &s, &e);
 		const char *sel = selectors[rnd(r) % N_SELECTORS];
 		same_span_tree(f, ref, tenant, sel, i % 2 ? one : some,
 		    i % 2 ? 1 : 3, s, e);
@@ -1171,6 +1166,130 @@ test_block_span_rows_flush_compact_reopen(void **state)
 	pool_free(p);
 }
 
+/* Two profiles' span rows: profile 0 has spans 5 (nodes 1, 3) and 9
+ * (node 2), profile 1 span 9 (nodes 1, 4). */
+static uint32_t span_counts[2] = { 3, 2 };
+static uint64_t span_ids[5]    = { 5, 5, 9, 9, 9 };
+static uint32_t span_nodes[5]  = { 1, 3, 2, 1, 4 };
+static int64_t	span_values[5] = { 20, 40, 60, 20, 100 };
+
+/* Damage k (0, 1, ...) to the decoded Spans message m of those rows
+ * (span index column [0, 0, 1, 1, 1] into the table [5, 9]); returns the
+ * error it must cause, NULL past the last. */
+static const char *
+span_damage(Hearth__Block__Spans *m, int k)
+{
+	switch (k) {
+	case 0:
+		m->nodes[1] = 0; /* same span, node delta 0 */
+		return "spans: node 1 out of order or range";
+	case 1:
+		m->spans[1] = 1;
+		m->spans[2] = 0;
+		return "spans: row 2 out of order or range";
+	case 2:
+		m->spans[4] = 2;
+		return "spans: row 4 out of order or range";
+	case 3:
+		m->n_spans = 4;
+		return "spans: 4 spans for 5 nodes";
+	case 4:
+		m->values[3] = 0;
+		return "spans: value out of range";
+	case 5:
+		m->span_table[0] = 10;
+		return "spans: span table out of order";
+	case 6:
+		m->nodes[2] = 5; /* a new span: absolute, and the tree has 5 */
+		return "spans: node 5 out of order or range";
+	}
+	return NULL;
+}
+
+/* Decode the Spans value e holds, after damage k (-1: none) re-encoded
+ * into e: 0 with sd set, or the error (message in err); *want: the error
+ * damage k must cause. */
+static int
+span_decode(block_enc *e, int k, const char **want, hearth_arena *a,
+    ZSTD_DCtx *dctx, block_sdata *sd, hearth_err *err)
+{
+	block_hdr	  h;
+	ProtobufCMessage *m;
+	memset(&h, 0, sizeof(h));
+	h.n_nodes = 5;
+	if (k >= 0) {
+		assert_int_equal(block_dec_message(e->out, e->out_len,
+				     &hearth__block__spans__descriptor, a, dctx,
+				     &m, err),
+		    0);
+		if ((*want = span_damage((Hearth__Block__Spans *) m, k)) == NULL)
+			return 0;
+		assert_int_equal(block_enc_message(e, m), 0);
+	}
+	memset(sd, 0, sizeof(*sd));
+	return block_dec_spans(&h, 0, 2, e->out, e->out_len, a, dctx, sd, err);
+}
+
+/* The Spans value round-trips (nodes delta-encoded within a run of one
+ * span, values scaled by their gcd) and each kind of damage is reported
+ * as corruption naming what is wrong. */
+static void
+test_block_span_codec(void **state)
+{
+	(void) state;
+	block_enc     e;
+	block_sdata   in, out;
+	hearth_err    err = { 0 };
+	hearth_arena *a	  = hearth_arena_new(0);
+	ZSTD_DCtx    *dctx = ZSTD_createDCtx();
+	assert_int_equal(block_enc_init(&e, 3), 0);
+	memset(&in, 0, sizeof(in));
+	in.n_profiles  = 2;
+	in.span_counts = span_counts;
+	in.n_span_rows = 5;
+	in.span_ids    = span_ids;
+	in.span_nodes  = span_nodes;
+	in.span_values = span_values;
+	assert_int_equal(block_enc_spans(&e, &in), 0);
+	assert_int_equal(span_decode(&e, -1, NULL, a, dctx, &out, &err), 0);
+	assert_int_equal(out.n_span_rows, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(out.span_ids[i], span_ids[i]);
+		assert_int_equal(out.span_nodes[i], span_nodes[i]);
+		assert_int_equal(out.span_values[i], span_values[i]);
+	}
+	/* What went over the wire: 2 table entries, deltas within a run,
+	 * values in units of 20. */
+	ProtobufCMessage *pm;
+	assert_int_equal(block_dec_message(e.out, e.out_len,
+			     &hearth__block__spans__descriptor, a, dctx, &pm,
+			     &err),
+	    0);
+	Hearth__Block__Spans *m = (Hearth__Block__Spans *) pm;
+	assert_int_equal(m->n_span_table, 2);
+	assert_int_equal(m->scale, 20);
+	assert_int_equal(m->nodes[1], 2); /* 3 - 1, span 5 */
+	assert_int_equal(m->nodes[2], 2); /* span 9 starts afresh */
+	assert_int_equal(m->nodes[3], 1); /* a new profile too */
+	assert_int_equal(m->nodes[4], 3);
+	const char *want = NULL;
+	int	    k	 = 0;
+	for (;; k++) {
+		assert_int_equal(block_enc_spans(&e, &in), 0);
+		int rc = span_decode(&e, k, &want, a, dctx, &out, &err);
+		if (want == NULL)
+			break;
+		assert_int_equal(rc, HEARTH_ECORRUPT);
+		if (strstr(err.msg, want) == NULL)
+			fail_msg("damage %d: \"%s\", want \"%s\"", k, err.msg,
+			    want);
+	}
+	assert_int_equal(k, 7); /* every damage was tried */
+	block_enc_fini(&e);
+	ZSTD_freeDCtx(dctx);
+	hearth_arena_free(a);
+}
+
 /* 'S' keys only for series with span rows; a block without any (what
  * blocks written before span rows look like: no Header.span_counts)
  * answers span queries with nothing, alone and merged with one that has
@@ -1344,6 +1463,7 @@ main(void)
 		    test_block_span_rows_flush_compact_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_block_span_rows_keys_and_old_blocks, setup, teardown),
+		cmocka_unit_test(test_block_span_codec),
 		cmocka_unit_test_setup_teardown(test_block_query_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(

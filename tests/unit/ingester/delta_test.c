@@ -191,20 +191,50 @@ fx_free(fx *f)
 	free(f);
 }
 
+/* t: a request with one delta profile (tr_profile); returns it. */
+static Hearth__Ingester__SeriesProfile *
+tr_one(treq *t, hearth_arena *a, const char *labels, uint8_t id,
+    const char *samples)
+{
+	tr_init(t, a, NULL);
+	return tr_profile(t, labels, 1, id, samples);
+}
+
+/* hearth_delta_begin on t's request for tenant at now_ms, which must
+ * succeed; the transaction (NULL when t holds no delta profile). */
+static hearth_delta_txn *
+begin_at(fx *f, treq *t, const char *tenant, int64_t now_ms)
+{
+	hearth_delta_txn *txn = (void *) 1;
+	assert_int_equal(
+	    hearth_delta_begin(f->d, tenant, &t->r, now_ms, f->a, &txn, &f->err),
+	    0);
+	return txn;
+}
+
+static hearth_delta_txn *
+begin(fx *f, treq *t, const char *tenant)
+{
+	return begin_at(f, t, tenant, 1000);
+}
+
+/* begin and commit: t's profiles are then what the store gets. */
+static void
+apply(fx *f, treq *t, const char *tenant)
+{
+	hearth_delta_commit(f->d, begin(f, t, tenant));
+}
+
 /* Push one profile of series labels for tenant "t" at time now_ms and
  * commit; the rewritten profile's samples, or NULL when it was dropped. */
 static const char *
 push_at(
     fx *f, const char *labels, uint8_t id, const char *samples, int64_t now_ms)
 {
-	static treq       t;
-	hearth_delta_txn *txn;
-	tr_init(&t, f->a, NULL);
+	static treq                      t;
 	Hearth__Ingester__SeriesProfile *p
-	    = tr_profile(&t, labels, 1, id, samples);
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "t", &t.r, now_ms, f->a, &txn, &f->err),
-	    0);
+	    = tr_one(&t, f->a, labels, id, samples);
+	hearth_delta_txn *txn = begin_at(f, &t, "t", now_ms);
 	assert_non_null(txn);
 	hearth_delta_commit(f->d, txn);
 	if (t.b.n_profiles == 0)
@@ -320,20 +350,16 @@ test_delta_abort_leaves_the_state_unchanged(void **state)
 	assert_null(push(f, SPACE, 1, "a;b=10"));
 	/* The WAL append failed: abort. The retry (same values, new id as a
 	 * client re-push gets) sees the old state. */
-	tr_init(&t, f->a, NULL);
-	tr_profile(&t, SPACE, 1, 2, "a;b=15");
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "t", &t.r, 1000, f->a, &txn, &f->err), 0);
+	tr_one(&t, f->a, SPACE, 2, "a;b=15");
+	txn = begin(f, &t, "t");
 	assert_string_equal(folded(&t, t.b.profiles[0]), "a;b=5");
 	hearth_delta_abort(f->d, txn);
 	assert_string_equal(push(f, SPACE, 3, "a;b=15"), "a;b=5");
 	/* The aborted id was not remembered either. */
 	assert_string_equal(push(f, SPACE, 2, "a;b=16"), "a;b=1");
 	/* An aborted seed seeds again. */
-	tr_init(&t, f->a, NULL);
-	tr_profile(&t, OBJECTS, 1, 9, "a;b=1");
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "t", &t.r, 1000, f->a, &txn, &f->err), 0);
+	tr_one(&t, f->a, OBJECTS, 9, "a;b=1");
+	txn = begin(f, &t, "t");
 	assert_int_equal(t.b.n_profiles, 0);
 	hearth_delta_abort(f->d, txn);
 	assert_null(push(f, OBJECTS, 10, "a;b=1"));
@@ -350,14 +376,13 @@ test_delta_non_delta_profiles_untouched(void **state)
 	(void) state;
 	fx               *f = fx_new(0, 0);
 	treq              t;
-	hearth_delta_txn *txn = (void *) 1;
+	hearth_delta_txn *txn;
 	/* No delta profile at all: no transaction, no state. */
 	tr_init(&t, f->a, NULL);
 	Hearth__Ingester__SeriesProfile *p
 	    = tr_profile(&t, INUSE, 0, 1, "a;b=10");
 	int64_t *vals = p->values;
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "t", &t.r, 1000, f->a, &txn, &f->err), 0);
+	txn = begin(f, &t, "t");
 	assert_null(txn);
 	hearth_delta_commit(f->d, txn); /* NULL is accepted */
 	assert_int_equal(t.b.n_profiles, 1);
@@ -374,9 +399,7 @@ test_delta_non_delta_profiles_untouched(void **state)
 		Hearth__Ingester__SeriesProfile *p3 = tr_profile(&t,
 		    "__name__=memory,__type__=alloc_space,service_name=other",
 		    0, 4, "a;c=7");
-		assert_int_equal(hearth_delta_begin(f->d, "t", &t.r, 1000,
-		                     f->a, &txn, &f->err),
-		    0);
+		txn = begin(f, &t, "t");
 		assert_non_null(txn);
 		hearth_delta_commit(f->d, txn);
 		assert_int_equal(t.b.n_profiles, round ? 3 : 2);
@@ -396,17 +419,14 @@ static void
 test_delta_stacks_keyed_by_frame_names(void **state)
 {
 	(void) state;
-	fx               *f = fx_new(0, 0);
-	treq              t;
-	hearth_delta_txn *txn;
+	fx  *f = fx_new(0, 0);
+	treq t;
 	assert_null(push(f, SPACE, 1, "main;alloc=10 main;grow=4"));
 	/* Another batch numbers the strings the other way round, and has
 	 * main;alloc twice (two lines of one function): summed to 13. */
 	tr_init(&t, f->a, "grow;alloc;main");
 	tr_profile(&t, SPACE, 1, 2, "main;alloc=6 main;grow=5 main;alloc=7");
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "t", &t.r, 1000, f->a, &txn, &f->err), 0);
-	hearth_delta_commit(f->d, txn);
+	apply(f, &t, "t");
 	assert_int_equal(t.b.n_profiles, 1);
 	assert_string_equal(
 	    folded(&t, t.b.profiles[0]), "main;alloc=3 main;grow=1");
@@ -420,19 +440,15 @@ static void
 test_delta_series_are_per_tenant_and_type(void **state)
 {
 	(void) state;
-	fx               *f = fx_new(0, 0);
-	treq              t;
-	hearth_delta_txn *txn;
+	fx  *f = fx_new(0, 0);
+	treq t;
 	assert_null(push(f, SPACE, 1, "a=10"));
 	assert_null(push(f, OBJECTS, 2, "a=1"));
 	assert_string_equal(push(f, SPACE, 3, "a=11"), "a=1");
 	assert_string_equal(push(f, OBJECTS, 4, "a=3"), "a=2");
 	/* Another tenant with the same labels seeds its own state. */
-	tr_init(&t, f->a, NULL);
-	tr_profile(&t, SPACE, 1, 5, "a=50");
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "u", &t.r, 1000, f->a, &txn, &f->err), 0);
-	hearth_delta_commit(f->d, txn);
+	tr_one(&t, f->a, SPACE, 5, "a=50");
+	apply(f, &t, "u");
 	assert_int_equal(t.b.n_profiles, 0);
 	assert_int_equal(stats(f).series, 3);
 	fx_free(f);
@@ -442,17 +458,14 @@ static void
 test_delta_two_profiles_of_one_series_in_one_push(void **state)
 {
 	(void) state;
-	fx               *f = fx_new(0, 0);
-	treq              t;
-	hearth_delta_txn *txn;
+	fx  *f = fx_new(0, 0);
+	treq t;
 	/* Seed, then a delta against the seed of the same push. */
 	tr_init(&t, f->a, NULL);
 	tr_profile(&t, SPACE, 1, 1, "a=10");
 	tr_profile(&t, SPACE, 1, 2, "a=14");
 	tr_profile(&t, SPACE, 1, 3, "a=15 b=1");
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "t", &t.r, 1000, f->a, &txn, &f->err), 0);
-	hearth_delta_commit(f->d, txn);
+	apply(f, &t, "t");
 	assert_int_equal(t.b.n_profiles, 2);
 	assert_string_equal(folded(&t, t.b.profiles[0]), "a=4");
 	assert_string_equal(folded(&t, t.b.profiles[1]), "a=1 b=1");
@@ -524,9 +537,7 @@ test_delta_invalid_push_refused(void **state)
 	fx               *f = fx_new(0, 0);
 	treq              t;
 	hearth_delta_txn *txn = (void *) 1;
-	tr_init(&t, f->a, NULL);
-	Hearth__Ingester__SeriesProfile *p
-	    = tr_profile(&t, SPACE, 1, 1, "a=10");
+	Hearth__Ingester__SeriesProfile *p = tr_one(&t, f->a, SPACE, 1, "a=10");
 	p->stacks[0] = 99; /* out of range: must not be read */
 	assert_int_equal(
 	    hearth_delta_begin(f->d, "t", &t.r, 1000, f->a, &txn, &f->err),
@@ -542,23 +553,18 @@ static void
 test_delta_span_rows_dropped_from_stored_profiles(void **state)
 {
 	(void) state;
-	fx               *f = fx_new(0, 0);
-	treq              t;
-	hearth_delta_txn *txn;
-	static uint32_t   ss[1] = { 0 };
-	static uint64_t   si[1] = { 0x1234 };
-	static int64_t    sv[1] = { 3 };
+	fx             *f = fx_new(0, 0);
+	treq            t;
+	static uint32_t ss[1] = { 0 };
+	static uint64_t si[1] = { 0x1234 };
+	static int64_t  sv[1] = { 3 };
 	assert_null(push(f, SPACE, 1, "a=10"));
-	tr_init(&t, f->a, NULL);
-	Hearth__Ingester__SeriesProfile *p
-	    = tr_profile(&t, SPACE, 1, 2, "a=14");
+	Hearth__Ingester__SeriesProfile *p = tr_one(&t, f->a, SPACE, 2, "a=14");
 	p->span_stacks   = ss;
 	p->span_ids      = si;
 	p->span_values   = sv;
 	p->n_span_stacks = p->n_span_ids = p->n_span_values = 1;
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "t", &t.r, 1000, f->a, &txn, &f->err), 0);
-	hearth_delta_commit(f->d, txn);
+	apply(f, &t, "t");
 	assert_int_equal(t.b.n_profiles, 1);
 	assert_string_equal(folded(&t, p), "a=4");
 	assert_int_equal(p->n_span_stacks, 0);
@@ -619,8 +625,7 @@ racer_run(void *arg)
 	hearth_arena     *a = hearth_arena_new(0);
 	hearth_delta_txn *txn;
 	hearth_err        err;
-	tr_init(&r->t, a, NULL);
-	tr_profile(&r->t, SPACE, 1, 3, "a=20");
+	tr_one(&r->t, a, SPACE, 3, "a=20");
 	assert_int_equal(
 	    hearth_delta_begin(r->f->d, "t", &r->t.r, 1000, a, &txn, &err), 0);
 	hearth_delta_commit(r->f->d, txn);
@@ -644,10 +649,8 @@ test_delta_concurrent_pushes_of_one_series_serialise(void **state)
 	pthread_t         th;
 	pthread_mutex_init(&r.mu, NULL);
 	assert_null(push(f, SPACE, 1, "a=10"));
-	tr_init(&t, f->a, NULL);
-	tr_profile(&t, SPACE, 1, 2, "a=15");
-	assert_int_equal(
-	    hearth_delta_begin(f->d, "t", &t.r, 1000, f->a, &txn, &f->err), 0);
+	tr_one(&t, f->a, SPACE, 2, "a=15");
+	txn = begin(f, &t, "t");
 	assert_int_equal(pthread_create(&th, NULL, racer_run, &r), 0);
 	struct timespec ts = { 0, 100 * 1000000L };
 	nanosleep(&ts, NULL);

@@ -1234,6 +1234,30 @@ test_head_span_rows_filter_tree(void **state)
 	hearth_selector_free(se);
 }
 
+/* A span filter from a request's ids: ascending, each once, without 0;
+ * it finds what it holds and nothing else. */
+static void
+test_head_spans_sort(void **state)
+{
+	(void) state;
+	uint64_t ids[] = { S1, 0, 7, S2, 7, UINT64_MAX, 0, S1, 1 };
+	size_t	 n     = hearth_head_spans_sort(ids, 9);
+	assert_int_equal(n, 5);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(ids[1], 7);
+	assert_int_equal(ids[2], S2);
+	assert_int_equal(ids[3], S1);
+	assert_int_equal(ids[4], UINT64_MAX);
+	hearth_head_spans sp = { ids, n };
+	assert_true(hearth_head_spans_has(&sp, 7));
+	assert_true(hearth_head_spans_has(&sp, UINT64_MAX));
+	assert_false(hearth_head_spans_has(&sp, 0));
+	assert_false(hearth_head_spans_has(&sp, 8));
+	uint64_t zero[] = { 0, 0 };
+	assert_int_equal(hearth_head_spans_sort(zero, 2), 0);
+	assert_int_equal(hearth_head_spans_sort(NULL, 0), 0);
+}
+
 /* Many span groups per profile and large values: the packing's varints
  * and per-span byte lengths round-trip. */
 static void
@@ -1332,6 +1356,7 @@ main(void)
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 		T(test_head_span_rows_filter_tree),
 		T(test_head_span_rows_many_spans),
+		cmocka_unit_test(test_head_spans_sort),
 		T(test_head_span_rows_validation),
 		T(test_head_tree_sums_per_stack),
 		T(test_head_series_merge_sums_equal_labels),
