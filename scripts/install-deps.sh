@@ -9,7 +9,7 @@ BUILD_PKGS=(pkg-config cmake ninja-build gcc clang libclang-rt-14-dev
   libcmocka-dev zlib1g-dev libxxhash-dev libpcre2-dev libcurl4-openssl-dev librocksdb-dev libzstd-dev
   libssl-dev libcrypt-dev)
 TEST_PKGS=(python3 curl golang-go openssl nginx etcd-server etcd-client haproxy prometheus
-  chromium npm
+  chromium npm gdb
   docker-compose yamllint golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
   python3-yaml python3-jsonschema)
 

@@ -324,6 +324,21 @@ class HearthProcess:
         self._kill()
         return rc
 
+    def _dump_stacks(self):
+        """Every thread's stack of a hung process (gdb, when installed), so
+        that a shutdown that hangs in CI says where."""
+        gdb = shutil.which("gdb")
+        if gdb is None or self.proc is None:
+            return
+        try:
+            out = subprocess.run([gdb, "-batch", "-nx", "-p", str(self.proc.pid),
+                                  "-ex", "thread apply all bt 30"],
+                                 capture_output=True, text=True, timeout=60)
+            sys.stderr.write("---- stacks of %s (pid %d) ----\n%s\n" % (
+                self.name, self.proc.pid, out.stdout[-30000:]))
+        except (OSError, subprocess.SubprocessError) as e:
+            sys.stderr.write("gdb stack dump of %s failed: %s\n" % (self.name, e))
+
     def stop(self, timeout=20):
         """SIGTERM, wait (bounded), then SIGKILL. Returns the exit status."""
         rc = None
@@ -333,6 +348,7 @@ class HearthProcess:
                 rc = self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 sys.stderr.write("%s ignored SIGTERM for %d s; killing\n" % (self.name, timeout))
+                self._dump_stacks()
         elif self.proc is not None:
             rc = self.proc.returncode
         self._kill()
