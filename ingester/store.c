@@ -346,8 +346,11 @@ hearth_store_stats_get(hearth_store *s, hearth_store_stats *out)
 	out->head_series    = hs.series;
 	out->head_bytes     = hearth_head_bytes(s->head);
 	out->flushing_heads = s->n_flushing;
-	pthread_rwlock_unlock(&s->view_lock);
+	/* Under the lock too: a cut moves bytes from the head to the
+	 * flushing list under it, and a read on either side of the move
+	 * would count them twice. */
 	out->flushing_bytes = atomic_load(&s->flushing_bytes);
+	pthread_rwlock_unlock(&s->view_lock);
 	out->wal_last_seq   = hearth_wal_last_seq(s->wal);
 	if (atomic_load(&s->state) >= STORE_READY)
 		out->replayed = s->replayed;

@@ -495,6 +495,8 @@ test_store_time_cut_flushes_in_background(void **state)
 	assert_string_equal(after, before);
 }
 
+#define STORE_TEST_SIZE_PUSHES 8000
+
 static void
 test_store_size_cut_keeps_memory_bounded(void **state)
 {
@@ -503,7 +505,7 @@ test_store_size_cut_keeps_memory_bounded(void **state)
 	size_t  peak          = 0;
 	f->cfg.max_head_bytes = 256 * 1024;
 	fx_open(f);
-	for (int i = 0; i < 3000; i++) {
+	for (int i = 0; i < STORE_TEST_SIZE_PUSHES; i++) {
 		char       svc[16];
 		hearth_err err;
 		int        rc;
@@ -520,8 +522,17 @@ test_store_size_cut_keeps_memory_bounded(void **state)
 		if (st.head_bytes + st.flushing_bytes > peak)
 			peak = st.head_bytes + st.flushing_bytes;
 	}
-	/* Admitted below the budget, so at most one push over it. */
-	assert_true(peak < f->cfg.max_head_bytes + 64 * 1024);
+	/* Admitted below the budget, so at most one push over it. One push
+	 * can still add tens of KiB when it makes a hash table of the head
+	 * double (they stay at most half full), which happens or not
+	 * before a cut depending on when the background flush ran: half
+	 * the budget covers it (without the budget these pushes peak at
+	 * ~4x the budget). */
+	size_t bound = f->cfg.max_head_bytes + f->cfg.max_head_bytes / 2;
+	if (peak >= bound)
+		fprintf(stderr, "peak %zu, bound %zu, busy %lld\n", peak,
+		    bound, (long long) busy);
+	assert_true(peak < bound);
 	assert_true(metrics_has(
 	    f, "hearth_ingester_head_cuts_total{reason=\"size\"}"));
 	char             out[4096];
@@ -532,7 +543,7 @@ test_store_size_cut_keeps_memory_bounded(void **state)
 	    0);
 	assert_int_equal(hearth_fgtree_total(t), want);
 	tree_text(t, out, sizeof(out));
-	assert_string_equal(out, "main;a 6000\nmain;b;c 9000\n");
+	assert_string_equal(out, "main;a 16000\nmain;b;c 24000\n");
 	hearth_fgtree_free(t);
 	hearth_selector_free(sel);
 	(void) busy;
