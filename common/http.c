@@ -658,6 +658,34 @@ http_body(hearth_http_req *req, const char *data, size_t *size)
 	}
 }
 
+/* A 5xx is the server's fault (or its peers'): the log says which
+ * request and why, so that an operator sees more than a counter move.
+ * 4xx are the client's and stay out of the log. */
+static void
+http_log_failure(hearth_http_req *req, const hearth_http_resp *resp)
+{
+	struct timespec t1;
+	char		why[512], qpath[300], qwhy[600];
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double) (t1.tv_sec - req->t0.tv_sec) * 1e3
+	    + (double) (t1.tv_nsec - req->t0.tv_nsec) / 1e6;
+	/* The error body: JSON or text as the handler wrote it (hearth_http_send
+	 * compresses later), cut to a log line's worth. */
+	size_t n = resp->body.data != NULL ? resp->body.len : 0;
+	if (n > sizeof(why) - 1)
+		n = sizeof(why) - 1;
+	memcpy(why, n > 0 ? resp->body.data : "", n);
+	why[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char) why[i] < 0x20)
+			why[i] = ' ';
+	hearth_log_write(&req->s->log, HEARTH_LOG_WARN, "request failed",
+	    "method=%s path=%s status=%d duration_ms=%.1f body=%s",
+	    req->method_label,
+	    hearth_log_quote(qpath, sizeof(qpath), req->path), resp->status,
+	    ms, hearth_log_quote(qwhy, sizeof(qwhy), why));
+}
+
 static enum MHD_Result
 http_dispatch(hearth_http_req *req)
 {
@@ -695,6 +723,8 @@ http_dispatch(hearth_http_req *req)
 	hearth_http_resp resp;
 	hearth_http_resp_init(&resp);
 	req->route->h(req->route->ctx, req, &resp);
+	if (resp.status >= 500)
+		http_log_failure(req, &resp);
 	enum MHD_Result rc = hearth_http_send(req, &resp);
 	hearth_http_resp_fini(&resp);
 	req->state = HEARTH_HTTP_REQ_DONE;
