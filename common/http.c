@@ -243,7 +243,9 @@ hearth_http_server_start(hearth_http_server *s, hearth_err *err)
 	s->last_error[0] = '\0';
 	/* The logger goes first, or MHD logs the other options' problems
 	 * to stderr itself. */
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
+	/* The port argument is ignored with SOCK_ADDR; MHD only prints it
+	 * in its bind errors, which would say "port 0" otherwise. */
+	s->daemon = MHD_start_daemon(flags, o->port, NULL, NULL, http_access, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_logger, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s,
