@@ -446,6 +446,90 @@ hearth_rpc_server_start(hearth_rpc_server *s, hearth_err *err)
 	return 0;
 }
 
+/* nng_close with a bound. nng 1.5.2 (Debian 12) can deadlock in close:
+ * its reaper thread waits forever for a pipe task that was prepared but
+ * never started (nanomsg/nng#1813, fixed in nng 1.8). It was seen about
+ * once in a few hundred ingester shutdowns. The socket is handed to a
+ * helper thread; when the close has not returned within
+ * RPC_CLOSE_WAIT_MS the caller goes on (the process is stopping and the
+ * WAL holds every acknowledged push) and the helper, if it ever
+ * returns, frees the hand-over record. Returns 0 when the close
+ * finished, -1 when it was given up on. */
+#define RPC_CLOSE_WAIT_MS 5000
+
+typedef struct rpc_closer {
+	nng_socket	sock;
+	pthread_mutex_t mu;
+	pthread_cond_t	cv;
+	int		done;
+	int		abandoned;
+} rpc_closer;
+
+static void
+rpc_closer_free(rpc_closer *c)
+{
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static void *
+rpc_closer_run(void *arg)
+{
+	rpc_closer *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->done	      = 1;
+	int abandoned = c->abandoned;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (abandoned)
+		rpc_closer_free(c); /* nobody waits for it any more */
+	return NULL;
+}
+
+static int
+rpc_close_bounded(nng_socket sock)
+{
+	rpc_closer    *c = calloc(1, sizeof(*c));
+	pthread_t      t;
+	pthread_attr_t attr;
+	if (c == NULL) {
+		nng_close(sock);
+		return 0;
+	}
+	c->sock = sock;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int started = pthread_create(&t, &attr, rpc_closer_run, c) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started) {
+		rpc_closer_free(c);
+		nng_close(sock);
+		return 0;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += RPC_CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&c->mu);
+	while (!c->done)
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0)
+			break;
+	int done = c->done;
+	if (!done)
+		c->abandoned = 1;
+	pthread_mutex_unlock(&c->mu);
+	if (done)
+		rpc_closer_free(c);
+	return done ? 0 : -1;
+}
+
 void
 hearth_rpc_server_stop(hearth_rpc_server *s)
 {
@@ -478,8 +562,14 @@ hearth_rpc_server_stop(hearth_rpc_server *s)
 		w->state = RPC_IDLE;
 	}
 	s->qhead = s->qtail = NULL;
-	if (s->sock_open)
-		nng_close(s->sock);
+	if (s->sock_open && rpc_close_bounded(s->sock) != 0)
+		hearth_log_write(&s->log, HEARTH_LOG_WARN,
+		    "rpc server socket close did not return; going on without "
+		    "it",
+		    "url=%s waited_ms=%d note=\"nng 1.5 close deadlock "
+		    "(nanomsg/nng#1813); no request is running and the WAL "
+		    "holds every acknowledged push\"",
+		    s->url != NULL ? s->url : "", RPC_CLOSE_WAIT_MS);
 	s->sock_open = 0;
 }
 
