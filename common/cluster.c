@@ -9,6 +9,10 @@
 #include <time.h>
 
 #define CLUSTER_DEFAULT_HEARTBEAT_MS 1000
+/* While a member answers pings but is not ready yet (replaying its WAL),
+ * it is pinged this often, so that writes start as soon as it is ready
+ * and not a heartbeat interval later. */
+#define CLUSTER_UNREADY_PING_MS 100
 #define CLUSTER_DEFAULT_DNS_MS 15000
 #define CLUSTER_DEFAULT_TTL_MS 10000
 #define CLUSTER_DEFAULT_MAX_MSG ((size_t) 4 << 20)
@@ -412,6 +416,15 @@ cluster_stopping(hearth_cluster *c)
 	return s;
 }
 
+/* Milliseconds to the next ping round. */
+static int64_t
+cluster_ping_wait(const hearth_cluster *c, int unready)
+{
+	int64_t w = c->cfg.heartbeat_interval_ms;
+	return unready > 0 && w > CLUSTER_UNREADY_PING_MS ? CLUSTER_UNREADY_PING_MS
+							   : w;
+}
+
 static void *
 cluster_thread(void *arg)
 {
@@ -433,10 +446,8 @@ cluster_thread(void *arg)
 		/* A member that just joined is pinged at once. */
 		if (changed && cluster_rebuild(c))
 			c->next_ping = now;
-		if (now >= c->next_ping) {
-			cluster_ping_all(c);
-			c->next_ping = now + c->cfg.heartbeat_interval_ms;
-		}
+		if (now >= c->next_ping)
+			c->next_ping = now + cluster_ping_wait(c, cluster_ping_all(c));
 		int64_t next = c->next_ping;
 		if (c->has_dns && c->next_dns < next)
 			next = c->next_dns;
@@ -612,8 +623,8 @@ hearth_cluster_start(hearth_cluster *c, hearth_err *err)
 	cluster_rebuild(c);
 	/* The first view comes with real health, so routing roles do not
 	 * start by treating every ingester as down. */
-	cluster_ping_all(c);
-	c->next_ping = cluster_mono_ms() + c->cfg.heartbeat_interval_ms;
+	int unready  = cluster_ping_all(c);
+	c->next_ping = cluster_mono_ms() + cluster_ping_wait(c, unready);
 	if (pthread_create(&c->thread, NULL, cluster_thread, c) != 0)
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "cluster: cannot start the ring thread");

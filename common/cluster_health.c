@@ -69,14 +69,15 @@ cluster_ping_result(
 }
 
 /* One PING to every member at once, then the gauges. */
-void
+int
 cluster_ping_all(hearth_cluster *c)
 {
 	hearth_cluster_view *v = hearth_cluster_acquire(c);
 	hearth_rpc_pending  *p = calloc(v->n + 1, sizeof(*p));
+	int                  unready = 0;
 	if (p == NULL) {
 		hearth_cluster_release(v);
-		return;
+		return 0;
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		p[i].client = v->members[i]->client;
@@ -90,6 +91,7 @@ cluster_ping_all(hearth_cluster *c)
 	for (size_t i = 0; i < v->n; i++) {
 		hearth_cluster_member *m = v->members[i];
 		cluster_ping_result(c, m, &p[i]);
+		unready += atomic_load(&m->reachable) && !atomic_load(&m->ready);
 		const char *st   = cluster_state(m);
 		const char *lv[] = { m->id };
 		hearth_metric_set(c->m_healthy, lv, atomic_load(&m->healthy));
@@ -107,6 +109,7 @@ cluster_ping_all(hearth_cluster *c)
 	hearth_metric_set(c->m_members, lu, unhealthy);
 	free(p);
 	hearth_cluster_release(v);
+	return unready;
 }
 
 void

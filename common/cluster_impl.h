@@ -151,7 +151,9 @@ struct hearth_cluster {
 /* "ACTIVE", "JOINING" or "UNHEALTHY" from m's live flags. */
 const char *cluster_state(hearth_cluster_member *m);
 /* One PING to every member of the current view at once (background
- * thread, or start before it runs), then the gauges. */
-void cluster_ping_all(hearth_cluster *c);
+ * thread, or start before it runs), then the gauges. Returns how many
+ * members answered but are not ready yet (an ingester replaying its WAL):
+ * the caller pings again soon. */
+int cluster_ping_all(hearth_cluster *c);
 
 #endif

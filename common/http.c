@@ -725,7 +725,7 @@ http_dispatch(hearth_http_req *req)
 	hearth_http_resp resp;
 	hearth_http_resp_init(&resp);
 	req->route->h(req->route->ctx, req, &resp);
-	if (resp.status >= 500)
+	if (resp.status >= 500 && !resp.quiet)
 		http_log_failure(req, &resp);
 	enum MHD_Result rc = hearth_http_send(req, &resp);
 	hearth_http_resp_fini(&resp);

@@ -84,6 +84,9 @@ typedef struct hearth_http_req    hearth_http_req; /* valid in the handler */
 
 typedef struct hearth_http_resp {
 	int status; /* default 200 */
+	/* 1: a 5xx that reports a state rather than a failure (/ready while
+	 * starting): not logged as "request failed". */
+	int quiet;
 	/* default "text/plain; charset=utf-8"; a literal or something that
 	 * outlives the handler call */
 	const char *content_type;

@@ -237,6 +237,7 @@ app_handle_ready(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 {
 	hearth_app *app = ctx;
 	(void) req;
+	resp->quiet = 1; /* probes poll it: a 503 here is a state */
 	if (!atomic_load(&app->ready)) {
 		resp->status = 503;
 		hearth_buf_puts(&resp->body, "starting\n");
