@@ -1,4 +1,5 @@
 #include "cluster.h"
+#include "cond.h"
 
 #include "cluster_impl.h"
 
@@ -548,11 +549,7 @@ hearth_cluster_new(const hearth_cluster_cfg *cfg, const hearth_log *log,
 		return hearth_err_set(
 		    err, HEARTH_ENOMEM, "cluster: out of memory");
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	hearth_cond_init(&c->cv);
 	if (log != NULL)
 		c->log = *log;
 	else

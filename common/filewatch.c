@@ -1,4 +1,5 @@
 #include "filewatch.h"
+#include "cond.h"
 
 #include "buf.h"
 
@@ -174,11 +175,7 @@ hearth_filewatch_new(const char *path, const char *what, int64_t period_ms,
 	}
 	pthread_mutex_init(&w->poll_mu, NULL);
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	hearth_cond_init(&w->cv);
 	int rc = filewatch_load(w, &w->seen, err);
 	if (rc != 0) {
 		hearth_filewatch_free(w);

@@ -1,4 +1,5 @@
 #include "http_impl.h"
+#include "cond.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -127,11 +128,7 @@ hearth_http_server_new(const hearth_http_opts *o, hearth_metrics *m,
 		    o->max_body_setting);
 	s->opts.max_body_setting = NULL; /* copied above */
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	hearth_cond_init(&s->cv);
 	http_register_metrics(s);
 	http_conn_init(s);
 	*out = s;

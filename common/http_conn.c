@@ -12,6 +12,7 @@
  * through its normal path (completion callbacks, counters).
  */
 #include "http_impl.h"
+#include "cond.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,11 +30,7 @@ void
 http_conn_init(hearth_http_server *s)
 {
 	pthread_mutex_init(&s->conn_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->conn_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	hearth_cond_init(&s->conn_cv);
 	if (s->metrics == NULL)
 		return;
 	s->m_conns = hearth_metrics_gauge(s->metrics,

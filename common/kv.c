@@ -13,6 +13,7 @@
  * for the short close + open.
  */
 #include "kv_impl.h"
+#include "cond.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -349,7 +350,6 @@ int
 hearth_kv_open(const hearth_kv_opts *o, hearth_kv **out, hearth_err *err)
 {
 	hearth_kv         *kv;
-	pthread_condattr_t ca;
 	int                rc;
 
 	HEARTH_ASSERT(o != NULL && out != NULL);
@@ -370,10 +370,7 @@ hearth_kv_open(const hearth_kv_opts *o, hearth_kv **out, hearth_err *err)
 		    err, HEARTH_ENOMEM, "out of memory opening storage");
 	}
 	pthread_mutex_init(&kv->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&kv->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	hearth_cond_init(&kv->cv);
 	kv_options_init(kv,
 	    o->block_cache_bytes ? o->block_cache_bytes : KV_DEFAULT_CACHE,
 	    o->write_buffer_bytes ? o->write_buffer_bytes : KV_DEFAULT_WBUF);

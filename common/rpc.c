@@ -1,6 +1,8 @@
 #include "rpc.h"
 #include "rpc_impl.h"
 
+#include "cond.h"
+
 #include "rpc.pb-c.h"
 
 #include <nng/nng.h>
@@ -500,11 +502,7 @@ rpc_close_bounded(nng_socket sock)
 	}
 	c->sock = sock;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	hearth_cond_init(&c->cv);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	int started = pthread_create(&t, &attr, rpc_closer_run, c) == 0;

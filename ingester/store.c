@@ -1,4 +1,5 @@
 #include "store_impl.h"
+#include "cond.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,11 +208,7 @@ hearth_store_open(const hearth_store_cfg *cfg, const hearth_log *log,
 	s->metrics = m;
 	pthread_mutex_init(&s->work_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	hearth_cond_init(&s->cond);
 	store_rwlock_init(&s->cut_lock);
 	store_rwlock_init(&s->view_lock);
 	atomic_init(&s->state, STORE_OPEN);
