@@ -4,8 +4,10 @@
  * An arena is a singly linked list of chunks; allocation bumps a pointer in
  * the newest chunk and opens a new chunk (doubling, up to 1 MiB, or exactly
  * the request when it is larger) when it runs out. Nothing is freed
- * individually: hearth_arena_reset() keeps the first chunk and drops the
- * rest, hearth_arena_free() drops everything.
+ * individually: hearth_arena_reset() rewinds to the first chunk and keeps
+ * up to 4 MiB of the others as spares that later allocations reuse before
+ * calling malloc (an arena reused per request then costs no malloc, page
+ * faults or munmap once warm); hearth_arena_free() drops everything.
  *
  * Invariants:
  *  (1) used <= cap whenever cap > 0: an allocation that would pass the cap
@@ -34,7 +36,9 @@ void	      hearth_arena_reset(hearth_arena *a);
 void *hearth_arena_alloc(hearth_arena *a, size_t n);
 /* Zeroed allocation of n * size with overflow check. */
 void *hearth_arena_calloc(hearth_arena *a, size_t n, size_t size);
-/* Grow an allocation made from this arena (copying); old stays valid. */
+/* Grow an allocation of old_n bytes made from this arena to new_n: in
+ * place when it is the newest allocation and its chunk has room, else a
+ * copy (old stays valid either way; the result may equal old). */
 void *hearth_arena_realloc(hearth_arena *a, void *old, size_t old_n,
     size_t new_n);
 /* Copy of s[0..len) with a NUL terminator. */
@@ -43,7 +47,7 @@ char *hearth_arena_strdup(hearth_arena *a, const char *s);
 
 /* Bytes handed out so far (what the cap is compared against). */
 size_t hearth_arena_used(const hearth_arena *a);
-/* Bytes currently reserved from malloc (chunks). */
+/* Bytes currently reserved from malloc (chunks, spares included). */
 size_t hearth_arena_reserved(const hearth_arena *a);
 
 /* A ProtobufCAllocator-compatible triple: allocator_data = the arena,
