@@ -127,6 +127,15 @@ hearth_http_server_new(const hearth_http_opts *o, hearth_metrics *m,
 		snprintf(s->limit_name, sizeof(s->limit_name), " (%s)",
 		    o->max_body_setting);
 	s->opts.max_body_setting = NULL; /* copied above */
+	/* One idle arena per worker thread: requests running at once are
+	 * at most about that many, and idle memory stays bounded. */
+	s->cap_idle_arenas = o->threads > 1 ? o->threads : 1;
+	s->idle_arenas = calloc(s->cap_idle_arenas, sizeof(*s->idle_arenas));
+	if (s->idle_arenas == NULL) {
+		free(s);
+		return hearth_err_set(
+		    err, HEARTH_ENOMEM, "http: out of memory");
+	}
 	pthread_mutex_init(&s->mu, NULL);
 	hearth_cond_init(&s->cv);
 	http_register_metrics(s);
@@ -320,6 +329,9 @@ hearth_http_server_free(hearth_http_server *s)
 	}
 	free(s->routes);
 	http_conn_fini(s);
+	for (size_t i = 0; i < s->n_idle_arenas; i++)
+		hearth_arena_free(s->idle_arenas[i]);
+	free(s->idle_arenas);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -567,8 +579,13 @@ http_begin(hearth_http_server *s, struct MHD_Connection *conn, const char *url,
 	hearth_http_req *req = calloc(1, sizeof(*req));
 	if (req == NULL)
 		return MHD_NO;
-	req->arena = hearth_arena_new(s->opts.request_arena_cap);
-	if (req->arena == NULL) {
+	pthread_mutex_lock(&s->mu);
+	if (s->n_idle_arenas > 0)
+		req->arena = s->idle_arenas[--s->n_idle_arenas];
+	pthread_mutex_unlock(&s->mu);
+	if (req->arena == NULL
+	    && (req->arena = hearth_arena_new(s->opts.request_arena_cap))
+	        == NULL) {
 		free(req);
 		return MHD_NO;
 	}
@@ -772,11 +789,16 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(req->pending);
 	}
 	hearth_buf_fini(&req->body);
-	hearth_arena_free(req->arena);
-	free(req);
+	hearth_arena_reset(req->arena);
 	*con_cls = NULL;
 	pthread_mutex_lock(&s->mu);
+	if (s->n_idle_arenas < s->cap_idle_arenas) {
+		s->idle_arenas[s->n_idle_arenas++] = req->arena;
+		req->arena                         = NULL;
+	}
 	s->inflight--;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	hearth_arena_free(req->arena); /* NULL when kept */
+	free(req);
 }

@@ -62,10 +62,15 @@ struct hearth_http_server {
 	pthread_t         reaper;
 	hearth_metric    *m_conns, *m_cut;
 
-	pthread_mutex_t mu; /* guards inflight and last_error */
+	pthread_mutex_t mu; /* guards inflight, last_error, idle_arenas */
 	pthread_cond_t  cv; /* inflight went down (CLOCK_MONOTONIC) */
 	size_t          inflight;
 	char            last_error[512];
+	/* Request arenas of finished requests, reset, for the next ones:
+	 * a warm arena costs no malloc or page faults (up to HTTP_IDLE_ARENAS,
+	 * each keeping at most the 4 MiB arena.h allows). */
+	hearth_arena **idle_arenas;
+	size_t         n_idle_arenas, cap_idle_arenas;
 };
 
 /* Request states; the diagram is in http.h. */
