@@ -329,7 +329,27 @@ pprof_sample_frames(pprof_conv *c, size_t si,
 	    != 0)
 		return rc;
 	uint32_t *frames = c->frames;
-	for (size_t j = n; j-- > 0;) {
+	size_t    j      = n;
+	/* Fast pass for the common case, with nothing else live so it all
+	 * stays in registers (mixed with the slow path below, the compiler
+	 * spilled the loop's state to the stack on every id): dense ids
+	 * whose location is resolved and has one frame. The first other id
+	 * hands over to the general loop at the same place. */
+	if (idf != NULL) {
+		const uint64_t *ids = s->location_id;
+		size_t          end = n < lim ? n : lim;
+		while (nf < end) {
+			uint64_t id = ids[j - 1];
+			if (id >= dn)
+				break;
+			uint32_t f = idf[id];
+			if (f == 0 || f == PPROF_MULTI)
+				break;
+			frames[nf++] = f;
+			j--;
+		}
+	}
+	while (j-- > 0) {
 		uint64_t id = s->location_id[j];
 		if (idf != NULL && id < dn && nf < lim) {
 			uint32_t f = idf[id];
