@@ -9,9 +9,13 @@
  * ingest_bench.py compares hearth's end-to-end ingest rate per core with this
  * number, so both must read the same files in the same round-robin order.
  *
- * Usage: decode_bench [-t seconds] [-n min_rounds] file...
+ * Usage: decode_bench [-t seconds] [-n min_rounds] [-c 1] file...
  *   Runs rounds over all files until both at least `seconds` of wall time
  *   (default 3) and `min_rounds` rounds (default 20) have passed.
+ *   -c 1 then also times hearth's whole pprof decoder (hearth_pprof_decode:
+ *   the same gunzip and unpack, then validation and conversion into an
+ *   upload) against decode-only, file by file: where the CPU between the
+ *   ceiling and a stored profile starts to go. Not used by ingest_bench.
  *
  * Output: one line per file, then one summary line that scripts parse:
  *   decode_bench: files=7 profiles=… seconds=… cpu_seconds=…
@@ -24,6 +28,8 @@
  * profile lives in one arena that is reset after each unpack.
  */
 #include "arena.h"
+#include "err.h"
+#include "pprof.h"
 #include "profile.pb-c.h"
 
 #include <errno.h>
@@ -191,11 +197,78 @@ bench_decode(hearth_arena *a, bench_file *f)
 	return 0;
 }
 
+/* CPU microseconds per profile of `iters` runs of f, decode-only
+ * (full == 0) or through hearth_pprof_decode (full == 1); -1 on error. */
+static double
+bench_time_one(hearth_arena *a, bench_file *f, int full, long iters)
+{
+	hearth_pprof_opts o = { 0 };
+	/* ingest_bench posts the .NET file with spyName=dotnetspy */
+	if (strstr(f->path, "dotnet") != NULL)
+		o.spy_name = "dotnetspy";
+	double c0 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
+	for (long k = 0; k < iters; k++) {
+		if (!full) {
+			if (bench_decode(a, f) != 0)
+				return -1;
+			continue;
+		}
+		hearth_pprof_result res;
+		hearth_err	    err = { 0 };
+		if (hearth_pprof_decode(a, f->data, f->len, &o, &res, &err) != 0) {
+			fprintf(stderr, "decode_bench: %s: %s\n", f->path,
+			    err.msg);
+			return -1;
+		}
+		hearth_arena_reset(a);
+	}
+	return (bench_now(CLOCK_PROCESS_CPUTIME_ID) - c0) / (double)iters *
+	    1e6;
+}
+
+/* -c: per file, the best of 5 alternating measurements of each kind (the
+ * least disturbed by neighbours on a shared machine), about `secs` in all. */
+static int
+bench_convert(hearth_arena *a, bench_file *files, int nf, double secs)
+{
+	double sum_d = 0, sum_c = 0;
+	for (int i = 0; i < nf; i++) {
+		/* size the loop from one decode: ~secs / nf / 10 per batch */
+		double one = bench_time_one(a, &files[i], 1, 3);
+		if (one < 0)
+			return -1;
+		long iters = (long)(secs / nf / 10 / (one / 1e6));
+		if (iters < 1)
+			iters = 1;
+		double best_d = -1, best_c = -1;
+		for (int rep = 0; rep < 5; rep++) {
+			double d = bench_time_one(a, &files[i], 0, iters);
+			double c = bench_time_one(a, &files[i], 1, iters);
+			if (d < 0 || c < 0)
+				return -1;
+			if (best_d < 0 || d < best_d)
+				best_d = d;
+			if (best_c < 0 || c < best_c)
+				best_c = c;
+		}
+		printf("convert %s decode_us=%.1f hearth_decode_us=%.1f "
+		       "extra_us=%.1f extra_pct=%.0f\n",
+		    files[i].path, best_d, best_c, best_c - best_d,
+		    100 * (best_c - best_d) / best_d);
+		sum_d += best_d;
+		sum_c += best_c;
+	}
+	printf("convert_bench: files=%d decode_us=%.1f hearth_decode_us=%.1f "
+	       "extra_us=%.1f extra_pct=%.0f (one round of every file)\n",
+	    nf, sum_d, sum_c, sum_c - sum_d, 100 * (sum_c - sum_d) / sum_d);
+	return 0;
+}
+
 static void
 bench_usage(void)
 {
 	fprintf(stderr, "usage: decode_bench [-t seconds] [-n min_rounds] "
-			"file...\n");
+			"[-c 1] file...\n");
 }
 
 int
@@ -205,6 +278,7 @@ main(int argc, char **argv)
 	hearth_arena *a;
 	double	      secs = 3.0, w0, c0, wall, cpu;
 	long	      min_rounds = 20, rounds = 0;
+	int	      convert = 0;
 	uint64_t      profiles = 0, in_bytes = 0, raw_bytes = 0;
 	int	      i, nf = 0, first, rc = 1;
 
@@ -217,6 +291,8 @@ main(int argc, char **argv)
 			secs = atof(argv[first + 1]);
 		else if (strcmp(argv[first], "-n") == 0)
 			min_rounds = atol(argv[first + 1]);
+		else if (strcmp(argv[first], "-c") == 0)
+			convert = atoi(argv[first + 1]) != 0;
 		else {
 			bench_usage();
 			return 2;
@@ -273,6 +349,8 @@ main(int argc, char **argv)
 	    nf, rounds, (unsigned long long)profiles, wall, cpu,
 	    (double)profiles / cpu, (double)in_bytes / cpu / 1e6,
 	    (double)raw_bytes / cpu / 1e6);
+	if (convert && bench_convert(a, files, nf, secs) != 0)
+		goto out;
 	rc = 0;
 out:
 	for (i = 0; i < nf; i++)
