@@ -52,7 +52,24 @@ typedef struct pprof_conv {
 	 * sample of its span: parsed once. */
 	uint8_t  *span_state;
 	uint64_t *span_val;
+	/* The sample's grouping labels as string-table indexes (key, str
+	 * per label, in the sample's order) and the group of recent label
+	 * index lists, so a sample whose labels repeat an earlier sample's
+	 * finds its group without sorting, hashing or comparing strings. */
+	uint32_t          *pairs;
+	size_t             cap_pairs;
+	struct pprof_gent *gcache; /* PPROF_GCACHE entries, lazily */
 } pprof_conv;
+
+/* Group cache entries: direct-mapped by a hash of the index list; lists
+ * of more than PPROF_GCACHE_LABELS labels are not cached. */
+#define PPROF_GCACHE	    64
+#define PPROF_GCACHE_LABELS 8
+typedef struct pprof_gent {
+	uint32_t n; /* labels; UINT32_MAX = empty entry */
+	uint32_t group;
+	uint32_t pairs[2 * PPROF_GCACHE_LABELS];
+} pprof_gent;
 
 /* What a sample label key is, decided once per string-table entry rather
  * than by string compares for every label of every sample. */
@@ -208,6 +225,9 @@ pprof_sample_labels(pprof_conv *c, size_t si,
 	size_t     n   = 0;
 	int        rc  = pprof_reserve(c, (void **) &c->labels, &c->cap_labels,
 	            s->n_label, sizeof(*c->labels));
+	if (rc == 0)
+		rc = pprof_reserve(c, (void **) &c->pairs, &c->cap_pairs,
+		    2 * s->n_label, sizeof(*c->pairs));
 	if (rc != 0)
 		return rc;
 	for (size_t k = 0; k < s->n_label; k++) {
@@ -272,8 +292,10 @@ pprof_sample_labels(pprof_conv *c, size_t si,
 		}
 		if (kind == PPROF_KEY_TRACE)
 			continue;
-		c->labels[n].name  = key;
-		c->labels[n].value = ctx->strings[lb->str];
+		c->labels[n].name     = key;
+		c->labels[n].value    = ctx->strings[lb->str];
+		c->pairs[2 * n]     = (uint32_t) lb->key;
+		c->pairs[2 * n + 1] = (uint32_t) lb->str;
 		n++;
 	}
 	*n_out = n;
@@ -407,6 +429,44 @@ pprof_sample_frames(pprof_conv *c, size_t si,
 	return 0;
 }
 
+/* The upload group of the sample's labels (c->labels / c->pairs, n of
+ * them): from the cache when an earlier sample had the same index list,
+ * else from the builder (which compares the strings), then cached. */
+static int
+pprof_sample_group(pprof_conv *c, size_t n, uint32_t *g)
+{
+	if (n > PPROF_GCACHE_LABELS)
+		return hearth_upload_builder_group(
+		    c->b, c->labels, n, g, c->ctx->err);
+	if (c->gcache == NULL) {
+		c->gcache = hearth_arena_alloc(
+		    c->ctx->a, PPROF_GCACHE * sizeof(*c->gcache));
+		if (c->gcache == NULL)
+			return pprof_nomem(c->ctx);
+		for (size_t i = 0; i < PPROF_GCACHE; i++)
+			c->gcache[i].n = UINT32_MAX;
+	}
+	uint64_t h = n;
+	for (size_t i = 0; i < 2 * n; i++)
+		h = (h ^ c->pairs[i]) * 0x9e3779b97f4a7c15ull;
+	pprof_gent *e = &c->gcache[h >> 58]; /* 64 entries */
+	if (e->n == n
+	    && (n == 0
+	        || memcmp(e->pairs, c->pairs, 2 * n * sizeof(uint32_t))
+	            == 0)) {
+		*g = e->group;
+		return 0;
+	}
+	int rc = hearth_upload_builder_group(c->b, c->labels, n, g, c->ctx->err);
+	if (rc == 0) {
+		e->n     = (uint32_t) n;
+		e->group = *g;
+		if (n > 0)
+			memcpy(e->pairs, c->pairs, 2 * n * sizeof(uint32_t));
+	}
+	return rc;
+}
+
 static int
 pprof_convert_sample(pprof_conv *c, size_t si)
 {
@@ -459,8 +519,11 @@ pprof_convert_sample(pprof_conv *c, size_t si)
 	            c->b, c->frames, nf, &stack, ctx->err))
 	        != 0)
 		return rc;
-	return hearth_upload_builder_add_span(
-	    c->b, c->labels, n_labels, stack, span, s->value, ctx->err);
+	uint32_t g;
+	if ((rc = pprof_sample_group(c, n_labels, &g)) != 0)
+		return rc;
+	return hearth_upload_builder_add_row(
+	    c->b, g, stack, span, s->value, ctx->err);
 }
 
 static int

@@ -626,20 +626,44 @@ upload_span_add(hearth_upload_builder *b, upload_group *g, uint32_t stack_id,
 }
 
 int
+hearth_upload_builder_group(hearth_upload_builder *b,
+    const hearth_upload_label *labels, size_t n_labels, uint32_t *g,
+    hearth_err *err)
+{
+	HEARTH_ASSERT(n_labels == 0 || labels != NULL);
+	upload_group *grp = NULL;
+	int           rc  = upload_group_find(b, labels, n_labels, &grp, err);
+	if (rc == 0)
+		*g = (uint32_t) (grp - b->groups);
+	return rc;
+}
+
+int
+hearth_upload_builder_add_row(hearth_upload_builder *b, uint32_t g,
+    uint32_t stack_id, uint64_t span_id, const int64_t *values,
+    hearth_err *err)
+{
+	HEARTH_ASSERT(g < b->n_groups);
+	HEARTH_ASSERT(stack_id < b->n_stacks);
+	for (size_t t = 0; t < b->n_types; t++)
+		HEARTH_ASSERT(values[t] >= 0);
+	upload_group *grp = &b->groups[g];
+	int           rc  = upload_row_add(b, grp, stack_id, values, err);
+	if (rc == 0 && span_id != 0)
+		rc = upload_span_add(b, grp, stack_id, span_id, values, err);
+	return rc;
+}
+
+int
 hearth_upload_builder_add_span(hearth_upload_builder *b,
     const hearth_upload_label *labels, size_t n_labels, uint32_t stack_id,
     uint64_t span_id, const int64_t *values, hearth_err *err)
 {
-	HEARTH_ASSERT(stack_id < b->n_stacks);
-	HEARTH_ASSERT(n_labels == 0 || labels != NULL);
-	for (size_t t = 0; t < b->n_types; t++)
-		HEARTH_ASSERT(values[t] >= 0);
-	upload_group *g  = NULL;
-	int           rc = upload_group_find(b, labels, n_labels, &g, err);
+	uint32_t g;
+	int rc = hearth_upload_builder_group(b, labels, n_labels, &g, err);
 	if (rc == 0)
-		rc = upload_row_add(b, g, stack_id, values, err);
-	if (rc == 0 && span_id != 0)
-		rc = upload_span_add(b, g, stack_id, span_id, values, err);
+		rc = hearth_upload_builder_add_row(
+		    b, g, stack_id, span_id, values, err);
 	return rc;
 }
 

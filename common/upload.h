@@ -119,6 +119,17 @@ int hearth_upload_builder_add(hearth_upload_builder *b,
 int hearth_upload_builder_add_span(hearth_upload_builder *b,
     const hearth_upload_label *labels, size_t n_labels, uint32_t stack_id,
     uint64_t span_id, const int64_t *values, hearth_err *err);
+/* The two halves of _add_span, for codecs that can tell two samples have
+ * the same labels more cheaply than by the strings (pprof: the same
+ * string-table indexes): _group finds or creates the group of these
+ * labels and returns its index (stable until _finish); _add_row adds the
+ * row (and span row) to group index g, as _add_span would. */
+int hearth_upload_builder_group(hearth_upload_builder *b,
+    const hearth_upload_label *labels, size_t n_labels, uint32_t *g,
+    hearth_err *err);
+int hearth_upload_builder_add_row(hearth_upload_builder *b, uint32_t g,
+    uint32_t stack_id, uint64_t span_id, const int64_t *values,
+    hearth_err *err);
 /* A span id label value: 1 to 16 hex digits (either case) parsed as a
  * big-endian number into *out (so "00000000000000ab" and "ab" are the
  * same span). 0 when valid, -1 otherwise (empty, more than 16 digits or

@@ -569,6 +569,167 @@ test_pprof_labels_grouping_rules(void **state)
 	hearth_arena_free(a);
 }
 
+/* Samples whose labels repeat (by string index, in another order, through
+ * a duplicate string-table entry, or more labels than the converter's
+ * index cache holds) land in the group the strings say, with every value:
+ * checked against a reference grouping of 400 samples over ~200 label
+ * sets (enough to evict cache entries). */
+#define GC_SAMPLES 400
+#define GC_VALUES  150
+static void
+test_pprof_label_groups_by_index_and_by_string(void **state)
+{
+	(void) state;
+	/* strings: 0 "", 1 cpu, 2 nanoseconds, 3 main, 4 main.go,
+	 * 5..14 k0..k9, 15 "k0" again, 16.. v0..v149 */
+	enum { NSTR = 16 + GC_VALUES };
+	char  *str[NSTR];
+	char   names[NSTR][8];
+	str[0] = "";
+	str[1] = "cpu";
+	str[2] = "nanoseconds";
+	str[3] = "main";
+	str[4] = "main.go";
+	for (int k = 0; k < 10; k++) {
+		snprintf(names[5 + k], sizeof(names[0]), "k%d", k);
+		str[5 + k] = names[5 + k];
+	}
+	str[15] = "k0";
+	for (int v = 0; v < GC_VALUES; v++) {
+		snprintf(names[16 + v], sizeof(names[0]), "v%d", v);
+		str[16 + v] = names[16 + v];
+	}
+	Perftools__Profiles__Profile p;
+	perftools__profiles__profile__init(&p);
+	p.string_table	 = str;
+	p.n_string_table = NSTR;
+	Perftools__Profiles__ValueType st, *stp = &st;
+	perftools__profiles__value_type__init(&st);
+	st.type		= 1;
+	st.unit		= 2;
+	p.sample_type	= &stp;
+	p.n_sample_type = 1;
+	Perftools__Profiles__Function f, *fp = &f;
+	perftools__profiles__function__init(&f);
+	f.id	     = 1;
+	f.name	     = 3;
+	f.filename   = 4;
+	p.function   = &fp;
+	p.n_function = 1;
+	Perftools__Profiles__Line ln, *lnp = &ln;
+	perftools__profiles__line__init(&ln);
+	ln.function_id = 1;
+	Perftools__Profiles__Location l, *lp = &l;
+	perftools__profiles__location__init(&l);
+	l.id	     = 1;
+	l.line	     = &lnp;
+	l.n_line     = 1;
+	p.location   = &lp;
+	p.n_location = 1;
+
+	static Perftools__Profiles__Sample s[GC_SAMPLES], *sp[GC_SAMPLES];
+	static Perftools__Profiles__Label  lb[GC_SAMPLES][10],
+	    *lbp[GC_SAMPLES][10];
+	static int64_t	val[GC_SAMPLES];
+	static uint64_t loc = 1;
+	/* reference: canonical "k=v," lists (sorted keys) and their sums */
+	static char    canon[GC_SAMPLES][160];
+	static int64_t want_sum[GC_SAMPLES];
+	int	       n_want = 0;
+	for (int i = 0; i < GC_SAMPLES; i++) {
+		perftools__profiles__sample__init(&s[i]);
+		sp[i]		  = &s[i];
+		s[i].location_id  = &loc;
+		s[i].n_location_id = 1;
+		val[i]		  = i + 1;
+		s[i].value	  = &val[i];
+		s[i].n_value	  = 1;
+		int keys[10], vals[10], n = 0;
+		int a = i % GC_VALUES, b = (i * 7) % 13;
+		switch (i % 5) {
+		case 0: /* {k0=a} */
+			keys[n] = 5, vals[n++] = a;
+			break;
+		case 1: /* {k0=b, k1=a} */
+			keys[n] = 5, vals[n++] = b;
+			keys[n] = 6, vals[n++] = a;
+			break;
+		case 2: /* the same sets, other order */
+			keys[n] = 6, vals[n++] = a;
+			keys[n] = 5, vals[n++] = b;
+			break;
+		case 3: /* {k0=b} through the duplicate "k0" entry */
+			keys[n] = 15, vals[n++] = b;
+			break;
+		default: /* ten labels: past the index cache */
+			for (int k = 0; k < 10; k++)
+				keys[n] = 5 + k, vals[n++] = (b + k) % 3;
+			break;
+		}
+		for (int k = 0; k < n; k++) {
+			perftools__profiles__label__init(&lb[i][k]);
+			lb[i][k].key = keys[k];
+			lb[i][k].str = 16 + vals[k];
+			lbp[i][k]    = &lb[i][k];
+		}
+		s[i].label   = lbp[i];
+		s[i].n_label = (size_t) n;
+		/* canonical form: by key name (k0 < k1 < ... < k9) */
+		char c[160] = "";
+		for (int key = 0; key < 10; key++)
+			for (int k = 0; k < n; k++) {
+				int kn = keys[k] == 15 ? 0 : keys[k] - 5;
+				if (kn != key)
+					continue;
+				char one[16];
+				snprintf(one, sizeof(one), "k%d=v%d,", kn,
+				    vals[k]);
+				strcat(c, one);
+			}
+		int w = 0;
+		while (w < n_want && strcmp(canon[w], c) != 0)
+			w++;
+		if (w == n_want) {
+			strcpy(canon[n_want], c);
+			want_sum[n_want++] = 0;
+		}
+		want_sum[w] += val[i];
+	}
+	p.sample   = sp;
+	p.n_sample = GC_SAMPLES;
+	assert_true(n_want > 64); /* more sets than the cache has entries */
+
+	size_t	 n_body = perftools__profiles__profile__get_packed_size(&p);
+	uint8_t *body	= malloc(n_body);
+	assert_int_equal(perftools__profiles__profile__pack(&p, body), n_body);
+	hearth_arena	   *ar = hearth_arena_new(0);
+	hearth_pprof_result res;
+	hearth_err	    err = { 0 };
+	assert_int_equal(
+	    hearth_pprof_decode(ar, body, n_body, NULL, &res, &err), 0);
+	const hearth_upload *u = res.upload;
+	assert_int_equal(u->n_groups, (size_t) n_want);
+	for (size_t g = 0; g < u->n_groups; g++) {
+		const hearth_upload_group *grp = &u->groups[g];
+		char			   c[160] = "";
+		for (size_t k = 0; k < grp->n_labels; k++) {
+			strcat(c, grp->labels[k].name);
+			strcat(c, "=");
+			strcat(c, grp->labels[k].value);
+			strcat(c, ",");
+		}
+		int w = 0;
+		while (w < n_want && strcmp(canon[w], c) != 0)
+			w++;
+		assert_true(w < n_want);
+		assert_int_equal(grp->n_rows, 1);
+		assert_int_equal(grp->values[0], want_sum[w]);
+		want_sum[w] = -1; /* each set once */
+	}
+	hearth_arena_free(ar);
+	free(body);
+}
+
 /* span_id / profile_id values of 1-16 hex digits are span ids (span rows
  * next to the rows); other values are no span. */
 static void
@@ -1150,6 +1311,7 @@ main(void)
 		cmocka_unit_test(test_pprof_testdata_exemplar_span_rows),
 		cmocka_unit_test(test_pprof_span_labels_become_span_rows),
 		cmocka_unit_test(test_pprof_labels_grouping_rules),
+		cmocka_unit_test(test_pprof_label_groups_by_index_and_by_string),
 		cmocka_unit_test(test_pprof_negative_and_zero_samples_dropped),
 		cmocka_unit_test(test_pprof_stack_depth_truncated_root_side),
 		cmocka_unit_test(test_pprof_dropped_sample_still_validated),

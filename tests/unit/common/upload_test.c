@@ -396,6 +396,50 @@ test_upload_span_rows_side_table(void **state)
 	hearth_arena_free(a);
 }
 
+/* _group + _add_row is _add_span in two steps: the same labels in any
+ * order give the same index, indexes stay valid while groups are added
+ * (slot table rehashes), and rows and span rows land in that group. */
+static void
+test_upload_group_then_add_row(void **state)
+{
+	(void) state;
+	hearth_arena          *a = hearth_arena_new(0);
+	hearth_upload_builder *b;
+	hearth_err             err = { 0 };
+	assert_int_equal(hearth_upload_builder_new(a, 1, &b, &err), 0);
+	uint32_t f = intern(b, "f"), sf;
+	assert_int_equal(hearth_upload_builder_stack(b, &f, 1, &sf, &err), 0);
+	hearth_upload_label l1[] = { { "region", "eu" }, { "pod", "a" } };
+	hearth_upload_label l2[] = { { "pod", "a" }, { "region", "eu" } };
+	uint32_t g1, g2, g;
+	assert_int_equal(hearth_upload_builder_group(b, l1, 2, &g1, &err), 0);
+	char vals[100][8];
+	for (int i = 0; i < 100; i++) {
+		snprintf(vals[i], sizeof(vals[i]), "p%d", i);
+		hearth_upload_label l[] = { { "pod", vals[i] } };
+		assert_int_equal(
+		    hearth_upload_builder_group(b, l, 1, &g, &err), 0);
+		assert_int_equal(g, (uint32_t) i + 1);
+	}
+	assert_int_equal(hearth_upload_builder_group(b, l2, 2, &g2, &err), 0);
+	assert_int_equal(g2, g1);
+	int64_t v1[] = { 3 }, v2[] = { 4 };
+	assert_int_equal(
+	    hearth_upload_builder_add_row(b, g1, sf, 0, v1, &err), 0);
+	assert_int_equal(
+	    hearth_upload_builder_add_row(b, g2, sf, 0xab, v2, &err), 0);
+	hearth_upload *u;
+	assert_int_equal(hearth_upload_builder_finish(b, &u, &err), 0);
+	assert_int_equal(u->n_groups, 1); /* the others have no rows */
+	assert_string_equal(u->groups[0].labels[0].value, "a");
+	assert_int_equal(u->groups[0].n_rows, 1);
+	assert_int_equal(u->groups[0].values[0], 7);
+	assert_int_equal(u->groups[0].n_span_rows, 1);
+	assert_true(u->groups[0].span_ids[0] == 0xab);
+	assert_int_equal(u->groups[0].span_values[0], 4);
+	hearth_arena_free(a);
+}
+
 static void
 test_upload_span_parse(void **state)
 {
@@ -436,6 +480,7 @@ main(void)
 		cmocka_unit_test(test_upload_total_saturates),
 		cmocka_unit_test(test_upload_zero_sample_types_rejected),
 		cmocka_unit_test(test_upload_span_rows_side_table),
+		cmocka_unit_test(test_upload_group_then_add_row),
 		cmocka_unit_test(test_upload_span_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
