@@ -252,9 +252,9 @@ rpc_handle(rpc_worker *w, nng_msg *m, Hearth__Rpc__Response *out,
 	}
 	if (hearth_buf_failed(&w->resp))
 		return hearth_err_set(err, HEARTH_ETOOLARGE,
-		    "rpc: response to method %u exceeds the max message size "
-		    "of %zu bytes",
-		    rq->method, s->max_msg);
+		    "rpc: response to method %u (%s) exceeds the max message "
+		    "size of %zu bytes",
+		    rq->method, hearth_rpc_method_name(rq->method), s->max_msg);
 	out->body.data = (uint8_t *) w->resp.data;
 	out->body.len  = w->resp.len;
 	return 0;
@@ -1112,4 +1112,19 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.cv);
 	free(as);
+}
+
+const char *
+hearth_rpc_method_name(uint32_t method)
+{
+	switch (method) {
+	case HEARTH_RPC_PUSH: return "push";
+	case HEARTH_RPC_SELECT: return "select";
+	case HEARTH_RPC_LABELS: return "labels";
+	case HEARTH_RPC_PING: return "ping";
+	case HEARTH_RPC_PLAN: return "plan";
+	case HEARTH_RPC_IDS: return "ids";
+	case HEARTH_RPC_SERVICES: return "services";
+	default: return "unknown";
+	}
 }

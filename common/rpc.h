@@ -87,6 +87,10 @@ enum {
 	HEARTH_RPC_SERVICES = 7 /* ServicesRequest -> ServicesResponse */
 };
 
+/* A method's name for logs and messages ("push", "select", ...; "method
+ * <n>" is not returned: unknown numbers are "unknown"). Static string. */
+const char *hearth_rpc_method_name(uint32_t method);
+
 /* Per-call metadata. Strings are borrowed; NULL means "". On the server
  * side they point into the request arena. deadline_unix_ms is wall-clock
  * (CLOCK_REALTIME) milliseconds; 0 = no deadline (the call waits as long

@@ -349,9 +349,9 @@ rpc_local_outcome(hearth_rpc_client *c, hearth_rpc_server *s,
 	}
 	if (hearth_buf_failed(out))
 		return hearth_err_set(err, HEARTH_ETOOLARGE,
-		    "rpc: response to method %u exceeds the max message size "
-		    "of %zu bytes",
-		    method, s->max_msg);
+		    "rpc: response to method %u (%s) exceeds the max message "
+		    "size of %zu bytes",
+		    method, hearth_rpc_method_name(method), s->max_msg);
 	Hearth__Rpc__Response env = HEARTH__RPC__RESPONSE__INIT;
 	env.body.data		  = (uint8_t *) out->data;
 	env.body.len		  = out->len;

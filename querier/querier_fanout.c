@@ -123,19 +123,6 @@ fanout_members(fanout *f, uint32_t *out)
 	return n;
 }
 
-static const char *
-fanout_method_name(uint32_t method)
-{
-	switch (method) {
-	case HEARTH_RPC_SELECT: return "select";
-	case HEARTH_RPC_LABELS: return "labels";
-	case HEARTH_RPC_PLAN: return "plan";
-	case HEARTH_RPC_IDS: return "ids";
-	case HEARTH_RPC_SERVICES: return "services";
-	default: return "other";
-	}
-}
-
 /* Logged once per member and query: which ingester made a query slow or
  * partial is what an operator asks first (health stops calling a dead
  * member within a heartbeat timeout, which bounds the lines). */
@@ -154,7 +141,7 @@ fanout_fail(fanout *f, uint32_t m, const hearth_rpc_pending *c)
 	if (f->q->deps.log != NULL)
 		hearth_log_write(f->q->deps.log, HEARTH_LOG_WARN,
 		    "ingester call failed", "member=%s call=%s tenant=%s err=%s",
-		    f->v->members[m]->id, fanout_method_name(c->method),
+		    f->v->members[m]->id, hearth_rpc_method_name(c->method),
 		    f->tenant != NULL ? f->tenant : "",
 		    hearth_log_quote(q, sizeof(q), f->why[m]));
 }

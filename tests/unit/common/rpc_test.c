@@ -358,6 +358,25 @@ test_rpc_request_over_server_limit_tcp(void **state)
 	fx_stop(&f);
 }
 
+/* Logs and messages name methods; numbers on the wire never change. */
+static void
+test_rpc_method_names(void **state)
+{
+	(void) state;
+	assert_string_equal(hearth_rpc_method_name(HEARTH_RPC_PUSH), "push");
+	assert_string_equal(
+	    hearth_rpc_method_name(HEARTH_RPC_SELECT), "select");
+	assert_string_equal(
+	    hearth_rpc_method_name(HEARTH_RPC_LABELS), "labels");
+	assert_string_equal(hearth_rpc_method_name(HEARTH_RPC_PING), "ping");
+	assert_string_equal(hearth_rpc_method_name(HEARTH_RPC_PLAN), "plan");
+	assert_string_equal(hearth_rpc_method_name(HEARTH_RPC_IDS), "ids");
+	assert_string_equal(
+	    hearth_rpc_method_name(HEARTH_RPC_SERVICES), "services");
+	assert_string_equal(hearth_rpc_method_name(0), "unknown");
+	assert_string_equal(hearth_rpc_method_name(13), "unknown");
+}
+
 static void
 test_rpc_response_over_limit(void **state)
 {
@@ -379,8 +398,8 @@ test_rpc_response_over_limit(void **state)
 	    call(&f, 13, NULL, now_ms() + 5000, &out, &n, &err),
 	    HEARTH_ETOOLARGE);
 	assert_string_equal(err.msg,
-	    "rpc: response to method 13 exceeds the max message size of "
-	    "4096 bytes");
+	    "rpc: response to method 13 (unknown) exceeds the max message "
+	    "size of 4096 bytes");
 	f.big = 4000;
 	assert_int_equal(
 	    call(&f, 13, NULL, now_ms() + 5000, &out, &n, &err), 0);
@@ -965,6 +984,7 @@ main(void)
 		cmocka_unit_test(test_rpc_request_over_client_limit),
 		cmocka_unit_test(test_rpc_request_over_server_limit_inproc),
 		cmocka_unit_test(test_rpc_request_over_server_limit_tcp),
+		cmocka_unit_test(test_rpc_method_names),
 		cmocka_unit_test(test_rpc_response_over_limit),
 		cmocka_unit_test(test_rpc_deadline_exceeded),
 		cmocka_unit_test(test_rpc_remote_error_propagates),
