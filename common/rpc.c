@@ -1029,8 +1029,9 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 			    n);
 		return;
 	}
-	b.left	  = 0;
-	b.changed = 0;
+	int64_t t_start = rpc_now_ms();
+	b.left		= 0;
+	b.changed	= 0;
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.cv, NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -1094,8 +1095,15 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 		 * abandon them instead of waiting for a hung peer's
 		 * deadline. */
 		if (!cancelled && grace_end == 0 && enough != NULL &&
-		    done != NULL && enough(ctx, calls, done, n))
-			grace_end = rpc_now_ms() + (grace_ms > 0 ? grace_ms : 0);
+		    done != NULL && enough(ctx, calls, done, n)) {
+			int64_t now   = rpc_now_ms();
+			int64_t grace = grace_ms;
+			if (grace < 0) /* as long again, at least -grace_ms */
+				grace = now - t_start > -grace_ms
+				    ? now - t_start
+				    : -grace_ms;
+			grace_end = now + grace;
+		}
 		if (!cancelled && grace_end != 0 && rpc_now_ms() >= grace_end) {
 			cancelled = 1;
 			for (size_t i = 0; i < n; i++)

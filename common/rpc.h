@@ -192,9 +192,13 @@ void hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
 /* hearth_rpc_call_all that stops waiting early: after each call finishes
  * (its outcome already in calls[i]), enough(ctx, calls, done, n) is asked
  * with done[i] != 0 for every finished call; once it returns non-zero the
- * others get grace_ms more, then the calls still running are cancelled and get HEARTH_ETIMEDOUT "rpc: call
- * to URL not waited for: enough replicas answered" (a cancelled write may
- * or may not have been applied by its peer). enough NULL = wait for all. */
+ * others get a grace period more, then the calls still running are
+ * cancelled and get HEARTH_ETIMEDOUT "rpc: call to URL not waited for:
+ * enough replicas answered" (a cancelled write may or may not have been
+ * applied by its peer). enough NULL = wait for all.
+ * The grace is grace_ms when >= 0. A negative grace_ms is for calls whose
+ * duration grows with their work: the stragglers get as long again as
+ * the batch had taken when enough answered, and at least -grace_ms. */
 typedef int (*hearth_rpc_enough_fn)(void *ctx,
     const hearth_rpc_pending *calls, const int *done, size_t n);
 void hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,

@@ -39,6 +39,9 @@
 /* How long a plan or label read waits for the last members once the
  * others answered (a hung ingester that pings have not caught yet). */
 #define FANOUT_SKIP_GRACE_MS 1000
+/* A select straggler gets as long again as the others took, and at
+ * least this: selects vary with the work assigned, plans do not. */
+#define FANOUT_SELECT_GRACE_MS 1000
 /* Not an error: a member failed after planning; plan again without it. */
 #define FANOUT_REPLAN 1
 
@@ -202,10 +205,13 @@ fanout_enough(void *ctx, const hearth_rpc_pending *calls, const int *done,
 
 /* Call members[0..n) with the same request (or reqs[i] when reqs is not
  * NULL); failed calls are noted. The answers stay in calls. With
- * may_skip, members still silent FANOUT_SKIP_GRACE_MS after all but
- * fewer than a quorum answered are given up on (plans and label reads,
- * which are cheap; a select is never cut short: its assignments are
- * exclusive). */
+ * may_skip, members still silent a grace period after all but fewer than
+ * a quorum answered are given up on: FANOUT_SKIP_GRACE_MS for plans and
+ * label reads (cheap), and for selects as long again as the others took
+ * (at least FANOUT_SELECT_GRACE_MS). A select given up on fails the
+ * round, whose assignments were exclusive: the caller plans again
+ * without that member, so an ingester that hangs after answering its plan
+ * costs a query a second or so, not its whole deadline. */
 static hearth_rpc_pending *
 fanout_call(fanout *f, const uint32_t *members, size_t n, uint32_t method,
     const uint8_t *body, size_t len, uint8_t **bodies, size_t *lens,
@@ -229,7 +235,9 @@ fanout_call(fanout *f, const uint32_t *members, size_t n, uint32_t method,
 			: 0 };
 	if (may_skip && w.spare > 0)
 		hearth_rpc_call_until(calls, n, &f->meta, f->a, fanout_enough,
-		    &w, FANOUT_SKIP_GRACE_MS);
+		    &w,
+		    method == HEARTH_RPC_SELECT ? -FANOUT_SELECT_GRACE_MS
+		                                : FANOUT_SKIP_GRACE_MS);
 	else
 		hearth_rpc_call_all(calls, n, &f->meta, f->a);
 	for (size_t i = 0; i < n; i++)
@@ -656,7 +664,7 @@ fanout_select_round(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 			ask[n_ask++] = members[i];
 	}
 	hearth_rpc_pending *calls = fanout_call(f, ask, n_ask,
-	    HEARTH_RPC_SELECT, NULL, 0, bodies, lens, 0);
+	    HEARTH_RPC_SELECT, NULL, 0, bodies, lens, 1);
 	if (calls == NULL)
 		return fanout_nomem(err);
 	if ((rc = fanout_refused(calls, n_ask, err)) != 0)

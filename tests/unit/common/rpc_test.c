@@ -702,6 +702,60 @@ test_rpc_call_all_runs_in_parallel(void **state)
 	fx_stop(&f);
 }
 
+/* hearth_rpc_call_until's test: at most one call missing or failed. */
+static int
+enough_all_but_one(void *ctx, const hearth_rpc_pending *calls,
+    const int *done, size_t n)
+{
+	(void) ctx;
+	size_t missing = 0;
+	for (size_t i = 0; i < n; i++)
+		missing += !done[i] || calls[i].rc != 0;
+	return missing <= 1;
+}
+
+/* A negative grace scales with the work: two calls that take ~400 ms
+ * answer, and the straggler (2.5 s) is given up on after as long again
+ * (~800 ms in all), not after the 50 ms floor and not at the deadline. */
+static void
+test_rpc_call_until_grace_scales_with_the_batch(void **state)
+{
+	(void) state;
+	fixture		   fast = { 0 }, slow = { 0 };
+	hearth_rpc_pending p[3];
+	fx_start(&fast, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	fx_start(&slow, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	fast.sleep_ms = 400;
+	slow.sleep_ms = 2500;
+	memset(p, 0, sizeof(p));
+	p[0].client = fast.cli;
+	p[1].client = fast.cli;
+	p[2].client = slow.cli;
+	for (int i = 0; i < 3; i++) {
+		p[i].method = 10;
+		p[i].body   = (const uint8_t *) "x";
+		p[i].len    = 1;
+	}
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
+	int64_t		t0   = mono_ms();
+	hearth_rpc_call_until(
+	    p, 3, &meta, fast.arena, enough_all_but_one, NULL, -50);
+	int64_t took = mono_ms() - t0;
+	assert_int_equal(p[0].rc, 0);
+	assert_int_equal(p[1].rc, 0);
+	assert_int_equal(p[2].rc, HEARTH_ETIMEDOUT);
+	char want[128];
+	snprintf(want, sizeof(want),
+	    "rpc: call to tcp://127.0.0.1:%d not waited for: enough replicas "
+	    "answered",
+	    hearth_rpc_server_port(slow.srv));
+	assert_string_equal(p[2].err.msg, want);
+	assert_true(took >= 700);  /* as long again as the 400 ms calls */
+	assert_true(took < 2400); /* not the straggler's 2.5 s */
+	fx_stop(&fast);
+	fx_stop(&slow);
+}
+
 static void
 test_rpc_call_all_unreachable_entry_only(void **state)
 {
@@ -996,6 +1050,7 @@ main(void)
 		cmocka_unit_test(test_rpc_start_stop_cycles),
 		cmocka_unit_test(test_rpc_free_without_start),
 		cmocka_unit_test(test_rpc_call_all_runs_in_parallel),
+		cmocka_unit_test(test_rpc_call_until_grace_scales_with_the_batch),
 		cmocka_unit_test(test_rpc_call_all_unreachable_entry_only),
 		cmocka_unit_test(test_rpc_call_all_mixed_methods),
 		cmocka_unit_test(test_rpc_inproc_push_runs_on_the_callers_thread),
