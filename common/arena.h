@@ -5,7 +5,7 @@
  * the newest chunk and opens a new chunk (doubling, up to 1 MiB, or exactly
  * the request when it is larger) when it runs out. Nothing is freed
  * individually: hearth_arena_reset() rewinds to the first chunk and keeps
- * up to 4 MiB of the others as spares that later allocations reuse before
+ * up to 2 MiB of the others as spares that later allocations reuse before
  * calling malloc (an arena reused per request then costs no malloc, page
  * faults or munmap once warm); hearth_arena_free() drops everything.
  *

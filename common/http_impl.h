@@ -68,7 +68,7 @@ struct hearth_http_server {
 	char            last_error[512];
 	/* Request arenas of finished requests, reset, for the next ones:
 	 * a warm arena costs no malloc or page faults (up to HTTP_IDLE_ARENAS,
-	 * each keeping at most the 4 MiB arena.h allows). */
+	 * each keeping at most the 2 MiB arena.h allows). */
 	hearth_arena **idle_arenas;
 	size_t         n_idle_arenas, cap_idle_arenas;
 };

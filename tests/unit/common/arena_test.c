@@ -71,7 +71,7 @@ test_arena_reset_reuses_its_chunks(void **state)
 	assert_non_null(a);
 	size_t reserved = 0;
 	for (int run = 0; run < 3; run++) {
-		for (int i = 0; i < 300; i++)
+		for (int i = 0; i < 200; i++) /* 1.4 MB */
 			assert_non_null(hearth_arena_alloc(a, 7000));
 		if (run == 0)
 			reserved = hearth_arena_reserved(a);
@@ -85,7 +85,7 @@ test_arena_reset_reuses_its_chunks(void **state)
 	hearth_arena_free(a);
 }
 
-/* A reset after a big request keeps at most 4 MiB of spare chunks (plus
+/* A reset after a big request keeps at most 2 MiB of spare chunks (plus
  * the first one): one large query must not pin its memory for good. */
 static void
 test_arena_reset_returns_memory_past_the_retention_limit(void **state)
@@ -97,7 +97,7 @@ test_arena_reset_returns_memory_past_the_retention_limit(void **state)
 		assert_non_null(hearth_arena_alloc(a, 512 * 1024));
 	assert_true(hearth_arena_reserved(a) >= 20 * MIB);
 	hearth_arena_reset(a);
-	assert_true(hearth_arena_reserved(a) <= 4 * MIB + 64 * 1024);
+	assert_true(hearth_arena_reserved(a) <= 2 * MIB + 64 * 1024);
 	/* and it still works, spares and new chunks mixed */
 	for (int i = 0; i < 40; i++)
 		assert_non_null(hearth_arena_alloc(a, 512 * 1024));
