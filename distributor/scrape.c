@@ -3,6 +3,8 @@
  * scrape_impl.h. */
 #include "scrape_impl.h"
 
+#include "cond.h"
+
 #include "tenant.h"
 
 #include <errno.h>
@@ -661,6 +663,7 @@ hearth_scrape_new(
 	s->n_workers = o->workers > 0 ? o->workers : 1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	hearth_cond_init(&s->stop_cv);
 	static const char *const l3[] = { "job", "instance", "profile" };
 	static const char *const l4[]
 	    = { "job", "instance", "profile", "reason" };
@@ -751,6 +754,7 @@ hearth_scrape_stop(hearth_scrape *s)
 	s->stopping = 1;
 	s->running  = 0;
 	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->stop_cv);
 	pthread_mutex_unlock(&s->mu);
 	if (!was)
 		return;
@@ -793,5 +797,6 @@ hearth_scrape_free(hearth_scrape *s)
 	free(s->workers);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->stop_cv);
 	free(s);
 }

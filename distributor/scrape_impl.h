@@ -93,6 +93,8 @@ struct hearth_scrape {
 	hearth_scrape_opts o;
 	pthread_mutex_t    mu;
 	pthread_cond_t     cv;
+	pthread_cond_t     stop_cv; /* broadcast at stop (CLOCK_MONOTONIC):
+	                               wakes workers waiting to retry */
 	int                stopping;
 	int                running; /* threads started */
 	pthread_t          loop;

@@ -3,6 +3,8 @@
  * (scrape.h, "Threads"). */
 #include "scrape_impl.h"
 
+#include "err.h"
+
 #include "pprof.h"
 #include "tenant.h"
 
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void
@@ -149,6 +152,36 @@ scrape_dump(hearth_scrape *s, const scrape_slot *sl, const scrape_work *w)
 	hearth_buf_fini(&b);
 }
 
+/* A push refused because too few ingesters are healthy right now (the
+ * ring at start-up, before its first pings; a rolling restart) is tried
+ * again, after 250, 500 and 1000 ms, before the scrape counts as failed:
+ * SDKs retry a 503, and the scraper is hearth's own client. Every try
+ * sends the same profile ids, so a write that reached some replicas is
+ * not counted twice. */
+#define SCRAPE_PUSH_TRIES    4
+#define SCRAPE_PUSH_RETRY_MS 250
+
+/* Wait ms unless the scraper stops meanwhile; 1 when it is stopping. */
+static int
+scrape_retry_wait(hearth_scrape *s, int64_t ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping
+	    && pthread_cond_timedwait(&s->stop_cv, &s->mu, &until) == 0)
+		;
+	int stopping = s->stopping;
+	pthread_mutex_unlock(&s->mu);
+	return stopping;
+}
+
 /* Decode, delta, build, push. Returns the failure reason (NULL = stored
  * or nothing to store) with err filled. */
 static const char *
@@ -210,9 +243,16 @@ scrape_process(
 	if (res.push == NULL)
 		return NULL;
 	res.decoded_bytes = pr.decoded_bytes;
-	if (s->o.push(s->o.push_ctx, tenant, &res, a, err) != 0)
-		return "push";
-	return NULL;
+	for (int try = 1;; try++) {
+		int rc = s->o.push(s->o.push_ctx, tenant, &res, a, err);
+		if (rc == 0)
+			return NULL;
+		if (rc != HEARTH_EUNAVAIL || try == SCRAPE_PUSH_TRIES
+		    || scrape_retry_wait(
+		        s, (int64_t) SCRAPE_PUSH_RETRY_MS << (try - 1)))
+			return "push";
+		hearth_err_clear(err);
+	}
 }
 
 void *

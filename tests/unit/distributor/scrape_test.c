@@ -542,6 +542,9 @@ test_scrape_delta_type_change_reseeds(void **state)
 
 typedef struct pushed {
 	pthread_mutex_t mu;
+	int             attempts; /* every call of the push callback */
+	int             refuse;   /* the first `refuse` calls fail ... */
+	int             refuse_code; /* ... with this code */
 	int             pushes;
 	int  types[4]; /* alloc_objects alloc_space inuse_o inuse_s */
 	char service[64], job[64], instance[64], name[64];
@@ -561,10 +564,15 @@ fake_push(void *ctx, const char *tenant, const hearth_ingest_result *res,
     hearth_arena *a, hearth_err *err)
 {
 	(void) a;
-	(void) err;
 	pushed *p = ctx;
 	assert_string_equal(tenant, "anonymous");
 	pthread_mutex_lock(&p->mu);
+	if (p->attempts++ < p->refuse) {
+		pthread_mutex_unlock(&p->mu);
+		return hearth_err_set(err, p->refuse_code,
+		    "only 0 healthy ingesters can take this series, a write "
+		    "needs 1 (replication factor 1, 1 members); retry later");
+	}
 	p->pushes++;
 	static const char *const names[] = { "alloc_objects", "alloc_space",
 		"inuse_objects", "inuse_space" };
@@ -611,9 +619,8 @@ h_fail(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 }
 
 static void
-test_scrape_manager_scrapes_and_reports(void **state)
+load_heap_body(void)
 {
-	(void) state;
 	FILE *f = fopen(HEARTH_TESTDATA "/pprof/heap.pb", "rb");
 	assert_non_null(f);
 	hearth_buf_init(&heap_body);
@@ -622,6 +629,117 @@ test_scrape_manager_scrapes_and_reports(void **state)
 	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		hearth_buf_append(&heap_body, chunk, got);
 	fclose(f);
+}
+
+/* Scrape heap.pb once a second through push p (its refuse settings) until
+ * `stored` pushes were stored or `attempts` calls made (at most 6 s);
+ * returns the metrics text (caller frees). */
+static char *
+scrape_heap_until(pushed *p, int stored, int attempts)
+{
+	load_heap_body();
+	hearth_metrics *m = hearth_metrics_new();
+	hearth_log      log;
+	hearth_log_init(&log, "scrape_test", HEARTH_LOG_ERROR);
+	hearth_http_opts    ho = { .address = "127.0.0.1", .threads = 2 };
+	hearth_http_server *http, *targets;
+	hearth_err          err;
+	assert_int_equal(
+	    hearth_http_server_new(&ho, m, &log, &targets, &err), 0);
+	hearth_http_route(
+	    targets, "GET", "/debug/pprof/heap", 0, "h", h_heap, NULL);
+	assert_int_equal(hearth_http_server_start(targets, &err), 0);
+	assert_int_equal(
+	    hearth_http_server_new(&ho, NULL, &log, &http, &err), 0);
+	char yaml[1024];
+	snprintf(yaml, sizeof(yaml),
+	    "scrape_configs:\n"
+	    "  - job_name: heapjob\n"
+	    "    scrape_interval: 1s\n"
+	    "    static_configs: [{targets: [\"127.0.0.1:%u\"]}]\n"
+	    "    profiling_config:\n"
+	    "      process_cpu: {enabled: false}\n"
+	    "      goroutine: {enabled: false}\n"
+	    "      mutex: {enabled: false}\n"
+	    "      block: {enabled: false}\n",
+	    hearth_http_server_port(targets));
+	hearth_scrape_config *c = NULL;
+	assert_int_equal(parse_cfg(yaml, &c, &err), 0);
+	static hearth_limits lim = { .ingestion_body_limit_mb = 16,
+		.max_label_names_per_series                   = 30,
+		.max_label_name_length                        = 1024,
+		.max_label_value_length                       = 2048 };
+	hearth_scrape_opts   o   = { .config = c,
+		    .limits                  = &lim,
+		    .workers                 = 1,
+		    .push                    = fake_push,
+		    .push_ctx                = p,
+		    .http                    = http,
+		    .metrics                 = m,
+		    .log                     = &log };
+	hearth_scrape       *s   = NULL;
+	assert_int_equal(hearth_scrape_new(&o, &s, &err), 0);
+	assert_int_equal(hearth_scrape_start(s, &err), 0);
+	for (int i = 0; i < 60; i++) {
+		pthread_mutex_lock(&p->mu);
+		int done = p->pushes >= stored || p->attempts >= attempts;
+		pthread_mutex_unlock(&p->mu);
+		if (done)
+			break;
+		usleep(100 * 1000);
+	}
+	hearth_scrape_stop(s);
+	hearth_buf js;
+	hearth_buf_init(&js);
+	assert_int_equal(hearth_metrics_write(m, &js), 0);
+	char *out = hearth_buf_take(&js, NULL);
+	hearth_scrape_free(s);
+	hearth_scrape_config_free(c);
+	hearth_http_server_free(http);
+	hearth_http_server_free(targets);
+	hearth_metrics_free(m);
+	hearth_buf_fini(&heap_body);
+	return out;
+}
+
+/* A push refused because no ingester is healthy yet (hearth starting:
+ * the ring has not pinged its ingesters) is tried again: the first scrape
+ * is stored, not lost, and counts as no failure. */
+static void
+test_scrape_push_retried_while_no_ingester_is_healthy(void **state)
+{
+	(void) state;
+	pushed p = { .mu = PTHREAD_MUTEX_INITIALIZER,
+		.refuse      = 2,
+		.refuse_code = HEARTH_EUNAVAIL };
+	char  *metrics = scrape_heap_until(&p, 1, 100);
+	assert_int_equal(p.pushes >= 1, 1);
+	assert_int_equal(p.attempts, p.pushes + 2);
+	assert_true(p.types[2] >= 1); /* inuse of the first scrape */
+	assert_null(strstr(metrics, "reason=\"push\""));
+	free(metrics);
+}
+
+/* Other refusals (a rate limit, a bad profile) are not retried: the
+ * scrape fails at once with reason push. */
+static void
+test_scrape_push_not_retried_when_refused_for_good(void **state)
+{
+	(void) state;
+	pushed p = { .mu = PTHREAD_MUTEX_INITIALIZER,
+		.refuse      = 1,
+		.refuse_code = HEARTH_ELIMIT };
+	char  *metrics = scrape_heap_until(&p, 1, 100);
+	assert_true(p.pushes >= 1); /* the next scrape, a second later */
+	assert_non_null(strstr(metrics, "reason=\"push\"} 1\n"));
+	free(metrics);
+}
+
+static void
+test_scrape_manager_scrapes_and_reports(void **state)
+{
+	(void) state;
+	load_heap_body();
 
 	hearth_metrics *m = hearth_metrics_new();
 	hearth_log      log;
@@ -745,6 +863,10 @@ main(void)
 		    test_scrape_delta_differences_reset_and_new_keys),
 		cmocka_unit_test(test_scrape_delta_type_change_reseeds),
 		cmocka_unit_test(test_scrape_manager_scrapes_and_reports),
+		cmocka_unit_test(
+		    test_scrape_push_retried_while_no_ingester_is_healthy),
+		cmocka_unit_test(
+		    test_scrape_push_not_retried_when_refused_for_good),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
