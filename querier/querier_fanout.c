@@ -159,11 +159,27 @@ fanout_check(fanout *f, hearth_err *err)
 	if (n_failed < f->quorum)
 		return 0;
 	/* Everyone who failed ran out of the query's own time: that is the
-	 * query timeout (the caller names the limit), not lost members. */
+	 * query timeout (the caller names the limit), not lost members; the
+	 * members still silent are named (FANOUT_SILENT_PREFIX), which is
+	 * what an operator looks for first. */
 	if (n_failed == f->n_timeouts && f->meta.deadline_unix_ms > 0 &&
-	    fanout_now_ms() >= f->meta.deadline_unix_ms)
-		return hearth_err_set(err, HEARTH_ETIMEDOUT,
-		    "deadline exceeded");
+	    fanout_now_ms() >= f->meta.deadline_unix_ms) {
+		char   ids[300];
+		size_t k = 0;
+		ids[0]	 = '\0';
+		for (size_t i = 0; i < f->v->n && k + 1 < sizeof(ids); i++) {
+			if (!f->failed[i])
+				continue;
+			int w = snprintf(ids + k, sizeof(ids) - k, "%s%s",
+			    k ? ", " : "", f->v->members[i]->id);
+			if (w < 0)
+				break;
+			k += (size_t) w < sizeof(ids) - k ? (size_t) w
+							  : sizeof(ids) - k - 1;
+		}
+		return hearth_err_set(err, HEARTH_ETIMEDOUT, "%s%s",
+		    HEARTH_QUERIER_SILENT_PREFIX, ids);
+	}
 	char   names[600];
 	size_t o = 0;
 	names[0] = '\0';

@@ -126,7 +126,10 @@ typedef int (*hearth_querier_each_fn)(void *ctx, const uint8_t *body,
  * (querier_fanout.c): SELECT requests are planned, assigned and merged
  * so that every profile counts once; other methods ask every answering
  * member. Fails with HEARTH_EUNAVAIL naming the members that did not
- * answer when a quorum of them is missing. */
+ * answer when a quorum of them is missing, or with HEARTH_ETIMEDOUT
+ * "<HEARTH_QUERIER_SILENT_PREFIX><ids>" when the deadline passed while
+ * they were silent (hearth_querier_fanout adds the ids to its message). */
+#define HEARTH_QUERIER_SILENT_PREFIX "no answer in time from "
 int hearth_querier_fanout_tenant(hearth_querier *q, const char *tenant,
     uint32_t method, const uint8_t *req, size_t len, hearth_arena *a,
     int64_t deadline_ms, hearth_querier_each_fn fn, void *ctx,

@@ -281,13 +281,21 @@ hearth_querier_fanout(hearth_querier *q, const char *tenant, uint32_t method,
 	if (rc == HEARTH_ETIMEDOUT) {
 		hearth_config_duration_format(
 		    l.query_timeout_ms, lim, sizeof(lim));
+		/* The ingesters still silent, when the fan-out named them. */
+		char who[sizeof(err->msg) / 2];
+		who[0] = '\0';
+		if (strncmp(err->msg, HEARTH_QUERIER_SILENT_PREFIX,
+		        strlen(HEARTH_QUERIER_SILENT_PREFIX))
+		    == 0)
+			snprintf(who, sizeof(who), " (%.*s)",
+			    (int) sizeof(who) - 4, err->msg);
 		/* Named after the limit even when a Connect client's own
 		 * shorter deadline was the one missed: that is rare, and the
 		 * client knows it set one. */
 		hearth_err_set(err, HEARTH_ETIMEDOUT,
 		    "the query did not finish in time (query_timeout: %s); "
-		    "query a shorter range or fewer series",
-		    lim);
+		    "query a shorter range or fewer series%s",
+		    lim, who);
 		hearth_querier_limit_hit(q, tenant, err);
 	}
 	return rc;
