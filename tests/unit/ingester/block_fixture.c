@@ -49,7 +49,7 @@ int
 setup(void **state)
 {
 	fx *f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/tmp/hearth-block-test-XXXXXX");
+	strcpy(f->dir, "/tmp/hearth-block-test-XXXXXX"); /* mkdtemp template */
 	assert_non_null(mkdtemp(f->dir));
 	hearth_log_init(&f->log, "block_test", HEARTH_LOG_ERROR);
 	fx_open(f);
