@@ -149,6 +149,27 @@ fanout_fail(fanout *f, uint32_t m, const hearth_rpc_pending *c)
 		    hearth_log_quote(q, sizeof(q), f->why[m]));
 }
 
+/* The failed members into buf as "id, id" (with_why: "id (error), ..."),
+ * cut to fit. */
+static void
+fanout_failed_names(const fanout *f, int with_why, char *buf, size_t size)
+{
+	size_t o = 0;
+	buf[0]	 = '\0';
+	for (size_t i = 0; i < f->v->n && o + 1 < size; i++) {
+		if (!f->failed[i])
+			continue;
+		int w = with_why
+		    ? snprintf(buf + o, size - o, "%s%s (%s)", o ? ", " : "",
+			  f->v->members[i]->id, f->why[i])
+		    : snprintf(buf + o, size - o, "%s%s", o ? ", " : "",
+			  f->v->members[i]->id);
+		if (w < 0)
+			break;
+		o += (size_t) w < size - o ? (size_t) w : size - o - 1;
+	}
+}
+
 /* 0 while fewer than a quorum failed, else 503 naming them. */
 static int
 fanout_check(fanout *f, hearth_err *err)
@@ -158,41 +179,18 @@ fanout_check(fanout *f, hearth_err *err)
 		n_failed += f->failed[i];
 	if (n_failed < f->quorum)
 		return 0;
+	char names[600];
 	/* Everyone who failed ran out of the query's own time: that is the
 	 * query timeout (the caller names the limit), not lost members; the
-	 * members still silent are named (FANOUT_SILENT_PREFIX), which is
-	 * what an operator looks for first. */
+	 * members still silent are named (HEARTH_QUERIER_SILENT_PREFIX),
+	 * which is what an operator looks for first. */
 	if (n_failed == f->n_timeouts && f->meta.deadline_unix_ms > 0 &&
 	    fanout_now_ms() >= f->meta.deadline_unix_ms) {
-		char   ids[300];
-		size_t k = 0;
-		ids[0]	 = '\0';
-		for (size_t i = 0; i < f->v->n && k + 1 < sizeof(ids); i++) {
-			if (!f->failed[i])
-				continue;
-			int w = snprintf(ids + k, sizeof(ids) - k, "%s%s",
-			    k ? ", " : "", f->v->members[i]->id);
-			if (w < 0)
-				break;
-			k += (size_t) w < sizeof(ids) - k ? (size_t) w
-							  : sizeof(ids) - k - 1;
-		}
+		fanout_failed_names(f, 0, names, 300);
 		return hearth_err_set(err, HEARTH_ETIMEDOUT, "%s%s",
-		    HEARTH_QUERIER_SILENT_PREFIX, ids);
+		    HEARTH_QUERIER_SILENT_PREFIX, names);
 	}
-	char   names[600];
-	size_t o = 0;
-	names[0] = '\0';
-	for (size_t i = 0; i < f->v->n && o + 1 < sizeof(names); i++) {
-		if (!f->failed[i])
-			continue;
-		int w = snprintf(names + o, sizeof(names) - o, "%s%s (%s)",
-		    o ? ", " : "", f->v->members[i]->id, f->why[i]);
-		if (w < 0)
-			break;
-		o += (size_t) w < sizeof(names) - o ? (size_t) w
-						    : sizeof(names) - o - 1;
-	}
+	fanout_failed_names(f, 1, names, sizeof(names));
 	return hearth_err_set(err, HEARTH_EUNAVAIL,
 	    "%zu of %zu ingesters did not answer and they may hold the only "
 	    "copies of some profiles (replication factor %zu answers "
