@@ -618,8 +618,20 @@ h_fail(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 	hearth_buf_puts(&resp->body, "broken");
 }
 
+/* A scrape manager pushing into p (its refuse settings), scraping a
+ * local target every second: /debug/pprof/heap answers heap.pb, /bad a
+ * 500. labels and custom are YAML spliced into the job (may be ""). */
+typedef struct scrape_run {
+	hearth_metrics       *m;
+	hearth_log            log;
+	hearth_http_server   *http, *targets;
+	hearth_scrape_config *c;
+	hearth_scrape        *s;
+} scrape_run;
+
 static void
-load_heap_body(void)
+scrape_run_start(
+    scrape_run *r, pushed *p, const char *labels, const char *custom)
 {
 	FILE *f = fopen(HEARTH_TESTDATA "/pprof/heap.pb", "rb");
 	assert_non_null(f);
@@ -629,57 +641,54 @@ load_heap_body(void)
 	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		hearth_buf_append(&heap_body, chunk, got);
 	fclose(f);
-}
 
-/* Scrape heap.pb once a second through push p (its refuse settings) until
- * `stored` pushes were stored or `attempts` calls made (at most 6 s);
- * returns the metrics text (caller frees). */
-static char *
-scrape_heap_until(pushed *p, int stored, int attempts)
-{
-	load_heap_body();
-	hearth_metrics *m = hearth_metrics_new();
-	hearth_log      log;
-	hearth_log_init(&log, "scrape_test", HEARTH_LOG_ERROR);
-	hearth_http_opts    ho = { .address = "127.0.0.1", .threads = 2 };
-	hearth_http_server *http, *targets;
-	hearth_err          err;
+	r->m = hearth_metrics_new();
+	hearth_log_init(&r->log, "scrape_test", HEARTH_LOG_ERROR);
+	hearth_http_opts ho = { .address = "127.0.0.1", .threads = 2 };
+	hearth_err       err;
 	assert_int_equal(
-	    hearth_http_server_new(&ho, m, &log, &targets, &err), 0);
+	    hearth_http_server_new(&ho, r->m, &r->log, &r->targets, &err), 0);
 	hearth_http_route(
-	    targets, "GET", "/debug/pprof/heap", 0, "h", h_heap, NULL);
-	assert_int_equal(hearth_http_server_start(targets, &err), 0);
+	    r->targets, "GET", "/debug/pprof/heap", 0, "h", h_heap, NULL);
+	hearth_http_route(r->targets, "GET", "/bad", 0, "b", h_fail, NULL);
+	assert_int_equal(hearth_http_server_start(r->targets, &err), 0);
 	assert_int_equal(
-	    hearth_http_server_new(&ho, NULL, &log, &http, &err), 0);
+	    hearth_http_server_new(&ho, NULL, &r->log, &r->http, &err), 0);
 	char yaml[1024];
 	snprintf(yaml, sizeof(yaml),
 	    "scrape_configs:\n"
 	    "  - job_name: heapjob\n"
 	    "    scrape_interval: 1s\n"
-	    "    static_configs: [{targets: [\"127.0.0.1:%u\"]}]\n"
+	    "    static_configs: [{targets: [\"127.0.0.1:%u\"]%s}]\n"
 	    "    profiling_config:\n"
 	    "      process_cpu: {enabled: false}\n"
 	    "      goroutine: {enabled: false}\n"
 	    "      mutex: {enabled: false}\n"
-	    "      block: {enabled: false}\n",
-	    hearth_http_server_port(targets));
-	hearth_scrape_config *c = NULL;
-	assert_int_equal(parse_cfg(yaml, &c, &err), 0);
+	    "      block: {enabled: false}\n"
+	    "%s",
+	    hearth_http_server_port(r->targets), labels, custom);
+	assert_int_equal(parse_cfg(yaml, &r->c, &err), 0);
 	static hearth_limits lim = { .ingestion_body_limit_mb = 16,
 		.max_label_names_per_series                   = 30,
 		.max_label_name_length                        = 1024,
 		.max_label_value_length                       = 2048 };
-	hearth_scrape_opts   o   = { .config = c,
+	hearth_scrape_opts   o   = { .config = r->c,
 		    .limits                  = &lim,
 		    .workers                 = 1,
 		    .push                    = fake_push,
 		    .push_ctx                = p,
-		    .http                    = http,
-		    .metrics                 = m,
-		    .log                     = &log };
-	hearth_scrape       *s   = NULL;
-	assert_int_equal(hearth_scrape_new(&o, &s, &err), 0);
-	assert_int_equal(hearth_scrape_start(s, &err), 0);
+		    .http                    = r->http,
+		    .metrics                 = r->m,
+		    .log                     = &r->log };
+	assert_int_equal(hearth_scrape_new(&o, &r->s, &err), 0);
+	assert_int_equal(hearth_scrape_start(r->s, &err), 0);
+}
+
+/* Wait (at most 6 s) until `stored` pushes were stored or `attempts`
+ * calls made, then stop scraping. */
+static void
+scrape_run_until(scrape_run *r, pushed *p, int stored, int attempts)
+{
 	for (int i = 0; i < 60; i++) {
 		pthread_mutex_lock(&p->mu);
 		int done = p->pushes >= stored || p->attempts >= attempts;
@@ -688,17 +697,39 @@ scrape_heap_until(pushed *p, int stored, int attempts)
 			break;
 		usleep(100 * 1000);
 	}
-	hearth_scrape_stop(s);
+	hearth_scrape_stop(r->s);
+}
+
+/* The metrics text (caller frees). */
+static char *
+scrape_run_metrics(scrape_run *r)
+{
 	hearth_buf js;
 	hearth_buf_init(&js);
-	assert_int_equal(hearth_metrics_write(m, &js), 0);
-	char *out = hearth_buf_take(&js, NULL);
-	hearth_scrape_free(s);
-	hearth_scrape_config_free(c);
-	hearth_http_server_free(http);
-	hearth_http_server_free(targets);
-	hearth_metrics_free(m);
+	assert_int_equal(hearth_metrics_write(r->m, &js), 0);
+	return hearth_buf_take(&js, NULL);
+}
+
+static void
+scrape_run_free(scrape_run *r)
+{
+	hearth_scrape_free(r->s);
+	hearth_scrape_config_free(r->c);
+	hearth_http_server_free(r->http);
+	hearth_http_server_free(r->targets);
+	hearth_metrics_free(r->m);
 	hearth_buf_fini(&heap_body);
+}
+
+/* Scrape until `stored` pushes or `attempts` calls; the metrics text. */
+static char *
+scrape_heap_until(pushed *p, int stored, int attempts)
+{
+	scrape_run r;
+	scrape_run_start(&r, p, "", "");
+	scrape_run_until(&r, p, stored, attempts);
+	char *out = scrape_run_metrics(&r);
+	scrape_run_free(&r);
 	return out;
 }
 
@@ -739,65 +770,13 @@ static void
 test_scrape_manager_scrapes_and_reports(void **state)
 {
 	(void) state;
-	load_heap_body();
-
-	hearth_metrics *m = hearth_metrics_new();
-	hearth_log      log;
-	hearth_log_init(&log, "scrape_test", HEARTH_LOG_ERROR);
-	hearth_http_opts    ho = { .address = "127.0.0.1", .threads = 2 };
-	hearth_http_server *http, *targets;
-	hearth_err          err;
-	assert_int_equal(
-	    hearth_http_server_new(&ho, m, &log, &targets, &err), 0);
-	hearth_http_route(
-	    targets, "GET", "/debug/pprof/heap", 0, "h", h_heap, NULL);
-	hearth_http_route(targets, "GET", "/bad", 0, "b", h_fail, NULL);
-	assert_int_equal(hearth_http_server_start(targets, &err), 0);
-	assert_int_equal(
-	    hearth_http_server_new(&ho, NULL, &log, &http, &err), 0);
-
-	char yaml[1024];
-	snprintf(yaml, sizeof(yaml),
-	    "scrape_configs:\n"
-	    "  - job_name: heapjob\n"
-	    "    scrape_interval: 1s\n"
-	    "    static_configs: [{targets: [\"127.0.0.1:%u\"], labels: "
-	    "{service_name: svc}}]\n"
-	    "    profiling_config:\n"
-	    "      process_cpu: {enabled: false}\n"
-	    "      goroutine: {enabled: false}\n"
-	    "      mutex: {enabled: false}\n"
-	    "      block: {enabled: false}\n"
-	    "      custom: [{name: broken, path: /bad}]\n",
-	    hearth_http_server_port(targets));
-	hearth_scrape_config *c = NULL;
-	assert_int_equal(parse_cfg(yaml, &c, &err), 0);
-	static hearth_limits lim = { .ingestion_body_limit_mb = 16,
-		.max_label_names_per_series                   = 30,
-		.max_label_name_length                        = 1024,
-		.max_label_value_length                       = 2048 };
-	pushed               p   = { .mu = PTHREAD_MUTEX_INITIALIZER };
-	hearth_scrape_opts   o   = { .config = c,
-		    .limits                  = &lim,
-		    .workers                 = 1,
-		    .push                    = fake_push,
-		    .push_ctx                = &p,
-		    .http                    = http,
-		    .metrics                 = m,
-		    .log                     = &log };
-	hearth_scrape       *s   = NULL;
-	assert_int_equal(hearth_scrape_new(&o, &s, &err), 0);
-	assert_int_equal(hearth_scrape_start(s, &err), 0);
+	pushed     p = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	scrape_run r;
+	scrape_run_start(&r, &p, ", labels: {service_name: svc}",
+	    "      custom: [{name: broken, path: /bad}]\n");
 	/* Two scrapes of each slot take at most ~2 s (1 s interval). */
-	for (int i = 0; i < 60; i++) {
-		pthread_mutex_lock(&p.mu);
-		int n = p.pushes;
-		pthread_mutex_unlock(&p.mu);
-		if (n >= 2)
-			break;
-		usleep(100 * 1000);
-	}
-	hearth_scrape_stop(s);
+	scrape_run_until(&r, &p, 2, 1000);
+	hearth_scrape *s = r.s;
 	if (getenv("SCRAPE_TEST_DEBUG") != NULL) {
 		hearth_buf dbg;
 		hearth_buf_init(&dbg);
@@ -831,7 +810,7 @@ test_scrape_manager_scrapes_and_reports(void **state)
 	assert_non_null(strstr(js.data, "<td class=\"down\">down</td>"));
 	assert_non_null(strstr(js.data, "http_status: HTTP 500: broken"));
 	hearth_buf_reset(&js);
-	assert_int_equal(hearth_metrics_write(m, &js), 0);
+	assert_int_equal(hearth_metrics_write(r.m, &js), 0);
 	assert_non_null(strstr(js.data,
 	    "hearth_scrape_failures_total{job=\"heapjob\",instance=\"127.0.0."
 	    "1:"));
@@ -839,12 +818,7 @@ test_scrape_manager_scrapes_and_reports(void **state)
 	    strstr(js.data, "profile=\"broken\",reason=\"http_status\"}"));
 	assert_non_null(strstr(js.data, "profile=\"memory\"} 1\n"));
 	hearth_buf_fini(&js);
-	hearth_scrape_free(s);
-	hearth_scrape_config_free(c);
-	hearth_http_server_free(http);
-	hearth_http_server_free(targets);
-	hearth_metrics_free(m);
-	hearth_buf_fini(&heap_body);
+	scrape_run_free(&r);
 }
 
 int
