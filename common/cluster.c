@@ -461,14 +461,7 @@ cluster_thread(void *arg)
 			cluster_etcd_wait(c->etcd, (int) wait);
 			continue;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += wait / 1000;
-		ts.tv_nsec += (long) (wait % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = hearth_cond_deadline(wait);
 		pthread_mutex_lock(&c->mu);
 		if (!c->stopping)
 			pthread_cond_timedwait(&c->cv, &c->mu, &ts);

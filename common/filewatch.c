@@ -216,14 +216,7 @@ filewatch_main(void *arg)
 	hearth_filewatch *w = arg;
 	pthread_mutex_lock(&w->mu);
 	while (!w->stopping) {
-		struct timespec t;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		t.tv_sec += (time_t) (w->period_ms / 1000);
-		t.tv_nsec += (long) (w->period_ms % 1000) * 1000000L;
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
+		struct timespec t = hearth_cond_deadline(w->period_ms);
 		while (!w->stopping
 		    && pthread_cond_timedwait(&w->cv, &w->mu, &t) == 0)
 			;

@@ -150,11 +150,7 @@ http_conn_reaper(void *arg)
 		period = 50;
 	pthread_mutex_lock(&s->conn_mu);
 	while (!s->reaper_stop) {
-		struct timespec t;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		t.tv_nsec += (long) period * 1000000L;
-		t.tv_sec += t.tv_nsec / 1000000000L;
-		t.tv_nsec %= 1000000000L;
+		struct timespec t = hearth_cond_deadline(period);
 		pthread_cond_timedwait(&s->conn_cv, &s->conn_mu, &t);
 		if (s->reaper_stop)
 			break;

@@ -512,9 +512,7 @@ rpc_close_bounded(nng_socket sock)
 		nng_close(sock);
 		return 0;
 	}
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += RPC_CLOSE_WAIT_MS / 1000;
+	struct timespec until = hearth_cond_deadline(RPC_CLOSE_WAIT_MS);
 	pthread_mutex_lock(&c->mu);
 	while (!c->done)
 		if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0)

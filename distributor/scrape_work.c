@@ -3,8 +3,8 @@
  * (scrape.h, "Threads"). */
 #include "scrape_impl.h"
 
+#include "cond.h"
 #include "err.h"
-
 #include "pprof.h"
 #include "tenant.h"
 
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 void
@@ -165,14 +164,7 @@ scrape_dump(hearth_scrape *s, const scrape_slot *sl, const scrape_work *w)
 static int
 scrape_retry_wait(hearth_scrape *s, int64_t ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = hearth_cond_deadline(ms);
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping
 	    && pthread_cond_timedwait(&s->stop_cv, &s->mu, &until) == 0)
