@@ -1,5 +1,7 @@
 #include "cli_json.h"
 
+#include "json.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,111 +53,6 @@ json_literal(json_parser *p, const char *word)
 	return 0;
 }
 
-static int
-json_hex4(json_parser *p, uint32_t *out)
-{
-	if (p->n - p->pos < 4)
-		return json_fail(p, "4 hex digits after \\u");
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) {
-		char     c = p->s[p->pos + i];
-		uint32_t d;
-		if (c >= '0' && c <= '9')
-			d = (uint32_t) (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (uint32_t) (c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (uint32_t) (c - 'A' + 10);
-		else
-			return json_fail(p, "4 hex digits after \\u");
-		v = v * 16 + d;
-	}
-	p->pos += 4;
-	*out = v;
-	return 0;
-}
-
-static size_t
-json_utf8(char *dst, uint32_t cp)
-{
-	if (cp < 0x80) {
-		dst[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		dst[0] = (char) (0xC0 | (cp >> 6));
-		dst[1] = (char) (0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		dst[0] = (char) (0xE0 | (cp >> 12));
-		dst[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-		dst[2] = (char) (0x80 | (cp & 0x3F));
-		return 3;
-	}
-	dst[0] = (char) (0xF0 | (cp >> 18));
-	dst[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-	dst[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-	dst[3] = (char) (0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/* An escape after the backslash; appends its UTF-8 to dst. */
-static int
-json_escape(json_parser *p, char *dst, size_t *len)
-{
-	if (p->pos >= p->n)
-		return json_fail(p, "an escape character");
-	char c = p->s[p->pos++];
-	switch (c) {
-	case '"':
-	case '\\':
-	case '/':
-		dst[(*len)++] = c;
-		return 0;
-	case 'b':
-		dst[(*len)++] = '\b';
-		return 0;
-	case 'f':
-		dst[(*len)++] = '\f';
-		return 0;
-	case 'n':
-		dst[(*len)++] = '\n';
-		return 0;
-	case 'r':
-		dst[(*len)++] = '\r';
-		return 0;
-	case 't':
-		dst[(*len)++] = '\t';
-		return 0;
-	case 'u':
-		break;
-	default:
-		p->pos--;
-		return json_fail(
-		    p, "one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u");
-	}
-	uint32_t cp;
-	if (json_hex4(p, &cp) != 0)
-		return p->err->code;
-	if (cp >= 0xD800 && cp <= 0xDBFF && p->n - p->pos >= 6
-	    && p->s[p->pos] == '\\' && p->s[p->pos + 1] == 'u') {
-		size_t   save = p->pos;
-		uint32_t lo;
-		p->pos += 2;
-		if (json_hex4(p, &lo) != 0)
-			return p->err->code;
-		if (lo >= 0xDC00 && lo <= 0xDFFF)
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-		else
-			p->pos = save; /* not a pair: the next escape stands */
-	}
-	if (cp >= 0xD800 && cp <= 0xDFFF)
-		cp = 0xFFFD; /* a lone surrogate has no UTF-8 form */
-	*len += json_utf8(dst + *len, cp);
-	return 0;
-}
-
 /* A string starting at the opening quote. Escapes never make the text
  * longer (\uXXXX is 6 bytes for at most 4 of UTF-8, a surrogate pair 12
  * for 4), so the raw length bounds the result. */
@@ -176,24 +73,23 @@ json_string(json_parser *p, const char **out, size_t *out_len)
 	char *dst = hearth_arena_alloc(p->a, end - p->pos + 1);
 	if (dst == NULL)
 		return json_nomem(p);
-	size_t len = 0;
-	while (p->pos < end) {
-		unsigned char c = (unsigned char) p->s[p->pos];
-		if (c == '\\') {
-			p->pos++;
-			if (json_escape(p, dst, &len) != 0)
-				return p->err->code;
-		} else if (c < 0x20) {
-			return json_fail(p,
-			    "no raw control character "
-			    "in a string");
-		} else {
-			dst[len++] = (char) c;
-			p->pos++;
-		}
+	size_t len, bad;
+	switch (hearth_json_unescape(
+	    p->s + p->pos, end - p->pos, 0, dst, &len, &bad)) {
+	case HEARTH_JSON_STR_OK:
+		break;
+	case HEARTH_JSON_STR_CONTROL:
+		p->pos += bad;
+		return json_fail(p, "no raw control character in a string");
+	case HEARTH_JSON_STR_UNICODE:
+		p->pos += bad + 1; /* the digits */
+		return json_fail(p, "4 hex digits after \\u");
+	default:
+		p->pos += bad;
+		return json_fail(
+		    p, "one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u");
 	}
 	p->pos   = end + 1;
-	dst[len] = '\0';
 	*out     = dst;
 	*out_len = len;
 	return 0;

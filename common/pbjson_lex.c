@@ -3,6 +3,7 @@
  * JSON grammar, base64/hex bytes, and skipping unknown values. */
 #include "pbjson_impl.h"
 
+#include "json.h"
 #include "labels.h"
 #include "pbjson.h"
 
@@ -78,51 +79,6 @@ hearth_pbjson_literal(hearth_pbjson_dec *d, const char *lit)
 	return 0;
 }
 
-static int
-pbjson_lex_hex4(const char *p, uint32_t *out)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t) (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t) (c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t) (c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t
-pbjson_lex_utf8_put(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char) (0xc0 | (cp >> 6));
-		o[1] = (char) (0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char) (0xe0 | (cp >> 12));
-		o[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char) (0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char) (0xf0 | (cp >> 18));
-	o[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char) (0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /*
  * A JSON string at d->p (which is '"'), decoded into arena memory
  * (NUL-terminated). Escapes never make the text longer, so the raw length
@@ -161,66 +117,18 @@ hearth_pbjson_string(hearth_pbjson_dec *d, hearth_pbjson_tok *t)
 	char *o = hearth_arena_alloc(d->a, rawlen + 1);
 	if (o == NULL)
 		return hearth_pbjson_nomem(d);
-	size_t n = 0;
-	for (const char *s = raw; s < q;) {
-		if (*s != '\\') {
-			o[n++] = *s++;
-			continue;
-		}
-		s++;
-		char c = *s++;
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			o[n++] = c;
-			break;
-		case 'b':
-			o[n++] = '\b';
-			break;
-		case 'f':
-			o[n++] = '\f';
-			break;
-		case 'n':
-			o[n++] = '\n';
-			break;
-		case 'r':
-			o[n++] = '\r';
-			break;
-		case 't':
-			o[n++] = '\t';
-			break;
-		case 'u': {
-			uint32_t cp;
-			if (q - s < 4 || pbjson_lex_hex4(s, &cp) != 0)
-				return hearth_pbjson_fail(d,
-				    (size_t) (s - d->start),
-				    "invalid \\u escape");
-			s += 4;
-			if (cp >= 0xd800 && cp <= 0xdbff && q - s >= 6
-			    && s[0] == '\\' && s[1] == 'u') {
-				uint32_t lo;
-				if (pbjson_lex_hex4(s + 2, &lo) == 0
-				    && lo >= 0xdc00 && lo <= 0xdfff) {
-					cp = 0x10000 + ((cp - 0xd800) << 10)
-					    + (lo - 0xdc00);
-					s += 6;
-				}
-			}
-			if (cp >= 0xd800 && cp <= 0xdfff)
-				cp = 0xfffd;
-			/* \u0000 and \uXXXX never take more bytes than the
-			 * six they were written with. */
-			n += pbjson_lex_utf8_put(o + n, cp);
-			break;
-		}
-		default:
-			return hearth_pbjson_fail(d,
-			    (size_t) (s - 1 - d->start), "invalid escape \\%c",
-			    isprint((unsigned char) c) ? c : '?');
-		}
+	size_t n, bad;
+	switch (hearth_json_unescape(raw, rawlen, 0, o, &n, &bad)) {
+	case HEARTH_JSON_STR_OK:
+		break;
+	case HEARTH_JSON_STR_UNICODE:
+		return hearth_pbjson_fail(d, (size_t) (raw + bad + 1 - d->start),
+		    "invalid \\u escape");
+	default: /* the scan above let no control character through */
+		return hearth_pbjson_fail(d, (size_t) (raw + bad - d->start),
+		    "invalid escape \\%c",
+		    isprint((unsigned char) raw[bad]) ? raw[bad] : '?');
 	}
-	o[n] = '\0';
 	if (!hearth_utf8_valid(o, n))
 		return hearth_pbjson_fail(
 		    d, t->at, "invalid UTF-8 in a string");

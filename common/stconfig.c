@@ -6,6 +6,7 @@
  * decoded string is never longer than its source).
  */
 #include "stconfig.h"
+#include "json.h"
 #include "labels.h" /* hearth_utf8_valid */
 
 #include <stdint.h>
@@ -51,76 +52,6 @@ js_peek(js *j)
 	return j->i < j->n ? (unsigned char) j->s[j->i] : -1;
 }
 
-static int
-js_hex4(const char *s, uint32_t *out)
-{
-	uint32_t v = 0;
-	for (int k = 0; k < 4; k++) {
-		char     c = s[k];
-		uint32_t d;
-		if (c >= '0' && c <= '9')
-			d = (uint32_t) (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (uint32_t) (c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (uint32_t) (c - 'A' + 10);
-		else
-			return -1;
-		v = v * 16 + d;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t
-js_utf8_put(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char) (0xc0 | (cp >> 6));
-		o[1] = (char) (0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char) (0xe0 | (cp >> 12));
-		o[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char) (0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char) (0xf0 | (cp >> 18));
-	o[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char) (0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* One \u escape (and its low surrogate when it is a high one) at j->i,
- * which points at the 'u'. Writes UTF-8 to o; returns the byte count or
- * a negative HEARTH_E* code. */
-static int
-js_unicode(js *j, char *o)
-{
-	uint32_t cp, lo;
-	if (j->n - j->i < 5 || js_hex4(j->s + j->i + 1, &cp) != 0)
-		return js_fail(j, "\\u must be followed by 4 hex digits");
-	j->i += 5;
-	if (cp == 0)
-		return js_fail(j, "\\u0000 is not allowed in a string");
-	if (cp >= 0xd800 && cp <= 0xdbff && j->n - j->i >= 6
-	    && j->s[j->i] == '\\' && j->s[j->i + 1] == 'u'
-	    && js_hex4(j->s + j->i + 2, &lo) == 0 && lo >= 0xdc00
-	    && lo <= 0xdfff) {
-		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-		j->i += 6;
-	} else if (cp >= 0xd800 && cp <= 0xdfff) {
-		cp = 0xfffd; /* lone surrogate, replaced as Go does */
-	}
-	return (int) js_utf8_put(o, cp);
-}
-
 /* A string at j->i (which holds '"'). With out != NULL the decoded,
  * NUL-terminated copy is stored there. */
 static int
@@ -134,72 +65,30 @@ js_string(js *j, char **out)
 		return js_fail(j, "unterminated string");
 	if (!hearth_utf8_valid(j->s + start, k - start))
 		return js_fail(j, "string is not valid UTF-8");
-	j->i    = start;
-	char *o = out != NULL ? hearth_arena_alloc(j->a, k - start + 1) : NULL;
-	char  tmp[4];
-	if (out != NULL && o == NULL)
+	char *o = NULL;
+	if (out != NULL && (o = hearth_arena_alloc(j->a, k - start + 1)) == NULL)
 		return js_nomem(j);
-	size_t m = 0;
-	while (j->s[j->i] != '"') {
-		unsigned char c = (unsigned char) j->s[j->i];
-		if (c < 0x20)
-			return js_fail(j,
-			    "control character in a string "
-			    "(escape it)");
-		if (c != '\\') {
-			if (o != NULL)
-				o[m] = (char) c;
-			m++;
-			j->i++;
-			continue;
-		}
-		j->i++;
-		char e = j->s[j->i], d;
-		switch (e) {
-		case '"':
-			d = '"';
-			break;
-		case '\\':
-			d = '\\';
-			break;
-		case '/':
-			d = '/';
-			break;
-		case 'b':
-			d = '\b';
-			break;
-		case 'f':
-			d = '\f';
-			break;
-		case 'n':
-			d = '\n';
-			break;
-		case 'r':
-			d = '\r';
-			break;
-		case 't':
-			d = '\t';
-			break;
-		case 'u': {
-			int w = js_unicode(j, o != NULL ? o + m : tmp);
-			if (w < 0)
-				return w;
-			m += (size_t) w;
-			continue;
-		}
-		default:
-			return js_fail(j, "invalid escape in a string");
-		}
-		if (o != NULL)
-			o[m] = d;
-		m++;
-		j->i++;
+	size_t m, bad;
+	switch (hearth_json_unescape(
+	    j->s + start, k - start, HEARTH_JSON_NO_NUL, o, &m, &bad)) {
+	case HEARTH_JSON_STR_OK:
+		break;
+	case HEARTH_JSON_STR_CONTROL:
+		j->i = start + bad;
+		return js_fail(j, "control character in a string (escape it)");
+	case HEARTH_JSON_STR_UNICODE:
+		j->i = start + bad;
+		return js_fail(j, "\\u must be followed by 4 hex digits");
+	case HEARTH_JSON_STR_NUL:
+		j->i = start + bad;
+		return js_fail(j, "\\u0000 is not allowed in a string");
+	default:
+		j->i = start + bad;
+		return js_fail(j, "invalid escape in a string");
 	}
-	j->i++;
-	if (o != NULL) {
-		o[m] = '\0';
+	j->i = k + 1;
+	if (out != NULL)
 		*out = o;
-	}
 	return 0;
 }
 
