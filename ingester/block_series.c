@@ -23,11 +23,6 @@ typedef struct read_groups {
 	size_t	      cap, n, cap_vals;
 } read_groups;
 
-typedef struct read_pt {
-	uint32_t group;
-	int64_t	 ts, value, count;
-} read_pt;
-
 static uint64_t
 read_group_hash(const char *const *vals, size_t ng)
 {
@@ -108,7 +103,7 @@ read_group_get(read_groups *g, hearth_arena *a, const char *const *vals,
 }
 
 typedef struct read_pts {
-	read_pt *v;
+	hearth_head_series_pt *v;
 	size_t	 n, cap;
 } read_pts;
 
@@ -203,14 +198,14 @@ read_series_block(block_rctx *c, block *b, const hearth_selector *sel,
 			/* Profiles are sorted: runs share a bucket. */
 			if (pts->n > 0 && pts->v[pts->n - 1].group == grp &&
 			    pts->v[pts->n - 1].ts == ts) {
-				read_pt *last = &pts->v[pts->n - 1];
+				hearth_head_series_pt *last = &pts->v[pts->n - 1];
 				last->value   = block_sat_add(last->value, v);
 				last->count++;
 				continue;
 			}
 			if (BLOCK_GROW(pts->v, pts->cap, pts->n + 1) != 0)
 				goto nomem;
-			pts->v[pts->n++] = (read_pt) { grp, ts, v, 1 };
+			pts->v[pts->n++] = (hearth_head_series_pt) { grp, ts, v, 1 };
 		}
 	}
 	goto done;
@@ -221,102 +216,6 @@ nomem:
 done:
 	block_hdr_put(h);
 	return rc;
-}
-
-static int
-read_cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-static int
-read_cmp_pt(const void *a, const void *b)
-{
-	const read_pt *x = a, *y = b;
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	return x->ts < y->ts ? -1 : x->ts > y->ts;
-}
-
-static int
-read_cmp_series(const void *a, const void *b)
-{
-	const hearth_head_series *x = a, *y = b;
-	for (size_t i = 0; i < x->n_labels && i < y->n_labels; i++) {
-		int c = strcmp(x->labels[i].name, y->labels[i].name);
-		if (c == 0)
-			c = strcmp(x->labels[i].value, y->labels[i].value);
-		if (c != 0)
-			return c;
-	}
-	return x->n_labels < y->n_labels ? -1 : x->n_labels > y->n_labels;
-}
-
-/* Points -> series sorted by labels, points ascending (head.h's shape). */
-static int
-read_series_emit(const read_groups *g, read_pts *pts, hearth_arena *a,
-    hearth_head_series **out, size_t *n_out)
-{
-	if (pts->n > 1)
-		qsort(pts->v, pts->n, sizeof(*pts->v), read_cmp_pt);
-	hearth_head_series *ss = hearth_arena_calloc(a, g->n + 1, sizeof(*ss));
-	hearth_head_point  *pp = hearth_arena_alloc(a, (pts->n + 1) *
-		 sizeof(*pp));
-	if (ss == NULL || pp == NULL)
-		return HEARTH_ENOMEM;
-	size_t ns = 0;
-	for (size_t i = 0; i < pts->n;) {
-		hearth_head_series *s	= &ss[ns++];
-		uint32_t	    grp = pts->v[i].group;
-		s->labels = hearth_arena_alloc(a, (g->ng + 1) * sizeof(*s->labels));
-		if (s->labels == NULL)
-			return HEARTH_ENOMEM;
-		for (size_t j = 0; j < g->ng; j++)
-			if (g->vals[grp * g->ng + j] != NULL)
-				s->labels[s->n_labels++] = (hearth_label) {
-					g->names[j], g->vals[grp * g->ng + j]
-				};
-		s->points = pp;
-		for (; i < pts->n && pts->v[i].group == grp; i++) {
-			const read_pt *q = &pts->v[i];
-			if (s->n_points > 0 && pp[-1].timestamp_ms == q->ts) {
-				pp[-1].value = block_sat_add(pp[-1].value,
-				    q->value);
-				pp[-1].count += q->count;
-				continue;
-			}
-			*pp++ = (hearth_head_point) { q->ts, q->value, q->count };
-			s->n_points++;
-		}
-	}
-	if (ns > 1)
-		qsort(ss, ns, sizeof(*ss), read_cmp_series);
-	*out   = ss;
-	*n_out = ns;
-	return 0;
-}
-
-static int
-read_group_names(read_groups *g, const char *const *group_by, size_t n,
-    hearth_arena *a)
-{
-	memset(g, 0, sizeof(*g));
-	if ((g->names = hearth_arena_alloc(a, (n + 1) * sizeof(*g->names))) ==
-	    NULL)
-		return HEARTH_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		g->names[g->ng++] = group_by[i];
-	if (g->ng > 1)
-		qsort(g->names, g->ng, sizeof(*g->names), read_cmp_str);
-	size_t u = 0;
-	for (size_t i = 0; i < g->ng; i++)
-		if (u == 0 || strcmp(g->names[u - 1], g->names[i]) != 0)
-			g->names[u++] = g->names[i];
-	g->ng = u;
-	for (size_t i = 0; i < g->ng; i++)
-		if ((g->names[i] = hearth_arena_strdup(a, g->names[i])) == NULL)
-			return HEARTH_ENOMEM;
-	return 0;
 }
 
 int
@@ -338,8 +237,10 @@ hearth_blocks_select_series(hearth_blocks *bs, const char *tenant,
 		block_rctx    c;
 		read_groups g;
 		read_pts    pts = { NULL, 0, 0 };
+		memset(&g, 0, sizeof(g));
 		if ((rc = block_read_begin(&c, bs, tenant, err)) == 0 &&
-		    read_group_names(&g, group_by, n_group_by, arena) != 0)
+		    hearth_head_group_names(group_by, n_group_by, arena,
+			&g.names, &g.ng) != 0)
 			rc = hearth_err_set(err, HEARTH_ENOMEM,
 			    "select: out of memory");
 		if (rc != 0) {
@@ -357,8 +258,8 @@ hearth_blocks_select_series(hearth_blocks *bs, const char *tenant,
 		if (rc == 0 && pts.n > 0) {
 			hearth_head_series *mine;
 			size_t		    n_mine;
-			if (read_series_emit(&g, &pts, arena, &mine, &n_mine) !=
-				0 ||
+			if (hearth_head_series_emit(g.names, g.ng, g.vals, g.n,
+				pts.v, pts.n, arena, &mine, &n_mine) != 0 ||
 			    hearth_head_series_merge(out, n_out, mine, n_mine,
 				arena) != 0)
 				rc = hearth_err_set(err, HEARTH_ENOMEM,
@@ -374,6 +275,12 @@ hearth_blocks_select_series(hearth_blocks *bs, const char *tenant,
 }
 
 /* ---- labels ------------------------------------------------------------- */
+
+static int
+read_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
 
 /* A set of strings by content (arena). */
 typedef struct read_strset {

@@ -215,6 +215,31 @@ int hearth_head_labels(hearth_head *h, const char *tenant,
 int hearth_head_series_merge(hearth_head_series **a, size_t *na,
     const hearth_head_series *b, size_t nb, hearth_arena *arena);
 
+/* The two steps every series answer (head and blocks) ends with.
+ * hearth_head_group_names: group_by sorted, de-duplicated and copied into
+ * the arena: the label names of the answer's series. HEARTH_ENOMEM. */
+int hearth_head_group_names(const char *const *group_by, size_t n,
+    hearth_arena *arena, const char ***names, size_t *ng);
+
+/* One bucket's contribution of one group: profiles' totals and count. */
+typedef struct hearth_head_series_pt {
+	uint32_t group;
+	int64_t	 ts; /* bucket right edge, ms */
+	int64_t	 value;
+	int64_t	 count;
+} hearth_head_series_pt;
+
+/* Points -> series: one series per group that has points, labelled with
+ * its values of names[0..ng) (vals[group * ng + j], NULL = the series has
+ * no such label), points ascending with one point per bucket (values
+ * added, saturating; counts added), series in hearth_head_select_series'
+ * order. pts is sorted in place; strings are shared, not copied.
+ * HEARTH_ENOMEM. */
+int hearth_head_series_emit(const char *const *names, size_t ng,
+    const char *const *vals, size_t n_groups, hearth_head_series_pt *pts,
+    size_t n_pts, hearth_arena *arena, hearth_head_series **out,
+    size_t *n_out);
+
 /* Union of the sorted unique string arrays *a / *na and b[0..nb) into new
  * arena memory (the strings themselves are shared, not copied), sorted
  * and unique like hearth_head_labels' output. HEARTH_ENOMEM. */

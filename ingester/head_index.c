@@ -348,13 +348,6 @@ head_check_range(int64_t start_ms, int64_t end_ms, hearth_err *err)
 	return 0;
 }
 
-/* One profile's contribution to a series query. */
-typedef struct head_pt {
-	uint32_t group;
-	int64_t	 ts;
-	int64_t	 value;
-} head_pt;
-
 typedef struct head_groups {
 	size_t	      ng;     /* group-by names */
 	const char  **names;  /* sorted, unique */
@@ -390,41 +383,12 @@ head_group_get(head_groups *g, const char *const *vals, uint32_t *out)
 	return 0;
 }
 
-static int
-head_cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-static int
-head_cmp_pt(const void *a, const void *b)
-{
-	const head_pt *x = a, *y = b;
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	return x->ts < y->ts ? -1 : x->ts > y->ts;
-}
-
-static int
-head_cmp_series(const void *a, const void *b)
-{
-	const hearth_head_series *x = a, *y = b;
-	for (size_t i = 0; i < x->n_labels && i < y->n_labels; i++) {
-		int c = strcmp(x->labels[i].name, y->labels[i].name);
-		if (c == 0)
-			c = strcmp(x->labels[i].value, y->labels[i].value);
-		if (c != 0)
-			return c;
-	}
-	return x->n_labels < y->n_labels ? -1 : x->n_labels > y->n_labels;
-}
-
-/* Scan under the read lock: one head_pt per profile in range, groups keyed
+/* Scan under the read lock: one point per profile in range, groups keyed
  * by interned value pointers (copied to the arena before unlocking). */
 static int
 head_series_scan(const head_tenant *t, const uint32_t *ids, size_t n_ids,
     const hearth_dedup *filter, int64_t start_ms, int64_t end_ms,
-    int64_t step_ms, head_groups *g, hearth_arena *a, head_pt **pts,
+    int64_t step_ms, head_groups *g, hearth_arena *a, hearth_head_series_pt **pts,
     size_t *n_pts)
 {
 	size_t total = 0, k = 0;
@@ -467,10 +431,10 @@ head_series_scan(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 				!hearth_dedup_keep(ds, head_ms(pr->time_ns),
 				    pr->id)))
 				continue;
-			(*pts)[k++] = (head_pt) { grp,
+			(*pts)[k++] = (hearth_head_series_pt) { grp,
 				hearth_timeline_bucket(start_ms, step_ms,
 				    head_ms(pr->time_ns)),
-				pr->total };
+				pr->total, 1 };
 		}
 	}
 	*n_pts = k;
@@ -479,51 +443,6 @@ head_series_scan(const head_tenant *t, const uint32_t *ids, size_t n_ids,
 		if (g->vals[i] != NULL &&
 		    (g->vals[i] = hearth_arena_strdup(a, g->vals[i])) == NULL)
 			return HEARTH_ENOMEM;
-	return 0;
-}
-
-/* Sorted points -> output series, one per group, sorted by labels. */
-static int
-head_series_emit(head_groups *g, head_pt *pts, size_t n_pts, hearth_arena *a,
-    hearth_head_series **out, size_t *n_out)
-{
-	if (n_pts > 1)
-		qsort(pts, n_pts, sizeof(*pts), head_cmp_pt);
-	hearth_head_series *ss = hearth_arena_calloc(a, g->n + 1, sizeof(*ss));
-	hearth_head_point  *pp = hearth_arena_alloc(a, (n_pts + 1) *
-		 sizeof(*pp));
-	if (ss == NULL || pp == NULL)
-		return HEARTH_ENOMEM;
-	size_t ns = 0;
-	for (size_t i = 0; i < n_pts;) {
-		hearth_head_series *s	= &ss[ns++];
-		uint32_t	    grp = pts[i].group;
-		s->labels = hearth_arena_alloc(a, (g->ng + 1) * sizeof(*s->labels));
-		if (s->labels == NULL)
-			return HEARTH_ENOMEM;
-		for (size_t j = 0; j < g->ng; j++)
-			if (g->vals[grp * g->ng + j] != NULL)
-				s->labels[s->n_labels++] = (hearth_label) {
-					g->names[j], g->vals[grp * g->ng + j]
-				};
-		s->points = pp;
-		for (; i < n_pts && pts[i].group == grp; i++) {
-			if (s->n_points > 0 &&
-			    pp[-1].timestamp_ms == pts[i].ts) {
-				pp[-1].value = head_sat_add(pp[-1].value,
-				    pts[i].value);
-				pp[-1].count++;
-				continue;
-			}
-			*pp++ = (hearth_head_point) { pts[i].ts, pts[i].value,
-				1 };
-			s->n_points++;
-		}
-	}
-	if (ns > 1)
-		qsort(ss, ns, sizeof(*ss), head_cmp_series);
-	*out   = ss;
-	*n_out = ns;
 	return 0;
 }
 
@@ -536,7 +455,7 @@ hearth_head_select_series(hearth_head *h, const char *tenant,
     hearth_err *err)
 {
 	head_groups g;
-	head_pt	   *pts;
+	hearth_head_series_pt *pts;
 	uint32_t   *ids;
 	size_t	    n, n_pts;
 	int	    rc;
@@ -549,23 +468,9 @@ hearth_head_select_series(hearth_head *h, const char *tenant,
 		    "select: step must be > 0, got %lld ms",
 		    (long long) step_ms);
 	memset(&g, 0, sizeof(g));
-	g.names = hearth_arena_alloc(arena, (n_group_by + 1) *
-		sizeof(*g.names));
-	if (g.names == NULL)
+	if (hearth_head_group_names(group_by, n_group_by, arena, &g.names,
+		&g.ng) != 0)
 		goto nomem;
-	for (size_t i = 0; i < n_group_by; i++)
-		g.names[g.ng++] = group_by[i];
-	if (g.ng > 1)
-		qsort(g.names, g.ng, sizeof(*g.names), head_cmp_str);
-	size_t u = 0;
-	for (size_t i = 0; i < g.ng; i++)
-		if (u == 0 || strcmp(g.names[u - 1], g.names[i]) != 0)
-			g.names[u++] = g.names[i];
-	g.ng = u;
-	for (size_t i = 0; i < g.ng; i++)
-		if ((g.names[i] = hearth_arena_strdup(arena, g.names[i])) ==
-		    NULL)
-			goto nomem;
 	head_tenant *t = head_tenant_find(h, tenant);
 	if (t == NULL)
 		return 0;
@@ -580,13 +485,20 @@ hearth_head_select_series(hearth_head *h, const char *tenant,
 		goto nomem;
 	if (rc != 0 || n == 0)
 		return rc;
-	if (head_series_emit(&g, pts, n_pts, arena, out, n_out) != 0)
+	if (hearth_head_series_emit(g.names, g.ng, g.vals, g.n, pts, n_pts,
+		arena, out, n_out) != 0)
 		goto nomem;
 	return 0;
 nomem:
 	return hearth_err_set(err, HEARTH_ENOMEM,
 	    "select: the series query needs more memory than its limit "
 	    "allows");
+}
+
+static int
+head_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 /* A set of interned string pointers (arena). */

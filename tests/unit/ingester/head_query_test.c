@@ -248,6 +248,61 @@ test_head_labels_merge_union(void **state)
 	assert_string_equal(none[2], "f");
 }
 
+/* The last step of every series answer (head and blocks): group_by names
+ * sorted and unique; points in any order become one ascending point per
+ * bucket (values added saturating, counts added), a group without a
+ * label value gets no such label, and series come in label order. */
+static void
+test_head_series_emit_groups_and_buckets(void **state)
+{
+	fx	   *f	  = *state;
+	const char *by[] = { "region", "env", "region" };
+	const char **names;
+	size_t	    ng;
+	assert_int_equal(hearth_head_group_names(by, 3, f->a, &names, &ng), 0);
+	assert_int_equal(ng, 2);
+	assert_string_equal(names[0], "env");
+	assert_string_equal(names[1], "region");
+	assert_ptr_not_equal(names[0], by[1]); /* arena copies */
+	/* group 0: env=prod region=eu; group 1: env=dev, no region;
+	 * group 2: no points (no series). */
+	const char *vals[] = { "prod", "eu", "dev", NULL, "x", "y" };
+	hearth_head_series_pt pts[] = {
+		{ 0, 20, 5, 1 },
+		{ 1, 10, 1, 1 },
+		{ 0, 10, 2, 1 },
+		{ 0, 20, INT64_MAX, 2 },
+		{ 1, 10, 3, 4 },
+	};
+	hearth_head_series *out;
+	size_t		    n;
+	assert_int_equal(hearth_head_series_emit(names, ng, vals, 3, pts, 5,
+			     f->a, &out, &n),
+	    0);
+	assert_int_equal(n, 2);
+	/* "dev" < "prod": group 1 first, with only its env label. */
+	assert_int_equal(out[0].n_labels, 1);
+	assert_string_equal(out[0].labels[0].name, "env");
+	assert_string_equal(out[0].labels[0].value, "dev");
+	assert_int_equal(out[0].n_points, 1);
+	assert_int_equal(out[0].points[0].timestamp_ms, 10);
+	assert_int_equal(out[0].points[0].value, 4);
+	assert_int_equal(out[0].points[0].count, 5);
+	assert_int_equal(out[1].n_labels, 2);
+	assert_string_equal(out[1].labels[1].value, "eu");
+	assert_int_equal(out[1].n_points, 2);
+	assert_int_equal(out[1].points[0].timestamp_ms, 10);
+	assert_int_equal(out[1].points[0].value, 2);
+	assert_int_equal(out[1].points[1].timestamp_ms, 20);
+	assert_int_equal(out[1].points[1].value, INT64_MAX);
+	assert_int_equal(out[1].points[1].count, 3);
+	/* No points: no series. */
+	assert_int_equal(hearth_head_series_emit(names, ng, vals, 3, pts, 0,
+			     f->a, &out, &n),
+	    0);
+	assert_int_equal(n, 0);
+}
+
 /* ---- span rows -------------------------------------------------------- */
 
 int
@@ -256,6 +311,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 		T(test_head_series_merge_sums_equal_labels),
+		T(test_head_series_emit_groups_and_buckets),
 		T(test_head_labels_merge_union),
 		T(test_head_matcher_eq_neq),
 		T(test_head_matcher_regex),
