@@ -641,9 +641,8 @@ config_find_flag(const char *name, size_t len)
 	return NULL;
 }
 
-/* Levenshtein distance of two names, for "did you mean" hints. */
-static size_t
-config_distance(const char *a, size_t na, const char *b, size_t nb)
+size_t
+hearth_config_edit_distance(const char *a, size_t na, const char *b, size_t nb)
 {
 	size_t row[129];
 	if (na > 128 || nb > 128)
@@ -688,11 +687,11 @@ hearth_config_suggest(const char *name, size_t len, int use_flag)
 	for (size_t i = 0; i < HEARTH_CONFIG_N_ROWS; i++) {
 		const char *cand = use_flag ? hearth_config_rows[i].flag
 		                            : hearth_config_rows[i].yaml;
-		size_t      d = config_distance(name, len, cand, strlen(cand));
+		size_t      d = hearth_config_edit_distance(name, len, cand, strlen(cand));
 		size_t      la = len, lb = strlen(cand);
 		const char *na = config_leaf(name, &la);
 		const char *nb = config_leaf(cand, &lb);
-		size_t      dl = config_distance(na, la, nb, lb);
+		size_t      dl = hearth_config_edit_distance(na, la, nb, lb);
 		if (dl == 0)
 			d = 1;
 		if (d < best_dist) {

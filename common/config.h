@@ -149,6 +149,11 @@ int hearth_config_set_limit(
  * limit breaches per limit. */
 const char *hearth_config_limit_named(const char *text);
 
+/* Levenshtein distance of a[0..na) and b[0..nb), for "did you mean" hints
+ * on unknown keys and flags; SIZE_MAX when either is over 128 bytes. */
+size_t hearth_config_edit_distance(
+    const char *a, size_t na, const char *b, size_t nb);
+
 /* Print usage and every flag (type, default, help) to out. */
 void hearth_config_help(FILE *out);
 

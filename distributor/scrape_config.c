@@ -88,31 +88,6 @@ sc_nomem(sc_ctx *x)
 	    "%s: out of memory while reading scrape_configs", x->source);
 }
 
-static size_t
-sc_distance(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b), row[65];
-	if (na > 64 || nb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= nb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= na; i++) {
-		size_t diag = row[0];
-		row[0]      = i;
-		for (size_t j = 1; j <= nb; j++) {
-			size_t up   = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag   = up;
-		}
-	}
-	return row[nb];
-}
-
 /* n must be a MAP (or NULL, read as empty) whose keys are all in allowed
  * (NULL-terminated). */
 static int
@@ -132,7 +107,8 @@ sc_keys(sc_ctx *x, const hearth_config_node *n, const char *const *allowed)
 		int         ok   = 0;
 		for (size_t j = 0; allowed[j] != NULL && !ok; j++) {
 			ok       = strcmp(k, allowed[j]) == 0;
-			size_t d = sc_distance(k, allowed[j]);
+			size_t d = hearth_config_edit_distance(
+			    k, strlen(k), allowed[j], strlen(allowed[j]));
 			if (d < bd)
 				bd = d, best = allowed[j];
 		}

@@ -784,10 +784,31 @@ test_config_storage_and_ingester_settings(void **state)
 	assert_int_equal(c.limits.retention_period_ms, 30LL * 86400000);
 }
 
+/* The distance behind every "did you mean" hint (flags, YAML keys,
+ * scrape_configs keys). */
+static void
+test_config_edit_distance(void **state)
+{
+	(void) state;
+	assert_int_equal(hearth_config_edit_distance("port", 4, "port", 4), 0);
+	assert_int_equal(hearth_config_edit_distance("prot", 4, "port", 4), 2);
+	assert_int_equal(
+	    hearth_config_edit_distance("scheme", 6, "schema", 6), 1);
+	assert_int_equal(hearth_config_edit_distance("", 0, "job", 3), 3);
+	assert_int_equal(hearth_config_edit_distance("job", 3, "", 0), 3);
+	char long_name[130];
+	memset(long_name, 'a', sizeof(long_name));
+	assert_true(hearth_config_edit_distance(long_name, 129, "a", 1)
+	    == SIZE_MAX);
+	assert_int_equal(
+	    hearth_config_edit_distance(long_name, 128, long_name, 127), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_edit_distance),
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_yaml_sets_every_type),
 		cmocka_unit_test(test_config_yaml_null_keeps_value),
