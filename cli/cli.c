@@ -93,7 +93,7 @@ static const cli_flag cli_flags[] = {
 	{ "name", HEARTH_CLI_CMD_UPLOAD, CLI_STR, OPT(name), "APP",
 	  "application name and labels, e.g. 'shop.cpu{env=prod}' (required)" },
 	{ "format", HEARTH_CLI_CMD_UPLOAD, CLI_STR, OPT(format), "F",
-	  "pprof, folded or lines (default: detected per file)" },
+	  "pprof, jfr, folded or lines (default: detected per file)" },
 	{ "spy-name", HEARTH_CLI_CMD_UPLOAD, CLI_STR, OPT(spy_name), "S",
 	  "the profiler that made the file (pyspy, rbspy, ...)" },
 	{ "sample-rate", HEARTH_CLI_CMD_UPLOAD, CLI_STR, OPT(sample_rate), "HZ",
@@ -127,9 +127,9 @@ typedef struct cli_cmd {
 static const cli_cmd cli_cmds[] = {
 	{ "upload", HEARTH_CLI_CMD_UPLOAD, hearth_cli_cmd_upload,
 	  "FILE... --name APP [flags]",
-	  "send pprof, folded or lines files to /ingest",
+	  "send pprof, JFR, folded or lines files to /ingest",
 	  "Send profile files to POST /ingest, one request per file (- reads "
-	  "stdin).\nThe format is detected (gzip, pprof, folded text) and the "
+	  "stdin).\nThe format is detected (gzip, pprof, JFR, folded text) and the "
 	  "file checked\nbefore it is sent; a bad file is skipped with exit "
 	  "code 4." },
 	{ "query flamegraph", HEARTH_CLI_CMD_FLAME, hearth_cli_cmd_query,

@@ -2,6 +2,7 @@
 
 #include "folded.h"
 #include "gzip.h"
+#include "jfr.h"
 #include "pprof.h"
 
 #include <stdint.h>
@@ -17,6 +18,8 @@ hearth_cli_input_name(hearth_cli_format f)
 		return "folded";
 	case HEARTH_CLI_FORMAT_LINES:
 		return "lines";
+	case HEARTH_CLI_FORMAT_JFR:
+		return "jfr";
 	default:
 		return "auto";
 	}
@@ -25,14 +28,16 @@ hearth_cli_input_name(hearth_cli_format f)
 int
 hearth_cli_input_format(const char *s, hearth_cli_format *out, hearth_err *err)
 {
-	for (int f = HEARTH_CLI_FORMAT_AUTO; f <= HEARTH_CLI_FORMAT_LINES; f++)
+	for (int f = HEARTH_CLI_FORMAT_AUTO; f <= HEARTH_CLI_FORMAT_JFR; f++)
 		if (strcmp(s, hearth_cli_input_name((hearth_cli_format) f))
 		    == 0) {
 			*out = (hearth_cli_format) f;
 			return 0;
 		}
 	return hearth_err_set(err, HEARTH_EINVAL,
-	    "unknown format \"%s\" (choose pprof, folded, lines or auto)", s);
+	    "unknown format \"%s\" (choose pprof, jfr, folded, lines or "
+	    "auto)",
+	    s);
 }
 
 static int
@@ -87,9 +92,24 @@ hearth_cli_input_check(hearth_arena *a, const void *data, size_t n,
 	}
 	int sniffed = forced == HEARTH_CLI_FORMAT_AUTO;
 	if (sniffed)
-		out->format = input_is_text(inner, inner_len)
-		    ? HEARTH_CLI_FORMAT_FOLDED
-		    : HEARTH_CLI_FORMAT_PPROF;
+		out->format = inner_len >= 4 && memcmp(inner, "FLR", 4) == 0
+		    ? HEARTH_CLI_FORMAT_JFR
+		    : input_is_text(inner, inner_len) ? HEARTH_CLI_FORMAT_FOLDED
+						      : HEARTH_CLI_FORMAT_PPROF;
+	if (out->format == HEARTH_CLI_FORMAT_JFR) {
+		hearth_jfr_result jr;
+		if (hearth_jfr_decode(a, inner, inner_len, NULL, &jr, err) != 0)
+			return err->code;
+		out->types = jr.n_profiles;
+		for (size_t i = 0; i < jr.n_profiles; i++)
+			for (size_t g = 0; g < jr.profiles[i].upload->n_groups; g++)
+				out->samples += jr.profiles[i].upload->groups[g].n_rows;
+		if (out->samples == 0)
+			return hearth_err_set(err, HEARTH_EINVAL,
+			    "no samples: the recording holds no execution, "
+			    "allocation, lock or wall-clock events");
+		return 0;
+	}
 	if (out->format != HEARTH_CLI_FORMAT_PPROF)
 		return input_text(a, inner, inner_len, out, err);
 	hearth_pprof_result res;

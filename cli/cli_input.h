@@ -6,13 +6,15 @@
  * Sniffing (format AUTO), after gunzipping a gzip file (magic 1f 8b):
  *   - text: no byte below 0x20 other than tab, CR and LF, and no 0x7f.
  *     Text is folded ("a;b;c 12" per line, the /ingest default);
+ *   - a JDK Flight Recorder recording starts with the magic "FLR\0";
  *   - anything else is taken for a pprof (perftools.profiles.Profile):
  *     its encoding always holds such bytes (field tags 0x08, 0x10, ...).
  * "lines" (one stack per line, count 1) is never guessed: a text file
  * that yields no folded sample is an error that suggests --format lines.
  *
  * Validation decodes the whole file with hearth's own codecs (common/
- * pprof.h, common/folded.h, no limits: the server applies its own), so
+ * pprof.h, common/jfr.h, common/folded.h, no limits: the server applies
+ * its own), so
  * what passes here parses on the server too. The file itself is sent
  * unchanged (gzip included).
  *
@@ -34,17 +36,20 @@ typedef enum hearth_cli_format {
 	HEARTH_CLI_FORMAT_AUTO = 0,
 	HEARTH_CLI_FORMAT_PPROF,
 	HEARTH_CLI_FORMAT_FOLDED,
-	HEARTH_CLI_FORMAT_LINES
+	HEARTH_CLI_FORMAT_LINES,
+	HEARTH_CLI_FORMAT_JFR
 } hearth_cli_format;
 
 typedef struct hearth_cli_input {
 	hearth_cli_format format;  /* never AUTO after a check */
 	int               gzip;    /* the file is gzip-compressed */
-	size_t            samples; /* pprof samples or distinct text stacks */
-	size_t            types;   /* sample types (1 for text) */
+	size_t            samples; /* pprof samples, distinct text stacks, or
+	                            * JFR events turned into samples */
+	size_t            types;   /* sample types (1 for text; JFR: profile
+	                            * kinds) */
 } hearth_cli_input;
 
-/* "pprof", "folded", "lines" or "auto". */
+/* "pprof", "folded", "lines", "jfr" or "auto". */
 const char *hearth_cli_input_name(hearth_cli_format f);
 
 /* Parse a --format value; 0, or HEARTH_EINVAL naming the choices. */

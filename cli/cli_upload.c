@@ -51,7 +51,8 @@ upload_one(hearth_cli_ctx *c, const char *path, hearth_cli_format forced)
 		return hearth_cli_fail(
 		    HEARTH_CLI_EXIT_INPUT, "%s: %s", path, err.msg);
 	}
-	int                   text = in.format != HEARTH_CLI_FORMAT_PPROF;
+	int text = in.format == HEARTH_CLI_FORMAT_FOLDED
+	    || in.format == HEARTH_CLI_FORMAT_LINES;
 	hearth_cli_http_param p[]  = {
 		 { "name", c->o.name },
 		 { "format", hearth_cli_input_name(in.format) },
@@ -77,10 +78,12 @@ upload_one(hearth_cli_ctx *c, const char *path, hearth_cli_format forced)
 	int                  rc = hearth_cli_call(c, &req, &resp);
 	if (rc == 0)
 		hearth_buf_printf(&c->out,
-		    "%s: uploaded (%s%s, %zu sample type%s, %zu samples, "
+		    "%s: uploaded (%s%s, %zu %s%s, %zu samples, "
 		    "%zu bytes)\n",
 		    path, hearth_cli_input_name(in.format),
 		    in.gzip ? ", gzip" : "", in.types,
+		    in.format == HEARTH_CLI_FORMAT_JFR ? "event kind"
+						       : "sample type",
 		    in.types == 1 ? "" : "s", in.samples, data.len);
 	hearth_buf_fini(&resp.body);
 	hearth_buf_fini(&data);

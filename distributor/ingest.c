@@ -3,6 +3,7 @@
 #include "attime.h"
 #include "folded.h"
 #include "gzip.h"
+#include "jfr.h"
 #include "labels.h"
 #include "multipart.h"
 #include "pprof.h"
@@ -333,6 +334,21 @@ ingest_series(hearth_arena *a, const hearth_limits *limits,
 	if (batch->n_profiles == 0)
 		return 0; /* nothing to store: 200, like upstream */
 	batch->profiles	 = profiles;
+	if (res->push != NULL) {
+		/* Another upload of the same request (JFR: one per event
+		 * kind): its own batch in the same push. */
+		Hearth__Ingester__PushRequest *pr = res->push;
+		Hearth__Ingester__ProfileBatch **nb = hearth_arena_alloc(a,
+		    (pr->n_batches + 1) * sizeof(*nb));
+		if (nb == NULL)
+			return hearth_err_set(err, HEARTH_ELIMIT,
+			    "request memory limit reached while building series");
+		memcpy(nb, pr->batches, pr->n_batches * sizeof(*nb));
+		nb[pr->n_batches++] = batch;
+		pr->batches	    = nb;
+		res->profiles += batch->n_profiles;
+		return 0;
+	}
 	batches[0]	 = batch;
 	push->n_batches	 = 1;
 	push->batches	 = batches;
@@ -541,6 +557,104 @@ ingest_pprof_path(hearth_arena *a, const hearth_ingest_params *p,
 	return 0;
 }
 
+static int
+ingest_has(const char *s, const char *needle)
+{
+	return s != NULL && strstr(s, needle) != NULL;
+}
+
+/* JFR (ingest-http.md §5.4): the recording as the body, or the `jfr`
+ * part of a multipart form whose optional `labels` part gives the labels
+ * of the events' context ids. One profile per event kind, each stored like
+ * a pprof upload under its own __name__, at `from` for `until - from`. */
+static int
+ingest_jfr_path(hearth_arena *a, const hearth_ingest_params *p,
+    const char *app, const hearth_label *nl, size_t nn, const uint8_t *body,
+    size_t len, hearth_ingest_result *res, hearth_err *err)
+{
+	size_t max_bytes = (size_t) p->limits->ingestion_body_limit_mb << 20;
+	hearth_jfr_contexts *ctx = NULL;
+	if (ingest_has(p->content_type, "multipart/form-data")) {
+		const char *boundary = NULL;
+		size_t	    blen     = 0;
+		hearth_multipart_part *parts = NULL;
+		size_t		       n     = 0;
+		if (hearth_multipart_boundary(p->content_type, &boundary,
+		        &blen, err) != 0 ||
+		    hearth_multipart_parse(a, (const char *) body, len,
+		        boundary, blen, &parts, &n, err) != 0)
+			return ingest_fail(res, 422, "parse_error", err);
+		const hearth_multipart_part *rec = NULL, *labels = NULL;
+		for (size_t i = 0; i < n; i++) {
+			if (parts[i].name == NULL)
+				continue;
+			if (strcmp(parts[i].name, "jfr") == 0)
+				rec = &parts[i];
+			else if (strcmp(parts[i].name, "labels") == 0)
+				labels = &parts[i];
+		}
+		if (rec == NULL || rec->len == 0) {
+			hearth_err_set(err, HEARTH_EINVAL,
+			    "multipart: no \"jfr\" part (format=jfr sends the "
+			    "recording in a part named jfr)");
+			return ingest_fail(res, 422, "parse_error", err);
+		}
+		if (labels != NULL && labels->len > 0 &&
+		    hearth_jfr_contexts_decode(a, (const uint8_t *) labels->data,
+		        labels->len, max_bytes, &ctx, err) != 0)
+			return ingest_fail(res, 422, "parse_error", err);
+		body = (const uint8_t *) rec->data;
+		len  = rec->len;
+	}
+	hearth_jfr_opts o = {
+		.sample_rate	   = ingest_sample_rate(p->sample_rate),
+		.max_samples	   =
+		    (size_t) p->limits->max_profile_stacktrace_samples,
+		.max_stack_depth   =
+		    (size_t) p->limits->max_profile_stacktrace_depth,
+		.max_symbol_length =
+		    (size_t) p->limits->max_profile_symbol_value_length,
+		.max_decompressed  = max_bytes,
+		.contexts	   = ctx,
+	};
+	hearth_jfr_result jr;
+	if (hearth_jfr_decode(a, body, len, &o, &jr, err) != 0)
+		return ingest_fail(res,
+		    err->code == HEARTH_ETOOLARGE ? 413 : 422,
+		    err->code == HEARTH_ELIMIT ? "limit" : "parse_error", err);
+	res->decoded_bytes     = jr.decoded_bytes;
+	res->truncated_stacks  = jr.truncated_stacks;
+	res->truncated_symbols = jr.truncated_symbols;
+	int64_t from = hearth_attime_parse(p->from,
+	    p->from ? strlen(p->from) : 0, p->now_ns);
+	int64_t until = hearth_attime_parse(p->until,
+	    p->until ? strlen(p->until) : 0, p->now_ns);
+	if (ingest_check_time(p, from, res, 422, err) != 0)
+		return err->code;
+	for (size_t i = 0; i < jr.n_profiles; i++) {
+		const hearth_jfr_profile *jp = &jr.profiles[i];
+		ingest_shape s = { .time_ns = from,
+			.duration_ns = until > from ? until - from : 0 };
+		if (ingest_shape_from_name(a, nl, nn, &s, err) != 0)
+			return ingest_fail(res, 422, "invalid_labels", err);
+		/* The app name is service_name, or app_name when the name
+		 * has a service_name of its own (ingest-http.md §5.4). */
+		if (ingest_shape_put(a, &s,
+		        ingest_shape_has(&s, "service_name") ? "app_name"
+							     : "service_name",
+		        app, err) != 0 ||
+		    ingest_shape_put(a, &s, "__name__", jp->name, err) != 0 ||
+		    ingest_shape_put(a, &s, "pyroscope_spy",
+		        p->spy_name && *p->spy_name ? p->spy_name : "unknown",
+		        err) != 0 ||
+		    ingest_shape_put(a, &s, "jfr_event", jp->event, err) != 0)
+			return err->code;
+		if (ingest_series(a, p->limits, &s, jp->upload, res, err) != 0)
+			return ingest_fail(res, 422, "invalid_labels", err);
+	}
+	return 0;
+}
+
 int
 hearth_ingest_build_upload(hearth_arena *a, const hearth_upload *u,
     const hearth_label *labels, size_t n_labels, int64_t time_ns,
@@ -615,12 +729,6 @@ ingest_multipart(hearth_arena *a, const hearth_ingest_params *p,
 	    (const uint8_t *) profile->data, profile->len, cfg, res, err);
 }
 
-static int
-ingest_has(const char *s, const char *needle)
-{
-	return s != NULL && strstr(s, needle) != NULL;
-}
-
 int
 hearth_ingest_build(hearth_arena *a, const hearth_ingest_params *p,
     const uint8_t *body, size_t len, hearth_ingest_result *res,
@@ -678,13 +786,12 @@ hearth_ingest_build(hearth_arena *a, const hearth_ingest_params *p,
 	const char *f  = p->format;
 	const char *ct = p->content_type;
 	if ((f != NULL && (strcmp(f, "trie") == 0 || strcmp(f, "tree") == 0 ||
-			      strcmp(f, "speedscope") == 0 ||
-			      strcmp(f, "jfr") == 0)) ||
+			      strcmp(f, "speedscope") == 0)) ||
 	    ingest_has(ct, "binary/octet-stream+trie") ||
 	    ingest_has(ct, "binary/octet-stream+tree")) {
 		hearth_err_set(err, HEARTH_EINVAL,
 		    "format \"%s\" is not supported by hearth; send pprof "
-		    "(format=pprof or a multipart form), folded or lines",
+		    "(format=pprof or a multipart form), jfr, folded or lines",
 		    f != NULL ? f : ct);
 		return ingest_fail(res, 400, "unsupported_format", err);
 	}
@@ -694,6 +801,8 @@ hearth_ingest_build(hearth_arena *a, const hearth_ingest_params *p,
 	if (f != NULL && strcmp(f, "pprof") == 0)
 		return ingest_pprof_path(a, p, app, nl, nn, body, len, NULL,
 		    res, err);
+	if (f != NULL && strcmp(f, "jfr") == 0)
+		return ingest_jfr_path(a, p, app, nl, nn, body, len, res, err);
 	if (ingest_has(ct, "multipart/form-data"))
 		return ingest_multipart(a, p, app, nl, nn, body, len, res, err);
 	if (f == NULL || *f == '\0' || strcmp(f, "folded") == 0 ||
@@ -701,7 +810,7 @@ hearth_ingest_build(hearth_arena *a, const hearth_ingest_params *p,
 		return ingest_tree_path(a, p, app, nl, nn, (const char *) body,
 		    len, 0, res, err);
 	hearth_err_set(err, HEARTH_EINVAL,
-	    "unknown format \"%s\" (supported: folded, lines, pprof; or a "
+	    "unknown format \"%s\" (supported: folded, lines, pprof, jfr; or a "
 	    "multipart/form-data body)", f);
 	return ingest_fail(res, 400, "unknown_format", err);
 }

@@ -369,6 +369,19 @@ class TestUpload(Base):
         self.assertIn(CPU + "\n", out)
         self.assertIn("memory:inuse_space:bytes:space:bytes\n", out)
 
+    def test_upload_jfr_recording(self):
+        svc = L.unique("jfr")
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "jfr",
+                            "burn.jfr.gz")
+        out = self.ok(cli(["upload", path, "--name", svc, "--from", str(TS),
+                           "--spy-name", "javaspy"]), "upload JFR")
+        self.assertRegex(out, r"burn\.jfr\.gz: uploaded \(jfr, gzip, 4 event kinds, \d+ samples, %d "
+                         r"bytes\)\n$" % os.path.getsize(path))
+        out = self.ok(cli(["query", "labels", "--label", "jfr_event", "--query",
+                           '{service_name="%s"}' % svc] + WINDOW), "JFR events stored")
+        self.assertEqual(sorted(out.split()), ["jdk.ExecutionSample", "jdk.JavaMonitorEnter",
+                                               "jdk.ObjectAllocationSample", "jdk.ThreadPark"])
+
     def test_upload_gzip_folded_and_lines(self):
         import gzip
         svc = L.unique("gz")
@@ -428,8 +441,8 @@ class TestUpload(Base):
     def test_upload_usage_errors(self):
         self.fails(cli(["upload", "--name", "x"]), 1, "upload needs at least one FILE", "no file")
         self.fails(cli(["upload", "f"]), 1, "upload needs --name APP", "no name")
-        self.fails(cli(["upload", "f", "--name", "x", "--format", "jfr"]), 1,
-                   'unknown format "jfr"', "bad format")
+        self.fails(cli(["upload", "f", "--name", "x", "--format", "trie"]), 1,
+                   'unknown format "trie"', "bad format")
         self.fails(cli(["upload", "f", "--name", "x", "--sample-rate", "fast"]), 1,
                    '--sample-rate: "fast" is not an integer', "bad rate")
         self.fails(cli(["upload", "f", "--name", "x", "--from", "tomorrow"]), 1,

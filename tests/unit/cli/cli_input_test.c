@@ -93,6 +93,42 @@ test_input_sniffs_gzip_and_raw_pprof(void **state)
 	free(p);
 }
 
+/* A JFR recording (magic "FLR\0" after gunzip) is sent as format=jfr;
+ * the fixture's four event kinds are its "types". */
+static void
+test_input_sniffs_jfr(void **state)
+{
+	(void) state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/jfr/burn.jfr.gz", HEARTH_TEST_DATA);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *p = malloc((size_t) len);
+	assert_int_equal(fread(p, 1, (size_t) len, f), (size_t) len);
+	fclose(f);
+	hearth_arena	*a = hearth_arena_new(0);
+	hearth_cli_input in;
+	hearth_err	 err;
+	assert_int_equal(hearth_cli_input_check(a, p, (size_t) len,
+			     HEARTH_CLI_FORMAT_AUTO, &in, &err),
+	    0);
+	assert_int_equal(in.format, HEARTH_CLI_FORMAT_JFR);
+	assert_int_equal(in.gzip, 1);
+	assert_int_equal(in.types, 4);
+	assert_true(in.samples > 0);
+	assert_string_equal(hearth_cli_input_name(in.format), "jfr");
+	/* Cut short: the reason is JFR's. */
+	p[len / 2] ^= 0xff;
+	assert_int_not_equal(hearth_cli_input_check(a, p, 200,
+				 HEARTH_CLI_FORMAT_JFR, &in, &err),
+	    0);
+	hearth_arena_free(a);
+	free(p);
+}
+
 static void
 test_input_sniffs_folded_text_plain_and_gzip(void **state)
 {
@@ -153,10 +189,12 @@ test_input_format_names(void **state)
 	assert_int_equal(f, HEARTH_CLI_FORMAT_LINES);
 	assert_int_equal(hearth_cli_input_format("auto", &f, &err), 0);
 	assert_int_equal(f, HEARTH_CLI_FORMAT_AUTO);
+	assert_int_equal(hearth_cli_input_format("jfr", &f, &err), 0);
+	assert_int_equal(f, HEARTH_CLI_FORMAT_JFR);
 	assert_int_equal(
-	    hearth_cli_input_format("jfr", &f, &err), HEARTH_EINVAL);
+	    hearth_cli_input_format("trie", &f, &err), HEARTH_EINVAL);
 	assert_string_equal(err.msg,
-	    "unknown format \"jfr\" (choose pprof, "
+	    "unknown format \"trie\" (choose pprof, jfr, "
 	    "folded, lines or auto)");
 	assert_string_equal(
 	    hearth_cli_input_name(HEARTH_CLI_FORMAT_PPROF), "pprof");
@@ -169,6 +207,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_input_sniffs_gzip_and_raw_pprof),
+		cmocka_unit_test(test_input_sniffs_jfr),
 		cmocka_unit_test(test_input_sniffs_folded_text_plain_and_gzip),
 		cmocka_unit_test(test_input_lines_only_when_asked),
 		cmocka_unit_test(test_input_rejects_garbage_with_reason),

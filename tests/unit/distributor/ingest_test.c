@@ -204,8 +204,11 @@ test_ingest_errors_have_status_and_reason(void **state)
 	p = params(f, "app.cpu");
 	expect_status(f, &p, "", 0, 400, "empty request body");
 	p	 = params(f, "app.cpu");
-	p.format = "jfr";
+	p.format = "speedscope";
 	expect_status(f, &p, "x", 1, 400, "not supported");
+	p	 = params(f, "app");
+	p.format = "jfr";
+	expect_status(f, &p, "x", 1, 422, "jfr: no chunk header");
 	p	 = params(f, "app.cpu");
 	p.format = "nonsense";
 	expect_status(f, &p, "x 1", 3, 400, "unknown format");
