@@ -107,6 +107,10 @@ typedef struct jfr_class {
 	int	   prim;
 	jfr_field *fields;
 	size_t	   n_fields, cap_fields;
+	/* jfr_object_ints' plan for want list plan_for: per field, its
+	 * index in the list or -1 (a class is read with one list only). */
+	const char *const *plan_for;
+	int8_t		  *plan;
 } jfr_class;
 
 /* A resolved name: a JFR string (UTF-8, cut at a NUL). */
@@ -542,12 +546,30 @@ jfr_parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* What a metadata string is, for the element walk (decided once per
+ * string instead of by string compares per attribute). */
+enum {
+	JFR_S_OTHER = 0,
+	JFR_S_NAME,
+	JFR_S_ID,
+	JFR_S_CLASS, /* the attribute, and the element name */
+	JFR_S_CP,
+	JFR_S_DIM,
+	JFR_S_FIELD,
+};
+
+typedef struct jfr_strtab {
+	const char **s;
+	uint8_t	    *role;
+	size_t	     n;
+} jfr_strtab;
+
 /* One element of the metadata tree (and its children): "class" elements
  * become classes, their "field" children fields. cls is the class whose
  * children these are (JFR_NONE elsewhere). */
 static int
-jfr_element(jfr_dec *d, jfr_cur *c, const char **strs, size_t ns,
-    uint32_t cls, int depth)
+jfr_element(jfr_dec *d, jfr_cur *c, const jfr_strtab *st, uint32_t cls,
+    int depth)
 {
 	uint64_t v;
 	size_t	 na, nc;
@@ -555,9 +577,9 @@ jfr_element(jfr_dec *d, jfr_cur *c, const char **strs, size_t ns,
 		return jfr_bad(d, c, "metadata nested too deep");
 	if (jfr_varint(d, c, &v) != 0)
 		return d->err->code;
-	if (v >= ns)
+	if (v >= st->n)
 		return jfr_bad(d, c, "metadata string index out of range");
-	const char *name = strs[v];
+	int	    role   = st->role[v];
 	const char *a_name = NULL, *a_id = NULL, *a_class = NULL,
 		   *a_cp = NULL, *a_dim = NULL;
 	if (jfr_count(d, c, &na) != 0)
@@ -566,22 +588,30 @@ jfr_element(jfr_dec *d, jfr_cur *c, const char **strs, size_t ns,
 		uint64_t k, val;
 		if (jfr_varint(d, c, &k) != 0 || jfr_varint(d, c, &val) != 0)
 			return d->err->code;
-		if (k >= ns || val >= ns)
+		if (k >= st->n || val >= st->n)
 			return jfr_bad(d, c, "metadata string index out of range");
-		const char *key = strs[k];
-		if (strcmp(key, "name") == 0)
-			a_name = strs[val];
-		else if (strcmp(key, "id") == 0)
-			a_id = strs[val];
-		else if (strcmp(key, "class") == 0)
-			a_class = strs[val];
-		else if (strcmp(key, "constantPool") == 0)
-			a_cp = strs[val];
-		else if (strcmp(key, "dimension") == 0)
-			a_dim = strs[val];
+		switch (st->role[k]) {
+		case JFR_S_NAME:
+			a_name = st->s[val];
+			break;
+		case JFR_S_ID:
+			a_id = st->s[val];
+			break;
+		case JFR_S_CLASS:
+			a_class = st->s[val];
+			break;
+		case JFR_S_CP:
+			a_cp = st->s[val];
+			break;
+		case JFR_S_DIM:
+			a_dim = st->s[val];
+			break;
+		default:
+			break;
+		}
 	}
 	uint32_t child_cls = JFR_NONE;
-	if (strcmp(name, "class") == 0) {
+	if (role == JFR_S_CLASS) {
 		uint64_t id;
 		if (a_name == NULL || jfr_parse_u64(a_id, &id) != 0)
 			return jfr_bad(d, c, "metadata class without a name or id");
@@ -592,7 +622,7 @@ jfr_element(jfr_dec *d, jfr_cur *c, const char **strs, size_t ns,
 		child_cls		   = (uint32_t) d->n_classes;
 		d->classes[d->n_classes++] = (jfr_class) { .id = id,
 			.name = a_name, .prim = jfr_prim(a_name) };
-	} else if (strcmp(name, "field") == 0 && cls != JFR_NONE) {
+	} else if (role == JFR_S_FIELD && cls != JFR_NONE) {
 		uint64_t   t;
 		jfr_class *k = &d->classes[cls];
 		if (a_name == NULL || jfr_parse_u64(a_class, &t) != 0)
@@ -609,7 +639,7 @@ jfr_element(jfr_dec *d, jfr_cur *c, const char **strs, size_t ns,
 	if (jfr_count(d, c, &nc) != 0)
 		return d->err->code;
 	for (size_t i = 0; i < nc; i++)
-		if (jfr_element(d, c, strs, ns, child_cls, depth + 1) != 0)
+		if (jfr_element(d, c, st, child_cls, depth + 1) != 0)
 			return d->err->code;
 	return 0;
 }
@@ -628,17 +658,28 @@ jfr_metadata(jfr_dec *d, jfr_cur *c)
 			return d->err->code;
 	if (jfr_count(d, c, &ns) != 0)
 		return d->err->code;
-	const char **strs = hearth_arena_alloc(d->a, (ns + 1) * sizeof(*strs));
-	if (strs == NULL)
+	static const struct {
+		const char *s;
+		uint8_t	    role;
+	} roles[] = { { "name", JFR_S_NAME }, { "id", JFR_S_ID },
+		{ "class", JFR_S_CLASS }, { "constantPool", JFR_S_CP },
+		{ "dimension", JFR_S_DIM }, { "field", JFR_S_FIELD } };
+	jfr_strtab st = { .n = ns };
+	st.s	      = hearth_arena_alloc(d->a, (ns + 1) * sizeof(*st.s));
+	st.role	      = hearth_arena_calloc(d->a, ns + 1, 1);
+	if (st.s == NULL || st.role == NULL)
 		return jfr_nomem(d);
 	for (size_t i = 0; i < ns; i++) {
 		jfr_str s;
 		if (jfr_string(d, c, &s) != 0)
 			return d->err->code;
-		if ((strs[i] = hearth_arena_strndup(d->a, s.s, s.len)) == NULL)
+		if ((st.s[i] = hearth_arena_strndup(d->a, s.s, s.len)) == NULL)
 			return jfr_nomem(d);
+		for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++)
+			if (strcmp(st.s[i], roles[r].s) == 0)
+				st.role[i] = roles[r].role;
 	}
-	if (jfr_element(d, c, strs, ns, JFR_NONE, 0) != 0)
+	if (jfr_element(d, c, &st, JFR_NONE, 0) != 0)
 		return d->err->code;
 	for (size_t i = 0; i < d->n_classes; i++)
 		if (jfr_map_put(d, &d->class_by_id, d->classes[i].id,
@@ -702,19 +743,31 @@ jfr_pool_symbol(jfr_dec *d, jfr_cur *c, const jfr_class *k, uint64_t key,
 	return jfr_map_put(d, &d->symbols, key ^ tag, (uint32_t) d->n_syms++);
 }
 
-/* Fields named want[0..n) of an object of class k read as numbers into
- * out[] (left alone when absent), every other field skipped. */
+/* Fields named want[0..n) (n <= 16) of an object of class k read as
+ * numbers into out[] (left alone when absent), every other field
+ * skipped. Which field is which is worked out once per class. */
 static int
-jfr_object_ints(jfr_dec *d, jfr_cur *c, const jfr_class *k,
+jfr_object_ints(jfr_dec *d, jfr_cur *c, jfr_class *k,
     const char *const *want, size_t n, int64_t *out, int depth)
 {
+	if (k->plan_for != want) {
+		int8_t *plan = hearth_arena_alloc(d->a, k->n_fields + 1);
+		if (plan == NULL)
+			return jfr_nomem(d);
+		for (size_t i = 0; i < k->n_fields; i++) {
+			plan[i] = -1;
+			for (size_t w = 0; w < n; w++)
+				if (strcmp(k->fields[i].name, want[w]) == 0)
+					plan[i] = (int8_t) w;
+		}
+		k->plan	    = plan;
+		k->plan_for = want;
+	}
 	for (size_t i = 0; i < k->n_fields; i++) {
 		const jfr_field *f = &k->fields[i];
-		size_t		 w = 0;
-		while (w < n && strcmp(f->name, want[w]) != 0)
-			w++;
-		int rc = w < n ? jfr_int_field(d, c, f, &out[w])
-			       : jfr_skip(d, c, f->cls, f->cp, f->array, depth);
+		int rc = k->plan[i] >= 0
+		    ? jfr_int_field(d, c, f, &out[k->plan[i]])
+		    : jfr_skip(d, c, f->cls, f->cp, f->array, depth);
 		if (rc != 0)
 			return rc;
 	}
@@ -722,7 +775,7 @@ jfr_object_ints(jfr_dec *d, jfr_cur *c, const jfr_class *k,
 }
 
 static int
-jfr_pool_class(jfr_dec *d, jfr_cur *c, const jfr_class *k, uint64_t key)
+jfr_pool_class(jfr_dec *d, jfr_cur *c, jfr_class *k, uint64_t key)
 {
 	static const char *const want[] = { "name" };
 	int64_t			 name	= 0;
@@ -737,7 +790,7 @@ jfr_pool_class(jfr_dec *d, jfr_cur *c, const jfr_class *k, uint64_t key)
 }
 
 static int
-jfr_pool_method(jfr_dec *d, jfr_cur *c, const jfr_class *k, uint64_t key)
+jfr_pool_method(jfr_dec *d, jfr_cur *c, jfr_class *k, uint64_t key)
 {
 	static const char *const want[] = { "type", "name" };
 	int64_t			 v[2]	= { 0, 0 };
@@ -836,7 +889,7 @@ jfr_checkpoint(jfr_dec *d, jfr_cur *c, uint32_t c_symbol, uint32_t c_class,
 			    "jfr: a constant pool of type %" PRIu64
 			    ", which the metadata does not describe",
 			    type);
-		const jfr_class *k = &d->classes[cls];
+		jfr_class *k = &d->classes[cls];
 		for (size_t i = 0; i < n; i++) {
 			uint64_t key;
 			int	 rc;
@@ -944,7 +997,8 @@ jfr_stack(jfr_dec *d, jfr_kind *k, uint64_t key, uint32_t *out)
 	        sizeof(*d->fbuf))
 	    != 0)
 		return d->err->code;
-	const uint64_t *f = d->frames + d->st_off[si];
+	/* no frames at all: d->frames may still be NULL */
+	const uint64_t *f = n > 0 ? d->frames + d->st_off[si] : NULL;
 	for (size_t j = 0; j < keep; j++) {
 		uint64_t mkey = f[n - 1 - j]; /* root first */
 		uint32_t mi   = jfr_map_get(&d->methods, mkey);
@@ -977,7 +1031,7 @@ jfr_ticks_ns(const jfr_dec *d, int64_t ticks)
 
 /* One sample event of kind ki at c (after its size and type). */
 static int
-jfr_event(jfr_dec *d, jfr_cur *c, size_t ki, const jfr_class *ev)
+jfr_event(jfr_dec *d, jfr_cur *c, size_t ki, jfr_class *ev)
 {
 	static const char *const want[] = { "stackTrace", "duration",
 		"tlabSize", "allocationSize", "weight", "size", "contextId" };
@@ -1122,8 +1176,10 @@ jfr_chunk(jfr_dec *d, const uint8_t *p, size_t avail, size_t *used)
 	d->ticks_per_s = tps;
 	if (start > 0 && (d->t_start == 0 || start < d->t_start))
 		d->t_start = start;
-	if (start > 0 && dur > 0 && start + dur > d->t_end)
-		d->t_end = start + dur;
+	int64_t end;
+	if (start > 0 && dur > 0 && !__builtin_add_overflow(start, dur, &end)
+	    && end > d->t_end)
+		d->t_end = end;
 
 	jfr_chunk_reset(d);
 	jfr_cur m = { p + meta, p + size, p };
