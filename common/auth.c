@@ -9,6 +9,7 @@
 #include "filewatch.h"
 #include "tenant.h"
 #include "config_tree.h"
+#include "utf8.h"
 
 #include <crypt.h>
 #include <openssl/crypto.h>
@@ -111,18 +112,6 @@ auth_str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int
-auth_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A scalar field of entry `what`; never quotes the value (secrets). */
 static int
 auth_scalar(auth_parse *p, const hearth_config_node *v, const char *what,
@@ -184,8 +173,8 @@ auth_sha256_field(
 	if (v->len != 64)
 		goto bad;
 	for (size_t i = 0; i < 32; i++) {
-		int hi = auth_hexval(v->str[2 * i]),
-		    lo = auth_hexval(v->str[2 * i + 1]);
+		int hi = hearth_hex_digit(v->str[2 * i]),
+		    lo = hearth_hex_digit(v->str[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			goto bad;
 		c->sha256[i] = (uint8_t) (hi << 4 | lo);

@@ -4,7 +4,7 @@
  * builder's. Rules are in folded.h.
  */
 #include "folded.h"
-#include "labels.h" /* hearth_utf8_valid */
+#include "utf8.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -10,8 +10,7 @@
 
 #include "gzip.h"
 #include "jfr_labels.pb-c.h"
-#include "json.h" /* hearth_json_utf8_put */
-#include "labels.h" /* hearth_utf8_valid */
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -401,7 +400,7 @@ jfr_string(jfr_dec *d, jfr_cur *c, jfr_str *out)
 			}
 			if (cp >= 0xd800 && cp <= 0xdfff)
 				cp = 0xfffd;
-			m += hearth_json_utf8_put(o + m, cp);
+			m += hearth_utf8_put(o + m, cp);
 		}
 		o[m]	 = '\0';
 		out->s	 = o;
@@ -417,7 +416,7 @@ jfr_string(jfr_dec *d, jfr_cur *c, jfr_str *out)
 			return jfr_nomem(d);
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
-			m += hearth_json_utf8_put(o + m, c->p[i]);
+			m += hearth_utf8_put(o + m, c->p[i]);
 		c->p += n;
 		o[m]	 = '\0';
 		out->s	 = o;

@@ -1,48 +1,19 @@
 #include "json.h"
 
+#include "utf8.h"
+
 int
 hearth_json_hex4(const char *p, uint32_t *out)
 {
 	uint32_t v = 0;
 	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t) (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t) (c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t) (c - 'A' + 10);
-		else
+		int d = hearth_hex_digit(p[i]);
+		if (d < 0)
 			return -1;
+		v = v << 4 | (uint32_t) d;
 	}
 	*out = v;
 	return 0;
-}
-
-size_t
-hearth_json_utf8_put(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char) (0xc0 | (cp >> 6));
-		o[1] = (char) (0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char) (0xe0 | (cp >> 12));
-		o[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char) (0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char) (0xf0 | (cp >> 18));
-	o[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char) (0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /* Store b at out[m] (nothing when only checking) and count it. */
@@ -126,7 +97,7 @@ hearth_json_unescape(const char *raw, size_t n, unsigned flags, char *out,
 		/* \uXXXX (6 bytes) is never more than 3 of UTF-8, a pair
 		 * (12) never more than 4: out keeps up with raw. */
 		char tmp[4];
-		m += hearth_json_utf8_put(out != NULL ? out + m : tmp, cp);
+		m += hearth_utf8_put(out != NULL ? out + m : tmp, cp);
 	}
 	if (out != NULL)
 		out[m] = '\0';

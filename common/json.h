@@ -45,8 +45,4 @@ int hearth_json_unescape(const char *raw, size_t n, unsigned flags,
 /* The four hex digits at p as a value: 0, or -1 when one is not hex. */
 int hearth_json_hex4(const char *p, uint32_t *out);
 
-/* Code point cp (<= 0x10FFFF, not a surrogate) as UTF-8 at o; returns
- * the byte count (1-4). */
-size_t hearth_json_utf8_put(char *o, uint32_t cp);
-
 #endif

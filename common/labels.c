@@ -9,6 +9,7 @@
  */
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include "labels.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -181,46 +182,6 @@ hearth_labels_equal(
 		if (strcmp(a[i].name, b[i].name) != 0
 		    || strcmp(a[i].value, b[i].value) != 0)
 			return 0;
-	return 1;
-}
-
-int
-hearth_utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *) s;
-	size_t               i = 0;
-	while (i < n) {
-		unsigned c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t   need;
-		unsigned lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f; /* UTF-16 surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90; /* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-		} else {
-			return 0;
-		}
-		if (n - i - 1 < need || p[i + 1] < lo || p[i + 1] > hi)
-			return 0;
-		for (size_t k = 2; k <= need; k++)
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-		i += need + 1;
-	}
 	return 1;
 }
 

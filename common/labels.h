@@ -42,8 +42,6 @@ uint64_t hearth_labels_fingerprint(
 /* 1 when two sorted sets are equal. */
 int hearth_labels_equal(
     const hearth_label *a, size_t na, const hearth_label *b, size_t nb);
-/* 1 when s[0..n) is valid UTF-8. */
-int hearth_utf8_valid(const char *s, size_t n);
 
 typedef struct hearth_labels_limits {
 	size_t max_label_names_per_series; /* 0 = no limit */

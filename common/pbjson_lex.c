@@ -4,7 +4,7 @@
 #include "pbjson_impl.h"
 
 #include "json.h"
-#include "labels.h"
+#include "utf8.h"
 #include "pbjson.h"
 
 #include <ctype.h>
@@ -348,18 +348,6 @@ pbjson_lex_b64_val(char c)
 	return -1;
 }
 
-static int
-pbjson_lex_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* bytes: base64 (standard or URL-safe, padding optional) or, with the
  * bytes_hex option, an even run of hex digits. */
 int
@@ -370,15 +358,15 @@ hearth_pbjson_bytes(
 	size_t      len = t->len;
 	int         hex = d->bytes_hex && len % 2 == 0;
 	for (size_t i = 0; hex && i < len; i++)
-		hex = pbjson_lex_hexval(s[i]) >= 0;
+		hex = hearth_hex_digit(s[i]) >= 0;
 	uint8_t *o = hearth_arena_alloc(d->a, len / 4 * 3 + 3 + len / 2);
 	if (o == NULL)
 		return hearth_pbjson_nomem(d);
 	size_t n = 0;
 	if (hex) {
 		for (size_t i = 0; i < len; i += 2)
-			o[n++] = (uint8_t) (pbjson_lex_hexval(s[i]) << 4
-			    | pbjson_lex_hexval(s[i + 1]));
+			o[n++] = (uint8_t) (hearth_hex_digit(s[i]) << 4
+			    | hearth_hex_digit(s[i + 1]));
 		out->data = o;
 		out->len  = n;
 		return 0;

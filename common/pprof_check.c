@@ -6,6 +6,8 @@
  */
 #include "pprof_impl.h"
 
+#include "utf8.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,58 +19,6 @@ pprof_nomem(pprof_ctx *ctx)
 	    "request memory limit reached (%zu bytes in use while decoding "
 	    "the profile)",
 	    hearth_arena_used(ctx->a));
-}
-
-/* UTF-8 as Go's utf8.ValidString accepts it: no overlong forms, no
- * surrogates, nothing above U+10FFFF. Labels and names must be valid before
- * they reach label validation, JSON output and the other engineers' code. */
-static bool
-pprof_utf8_valid(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		if (n - i >= 8) {
-			uint64_t w;
-			memcpy(&w, s + i, 8);
-			if ((w & 0x8080808080808080ull) == 0) {
-				i += 8;
-				continue;
-			}
-		}
-		uint8_t c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t  need;
-		uint8_t lo = 0x80, hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f; /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90; /* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f; /* > U+10FFFF */
-		} else {
-			return false;
-		}
-		if (n - i - 1 < need)
-			return false;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return false;
-		for (size_t k = 2; k <= need; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-		i += need + 1;
-	}
-	return true;
 }
 
 int
@@ -175,8 +125,7 @@ pprof_check_strings(pprof_ctx *ctx)
 			return hearth_err_set(ctx->err, HEARTH_EINVAL,
 			    "pprof: string_table[%zu] is longer than 4 GiB",
 			    i);
-		if (!pprof_utf8_valid(
-		        (const uint8_t *) p->string_table[i], len))
+		if (!hearth_utf8_valid(p->string_table[i], len))
 			return hearth_err_set(ctx->err, HEARTH_EINVAL,
 			    "pprof: invalid UTF-8 in string_table[%zu]", i);
 		ctx->str_len[i] = (uint32_t) len;

@@ -1,6 +1,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include "selector_impl.h"
+#include "utf8.h"
 
 #include <pcre2.h>
 #include <stdint.h>

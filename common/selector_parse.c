@@ -1,6 +1,7 @@
 /* The selector text parser (grammar in selector.h); matchers are built
  * through hearth_selector_push() in selector.c. */
 #include "selector_impl.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -63,43 +64,11 @@ selector_skip_ws(selector_scan *sc)
 	}
 }
 
-static int
-selector_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void
 selector_put_utf8(hearth_buf *b, uint32_t cp)
 {
-	char   u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (char) cp;
-		n    = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char) (0xc0 | (cp >> 6));
-		u[1] = (char) (0x80 | (cp & 0x3f));
-		n    = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char) (0xe0 | (cp >> 12));
-		u[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char) (0x80 | (cp & 0x3f));
-		n    = 3;
-	} else {
-		u[0] = (char) (0xf0 | (cp >> 18));
-		u[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char) (0x80 | (cp & 0x3f));
-		n    = 4;
-	}
-	hearth_buf_append(b, u, n);
+	char u[4];
+	hearth_buf_append(b, u, hearth_utf8_put(u, cp));
 }
 
 /* Decode the escape at sc->s[*i] (the backslash) inside a string quoted
@@ -171,7 +140,7 @@ selector_escape(selector_scan *sc, size_t *i, char q, size_t start)
 	}
 	uint32_t v = 0;
 	for (size_t k = 0; k < ndig; k++) {
-		int h = 2 + k < rem ? selector_hexval(s[at + 2 + k]) : -1;
+		int h = 2 + k < rem ? hearth_hex_digit(s[at + 2 + k]) : -1;
 		if (h < 0)
 			return selector_fail(sc, at,
 			    "invalid escape: \\%c must be followed by %zu hex "

@@ -7,7 +7,7 @@
  */
 #include "stconfig.h"
 #include "json.h"
-#include "labels.h" /* hearth_utf8_valid */
+#include "utf8.h"
 
 #include <stdint.h>
 #include <string.h>

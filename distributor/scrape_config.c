@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "tenant.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>

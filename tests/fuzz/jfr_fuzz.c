@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "jfr.h"
-#include "labels.h"
+#include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "labels.h"
+#include "utf8.h"
 #include "stconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

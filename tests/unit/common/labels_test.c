@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "labels.h"
+#include "utf8.h"
 
 /* ---- sort, drop_empty, get, equal ---- */
 
