@@ -208,6 +208,7 @@ cluster_member_new(hearth_cluster *c, const cluster_entry *e, hearth_err *err)
 		free(m);
 		return NULL;
 	}
+	hearth_rpc_client_set_local(m->client, c->cfg.rpc_local);
 	/* Unhealthy until its first good ping: routing to a member nobody
 	 * has heard from would fail writes that a healthy one can take. */
 	atomic_init(&m->healthy, 0);

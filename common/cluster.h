@@ -74,6 +74,9 @@ typedef struct hearth_cluster_cfg {
 	int64_t heartbeat_interval_ms;
 	int64_t heartbeat_timeout_ms;
 	size_t	rpc_max_message_bytes;
+	/* In-process calls to this process's ingester (rpc.h); NULL: every
+	 * call over nng. */
+	hearth_rpc_local *rpc_local;
 } hearth_cluster_cfg;
 
 typedef struct hearth_cluster_member {

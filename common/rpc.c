@@ -189,8 +189,6 @@ rpc_worker_cb(void *arg)
 	}
 	nng_msg *m = nng_aio_get_msg(w->aio);
 	nng_aio_set_msg(w->aio, NULL);
-	if (s->local && rpc_local_hello_recv(w, m))
-		return;
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping) {
 		w->state = RPC_IDLE;
@@ -374,9 +372,7 @@ hearth_rpc_server_new(const char *url, size_t max_msg_bytes,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->slot_cv, NULL);
-	s->local = strncmp(url, "inproc://", 9) == 0;
-	if (s->url == NULL || s->workers == NULL || s->threads == NULL ||
-	    rpc_local_server_init(s) != 0)
+	if (s->url == NULL || s->workers == NULL || s->threads == NULL)
 		goto nomem;
 	for (unsigned i = 0; i < workers; i++) {
 		rpc_worker *w = &s->workers[i];
@@ -442,6 +438,11 @@ hearth_rpc_server_start(hearth_rpc_server *s, hearth_err *err)
 	}
 	for (unsigned i = 0; i < s->n_workers; i++)
 		rpc_worker_recv(&s->workers[i]);
+	/* Last: in-process callers may come in from here on. */
+	if (rpc_local_server_start(s) != 0)
+		return hearth_err_set(err, HEARTH_ENOMEM,
+		    "rpc: out of memory registering %s for in-process calls",
+		    s->url);
 	hearth_log_write(&s->log, HEARTH_LOG_INFO, "rpc server listening",
 	    "url=%s workers=%u max_msg_bytes=%zu", s->url, s->n_workers,
 	    s->max_msg);
@@ -616,13 +617,7 @@ hearth_rpc_client_new(const char *url, size_t max_msg_bytes,
 		return hearth_err_set(err, HEARTH_ENOMEM, "rpc: out of memory");
 	}
 	c->max_msg = max_msg_bytes;
-	if (rpc_local_client_init(c) != 0) {
-		free(c->url);
-		free(c);
-		return hearth_err_set(err, HEARTH_ENOMEM, "rpc: out of memory");
-	}
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		rpc_local_client_free(c);
 		free(c->url);
 		free(c);
 		return hearth_err_set(err, rpc_code(rv),
@@ -655,7 +650,6 @@ hearth_rpc_client_free(hearth_rpc_client *c)
 		return;
 	nng_dialer_close(c->dialer);
 	nng_close(c->sock);
-	rpc_local_client_free(c);
 	free(c->url);
 	free(c);
 }
@@ -1035,7 +1029,7 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		as[i].b	       = &b;
 		as[i].deadline = meta != NULL ? meta->deadline_unix_ms : 0;
-		if (calls[i].client->link == NULL)
+		if (calls[i].client->reg == NULL)
 			rpc_async_launch(&as[i], &calls[i], meta);
 	}
 	/* In-process peers (inproc://) run on this thread, after the others
@@ -1043,7 +1037,7 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 	 * count as collected below. */
 	for (size_t i = 0; i < n; i++) {
 		hearth_rpc_pending *p = &calls[i];
-		if (p->client->link != NULL &&
+		if (p->client->reg != NULL &&
 		    !rpc_local_call(p->client, p->method, meta, p->body, p->len,
 			p->decoded, arena, &p->resp, &p->resp_len, &p->err,
 			&p->rc))

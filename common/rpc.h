@@ -32,19 +32,21 @@
  * The arena cap is 16 * max_msg_bytes (at least 64 MiB): decoded protobuf
  * is about 7x its wire size (dependencies.md §2).
  *
- * In-process calls. For an inproc:// URL, once the client has said hello
- * to its server over nng (its first call while connected), PUSH and PING
- * calls skip nng: the handler runs on the calling thread, with one of the
- * server's `workers` in-process turns (a slot: arena and response buffer,
- * as a worker has; so up to `workers` nng requests and `workers`
- * in-process calls run at once), after the same size and deadline checks,
- * and the caller sees the same codes and messages as over nng. Such a
- * caller gets control back when the handler returns (a deadline is only
- * checked before it starts), which is why only these short methods go
- * this way. It saves the envelope and the four thread wake-ups of an nng
- * round trip (about a tenth of the ingest path's CPU). Stopping the server
- * waits for the in-process calls running, and later calls use nng again.
- * See rpc_impl.h for how client and server meet.
+ * In-process calls. Clients and servers given the same hearth_rpc_local
+ * (the all-in-one process makes one and hands it to its ingester's server
+ * and to the cluster's clients) find each other by URL, and their PUSH
+ * and PING calls skip nng: the handler runs on the calling thread, with
+ * one of the server's `workers` in-process turns (a slot: arena and
+ * response buffer, as a worker has; so up to `workers` nng requests and
+ * `workers` in-process calls run at once), after the same size and
+ * deadline checks, and the caller sees the same codes and messages as
+ * over nng. Such a caller gets control back when the handler returns (a
+ * deadline is only checked before it starts), which is why only these
+ * short methods go this way. It saves the envelope and the four thread
+ * wake-ups of an nng round trip (about a tenth of the ingest path's CPU).
+ * A server is found from its start until its stop; stopping waits for the
+ * in-process calls inside it, and later calls use nng (and fail as calls
+ * to a stopped server do). See rpc_impl.h.
  *
  * Client. A REQ socket dialed in the background (the server may start
  * later; nng reconnects). hearth_rpc_call is blocking and thread-safe: each
@@ -139,6 +141,18 @@ void hearth_rpc_server_free(hearth_rpc_server *s);
 /* TCP port the server is bound to (useful with `tcp://127.0.0.1:0`), or 0
  * for other transports or before start. */
 int hearth_rpc_server_port(const hearth_rpc_server *s);
+
+/* The in-process registry: started servers by URL, for the clients and
+ * servers given it (see "In-process calls" above). It must outlive all of
+ * them. HEARTH_ENOMEM. */
+typedef struct hearth_rpc_local hearth_rpc_local;
+int  hearth_rpc_local_new(hearth_rpc_local **out, hearth_err *err);
+void hearth_rpc_local_free(hearth_rpc_local *l); /* NULL: no-op */
+/* Before hearth_rpc_server_start: the server joins l when it starts and
+ * leaves it when it stops. NULL: no in-process calls. */
+void hearth_rpc_server_set_local(hearth_rpc_server *s, hearth_rpc_local *l);
+/* Calls of c look for their server in l (NULL: never in-process). */
+void hearth_rpc_client_set_local(hearth_rpc_client *c, hearth_rpc_local *l);
 
 /* New client for url; dials in the background (no error if the server is
  * not up yet). HEARTH_EINVAL for a malformed or unsupported URL. */

@@ -3,31 +3,26 @@
  * transport, server workers, clients) and rpc_local.c (in-process calls
  * for inproc:// URLs). Include only from common/rpc*.c.
  *
- * In-process calls. A client and a server of the same inproc:// URL live
- * in one process, so once they know each other a call can run the
- * handler on the caller's own thread: no envelope, no nng message, and
- * none of the four thread wake-ups of an nng round trip (caller -> nng
- * -> hearth worker -> nng -> caller), which cost about a tenth of the
- * ingest path's CPU. They meet through a link:
+ * In-process calls. A client and a server in one process (-target=all)
+ * can run a call on the caller's own thread: no envelope, no nng message,
+ * and none of the four thread wake-ups of an nng round trip (caller ->
+ * nng -> hearth worker -> nng -> caller), which cost about a tenth of the
+ * ingest path's CPU. They meet through a hearth_rpc_local that the
+ * process owns (no global state):
  *
- *   client ──owns──▶ rpc_link ◀──holds── server (links[])
- *                    refs: client + server (or a hello in flight)
+ *   hearth_rpc_local { mu, servers[] }   started servers, by URL
  *
- * An inproc client makes a link and, on its first call while connected,
- * sends a hello over nng carrying the link's address (valid: inproc peers
- * share the address space). The server's nng callback attaches it (link
- * s = server, state ATTACHED; the hello's reference becomes the
- * server's). Calls through an attached link take one of the server's
- * `workers` in-process turns (a slot: arena and response buffer, like a
- * worker's), check sizes and deadlines as the nng path does and call the
- * handler. Only PUSH and PING go this way (rpc.h). Stopping the server detaches every
- * link and waits for the calls running through it; a detached client
- * uses nng again (and may attach to a later server of the same URL).
- * A hello that nng drops unprocessed (its peer closed at that moment)
- * keeps its link allocated: a few dozen bytes, never touched again.
+ * A server given one joins it at the end of a successful start and leaves
+ * it first thing in its stop. A client given one looks its URL up for each
+ * PUSH or PING; found, it counts itself into the server (`entered`, under
+ * the server's mu, refused once `stopping` is set) before the registry
+ * lock goes, so the server cannot be freed under it: its stop leaves the
+ * registry, then waits until `entered` is back to 0. Inside, the call takes
+ * one of the server's `workers` in-process turns (a slot: arena and
+ * response buffer, like a worker's), checks sizes and deadlines as the nng
+ * path does and calls the handler.
  *
- * Locks: server mu before a link's mu; a call takes the link's mu, then
- * (after releasing it) the server's mu.
+ * Locks: the registry's mu before a server's mu; never the other way.
  */
 #ifndef HEARTH_RPC_IMPL_H
 #define HEARTH_RPC_IMPL_H
@@ -52,18 +47,6 @@ typedef struct rpc_worker {
 	hearth_arena		 *arena;
 	hearth_buf		  resp;
 } rpc_worker;
-
-enum { RPC_LINK_NONE, RPC_LINK_PENDING, RPC_LINK_ATTACHED, RPC_LINK_DETACHED };
-
-typedef struct rpc_link {
-	pthread_mutex_t		  mu;
-	pthread_cond_t		  cv;	/* busy went to 0 */
-	atomic_int		  refs; /* client, server or hello in flight */
-	/* --- under mu --- */
-	int			  state; /* RPC_LINK_* */
-	struct hearth_rpc_server *s;	 /* ATTACHED: the server */
-	unsigned		  busy;	 /* calls running through s */
-} rpc_link;
 
 /* Arena and response buffer of one in-process call. */
 typedef struct rpc_slot {
@@ -93,13 +76,14 @@ struct hearth_rpc_server {
 	int		started;
 	int		stopping;
 	int		stopped;
-	/* In-process calls (inproc:// servers only; rpc_local.c). */
-	int	       local;
-	unsigned       running; /* in-process calls now (<= n_workers) */
-	pthread_cond_t slot_cv; /* running dropped, or stopping */
-	rpc_slot      *slots;	/* n_workers */
-	rpc_link     **links;
-	size_t	       n_links, cap_links;
+	/* In-process calls (rpc_local.c); reg NULL: none. */
+	struct hearth_rpc_local *reg;
+	int			 registered; /* in reg's list now */
+	unsigned		 entered; /* local callers inside */
+	unsigned		 running; /* ... of which hold a slot */
+	pthread_cond_t		 slot_cv; /* running or entered dropped,
+					   * or stopping */
+	rpc_slot		*slots;	  /* n_workers, from start */
 };
 
 struct hearth_rpc_client {
@@ -109,7 +93,7 @@ struct hearth_rpc_client {
 	nng_dialer   dialer;
 	atomic_int   pipes;	/* connections up now */
 	atomic_int   connected; /* was ever connected */
-	rpc_link    *link;	/* inproc:// only, else NULL */
+	struct hearth_rpc_local *reg; /* in-process calls; NULL: none */
 };
 
 /* ---- rpc.c ---- */
@@ -127,20 +111,13 @@ void rpc_worker_recv(rpc_worker *w);
 
 /* ---- rpc_local.c ---- */
 
-/* Server: slots for an inproc:// server (s->local), else nothing.
- * HEARTH_ENOMEM. */
-int rpc_local_server_init(hearth_rpc_server *s);
-/* Server stopping (s->stopping set): wake waiting calls, detach every
- * link and wait for the calls running through them. */
+/* Server started (listening): join the registry, with slots. HEARTH_ENOMEM. */
+int rpc_local_server_start(hearth_rpc_server *s);
+/* Server stopping (s->stopping set): leave the registry, wake waiting
+ * calls and wait for every local caller to be out. */
 void rpc_local_server_stop(hearth_rpc_server *s);
 void rpc_local_server_free(hearth_rpc_server *s);
-/* nng callback: 1 when m is a hello (consumed: attached and answered),
- * 0 for any other request. */
-int rpc_local_hello_recv(rpc_worker *w, nng_msg *m);
-/* Client: a link for an inproc:// URL. HEARTH_ENOMEM. */
-int  rpc_local_client_init(hearth_rpc_client *c);
-void rpc_local_client_free(hearth_rpc_client *c);
-/* Run the call in-process when the client is (or now gets) attached:
+/* Run the call in-process when the client's registry has its server:
  * 1 with the outcome in *rc / resp / err, exactly as hearth_rpc_call
  * reports it; 0 when the call must go through nng. */
 int rpc_local_call(hearth_rpc_client *c, uint32_t method,

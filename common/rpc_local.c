@@ -1,41 +1,62 @@
-/* In-process calls between a client and a server of one inproc:// URL
- * (rpc_impl.h explains the link and its lifetime). */
+/* In-process calls between a client and a server that share a
+ * hearth_rpc_local (rpc_impl.h explains the registry and the lifetimes). */
 #include "rpc_impl.h"
 
 #include "rpc.pb-c.h"
-
-#include <nng/protocol/reqrep0/req.h>
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* The hello: a body no Request envelope can have (a protobuf message
- * never starts with a zero byte: field number 0 is invalid), then the
- * link's address. */
-static const uint8_t rpc_hello_magic[] = { 0, 'h', 'e', 'a', 'r', 't', 'h',
-	'-', 'l', 'o', 'c', 'a', 'l', 0 };
-#define RPC_HELLO_LEN (sizeof(rpc_hello_magic) + sizeof(rpc_link *))
-/* A hello waits at most this long for its answer (the call goes on over
- * nng if it has not come). */
-#define RPC_HELLO_WAIT_MS 1000
+struct hearth_rpc_local {
+	pthread_mutex_t	    mu;
+	hearth_rpc_server **servers; /* started, not stopping */
+	size_t		    n, cap;
+};
 
-static void
-rpc_link_unref(rpc_link *l)
+int
+hearth_rpc_local_new(hearth_rpc_local **out, hearth_err *err)
 {
-	if (atomic_fetch_sub(&l->refs, 1) != 1)
+	hearth_rpc_local *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return hearth_err_set(err, HEARTH_ENOMEM, "rpc: out of memory");
+	pthread_mutex_init(&l->mu, NULL);
+	*out = l;
+	return 0;
+}
+
+void
+hearth_rpc_local_free(hearth_rpc_local *l)
+{
+	if (l == NULL)
 		return;
-	pthread_cond_destroy(&l->cv);
+	/* Every server given it has stopped (rpc.h). */
+	HEARTH_ASSERT(l->n == 0);
 	pthread_mutex_destroy(&l->mu);
+	free(l->servers);
 	free(l);
+}
+
+void
+hearth_rpc_server_set_local(hearth_rpc_server *s, hearth_rpc_local *l)
+{
+	HEARTH_ASSERT(!s->started);
+	s->reg = l;
+}
+
+void
+hearth_rpc_client_set_local(hearth_rpc_client *c, hearth_rpc_local *l)
+{
+	c->reg = l;
 }
 
 /* ---- server ------------------------------------------------------------- */
 
 int
-rpc_local_server_init(hearth_rpc_server *s)
+rpc_local_server_start(hearth_rpc_server *s)
 {
-	if (!s->local)
+	hearth_rpc_local *l = s->reg;
+	if (l == NULL)
 		return 0;
 	s->slots = calloc(s->n_workers, sizeof(*s->slots));
 	if (s->slots == NULL)
@@ -46,34 +67,44 @@ rpc_local_server_init(hearth_rpc_server *s)
 		if (s->slots[i].arena == NULL)
 			return HEARTH_ENOMEM;
 	}
+	pthread_mutex_lock(&l->mu);
+	if (l->n == l->cap) {
+		size_t		    nc = l->cap ? l->cap * 2 : 4;
+		hearth_rpc_server **ns = realloc(l->servers, nc * sizeof(*ns));
+		if (ns == NULL) {
+			pthread_mutex_unlock(&l->mu);
+			return HEARTH_ENOMEM;
+		}
+		l->servers = ns;
+		l->cap	   = nc;
+	}
+	l->servers[l->n++] = s;
+	s->registered	   = 1;
+	pthread_mutex_unlock(&l->mu);
 	return 0;
 }
 
 void
 rpc_local_server_stop(hearth_rpc_server *s)
 {
-	if (!s->local)
+	hearth_rpc_local *l = s->reg;
+	if (l == NULL)
 		return;
+	/* No new caller can find it ... */
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; s->registered && i < l->n; i++)
+		if (l->servers[i] == s) {
+			l->servers[i] = l->servers[--l->n];
+			s->registered = 0;
+		}
+	pthread_mutex_unlock(&l->mu);
+	/* ... callers waiting for a turn give up (s->stopping is set), and
+	 * running handlers finish first (rpc.h: stop waits). */
 	pthread_mutex_lock(&s->mu);
-	/* Calls waiting for a turn give up (s->stopping is set). */
 	pthread_cond_broadcast(&s->slot_cv);
-	rpc_link **links = s->links;
-	size_t	   n	 = s->n_links;
-	s->links	 = NULL;
-	s->n_links = s->cap_links = 0;
+	while (s->entered > 0)
+		pthread_cond_wait(&s->slot_cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
-	for (size_t i = 0; i < n; i++) {
-		rpc_link *l = links[i];
-		pthread_mutex_lock(&l->mu);
-		l->s	 = NULL;
-		l->state = RPC_LINK_DETACHED;
-		/* Running handlers finish first (rpc.h: stop waits). */
-		while (l->busy > 0)
-			pthread_cond_wait(&l->cv, &l->mu);
-		pthread_mutex_unlock(&l->mu);
-		rpc_link_unref(l);
-	}
-	free(links);
 }
 
 void
@@ -85,196 +116,41 @@ rpc_local_server_free(hearth_rpc_server *s)
 	}
 	free(s->slots);
 	s->slots = NULL;
-	/* Links are released by stop; a server that never started has
-	 * none. */
-	free(s->links);
-	s->links = NULL;
-}
-
-/* Attach l to s (mu held): the hello's reference becomes the server's.
- * Links whose client is gone (only the server's reference left) are
- * dropped on the way, so the list stays as long as the live clients. */
-static int
-rpc_local_attach_locked(hearth_rpc_server *s, rpc_link *l)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < s->n_links; i++) {
-		if (atomic_load(&s->links[i]->refs) == 1)
-			rpc_link_unref(s->links[i]);
-		else
-			s->links[k++] = s->links[i];
-	}
-	s->n_links = k;
-	if (s->n_links == s->cap_links) {
-		size_t	   nc = s->cap_links ? s->cap_links * 2 : 4;
-		rpc_link **nl = realloc(s->links, nc * sizeof(*nl));
-		if (nl == NULL)
-			return HEARTH_ENOMEM;
-		s->links     = nl;
-		s->cap_links = nc;
-	}
-	s->links[s->n_links++] = l;
-	pthread_mutex_lock(&l->mu);
-	l->s	 = s;
-	l->state = RPC_LINK_ATTACHED;
-	pthread_mutex_unlock(&l->mu);
-	return 0;
-}
-
-int
-rpc_local_hello_recv(rpc_worker *w, nng_msg *m)
-{
-	hearth_rpc_server *s = w->s;
-	rpc_link	  *l;
-	nng_msg		  *reply;
-	if (nng_msg_len(m) != RPC_HELLO_LEN ||
-	    memcmp(nng_msg_body(m), rpc_hello_magic, sizeof(rpc_hello_magic)) !=
-		0)
-		return 0;
-	memcpy(&l, (const uint8_t *) nng_msg_body(m) + sizeof(rpc_hello_magic),
-	    sizeof(l));
-	nng_msg_free(m);
-	pthread_mutex_lock(&s->mu);
-	int rc = s->stopping ? HEARTH_EUNAVAIL : rpc_local_attach_locked(s, l);
-	pthread_mutex_unlock(&s->mu);
-	if (rc != 0) {
-		/* Not attached: the client keeps using nng (and may say
-		 * hello to a later server). */
-		pthread_mutex_lock(&l->mu);
-		if (l->state == RPC_LINK_PENDING)
-			l->state = RPC_LINK_NONE;
-		pthread_mutex_unlock(&l->mu);
-		rpc_link_unref(l);
-		rpc_worker_recv(w);
-		return 1;
-	}
-	if (nng_msg_alloc(&reply, 0) != 0) {
-		/* The client finds the link attached when it next calls. */
-		rpc_worker_recv(w);
-		return 1;
-	}
-	w->state = RPC_SEND;
-	nng_aio_set_msg(w->aio, reply);
-	nng_ctx_send(w->ctx, w->aio);
-	return 1;
 }
 
 /* ---- client ------------------------------------------------------------- */
 
-int
-rpc_local_client_init(hearth_rpc_client *c)
-{
-	if (strncmp(c->url, "inproc://", 9) != 0)
-		return 0;
-	rpc_link *l = calloc(1, sizeof(*l));
-	if (l == NULL)
-		return HEARTH_ENOMEM;
-	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->cv, NULL);
-	atomic_init(&l->refs, 1);
-	l->state = RPC_LINK_NONE;
-	c->link	 = l;
-	return 0;
-}
-
-void
-rpc_local_client_free(hearth_rpc_client *c)
-{
-	if (c->link != NULL)
-		rpc_link_unref(c->link);
-	c->link = NULL;
-}
-
-/* Send the hello and wait (briefly) for its answer. The message holds a
- * reference to the link until the server takes it over. */
-static void
-rpc_local_hello(hearth_rpc_client *c, int64_t deadline)
-{
-	rpc_link *l = c->link;
-	nng_ctx	  ctx;
-	nng_aio	 *aio = NULL;
-	nng_msg	 *m;
-	int	  expired;
-	if (nng_msg_alloc(&m, RPC_HELLO_LEN) != 0)
-		goto undo;
-	memcpy(nng_msg_body(m), rpc_hello_magic, sizeof(rpc_hello_magic));
-	memcpy((uint8_t *) nng_msg_body(m) + sizeof(rpc_hello_magic), &l,
-	    sizeof(l));
-	if (nng_ctx_open(&ctx, c->sock) != 0) {
-		nng_msg_free(m);
-		goto undo;
-	}
-	nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	nng_duration t = rpc_remaining(deadline, &expired);
-	if (t == NNG_DURATION_INFINITE || t > RPC_HELLO_WAIT_MS)
-		t = RPC_HELLO_WAIT_MS;
-	if (expired || nng_aio_alloc(&aio, NULL, NULL) != 0) {
-		nng_msg_free(m);
-		nng_ctx_close(ctx);
-		goto undo;
-	}
-	atomic_fetch_add(&l->refs, 1);
-	nng_aio_set_timeout(aio, t);
-	nng_aio_set_msg(aio, m);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if (nng_aio_result(aio) != 0) {
-		/* Not sent: the message (and its reference) is ours. */
-		nng_msg_free(m);
-		rpc_link_unref(l);
-		nng_aio_free(aio);
-		nng_ctx_close(ctx);
-		goto undo;
-	}
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	if (nng_aio_result(aio) == 0)
-		nng_msg_free(nng_aio_get_msg(aio));
-	/* Without an answer the hello may still be handled later (the link
-	 * then attaches) or never: it stays PENDING, calls use nng. */
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
-	return;
-undo:
-	pthread_mutex_lock(&l->mu);
-	if (l->state == RPC_LINK_PENDING)
-		l->state = RPC_LINK_NONE;
-	pthread_mutex_unlock(&l->mu);
-}
-
-/* The attached server with a running call counted, or NULL (use nng).
- * Sends the hello first when the link is new or its server stopped and
- * the client is connected (a hello must not wait in nng's queue for a
- * server that may never come). */
+/* The started server of c's URL in c's registry, with this caller counted
+ * in (so it outlives the call), or NULL: use nng. */
 static hearth_rpc_server *
-rpc_local_enter(hearth_rpc_client *c, int64_t deadline)
+rpc_local_enter(hearth_rpc_client *c)
 {
-	rpc_link *l = c->link;
-	pthread_mutex_lock(&l->mu);
-	if ((l->state == RPC_LINK_NONE || l->state == RPC_LINK_DETACHED) &&
-	    atomic_load(&c->pipes) > 0) {
-		l->state = RPC_LINK_PENDING;
-		pthread_mutex_unlock(&l->mu);
-		rpc_local_hello(c, deadline);
-		pthread_mutex_lock(&l->mu);
-	}
+	hearth_rpc_local  *l = c->reg;
 	hearth_rpc_server *s = NULL;
-	if (l->state == RPC_LINK_ATTACHED) {
-		s = l->s;
-		l->busy++;
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < l->n && s == NULL; i++)
+		if (strcmp(l->servers[i]->url, c->url) == 0)
+			s = l->servers[i];
+	if (s != NULL) {
+		pthread_mutex_lock(&s->mu);
+		if (s->stopping)
+			s = (pthread_mutex_unlock(&s->mu), NULL);
+		else {
+			s->entered++;
+			pthread_mutex_unlock(&s->mu);
+		}
 	}
 	pthread_mutex_unlock(&l->mu);
 	return s;
 }
 
 static void
-rpc_local_leave(hearth_rpc_client *c)
+rpc_local_leave(hearth_rpc_server *s)
 {
-	rpc_link *l = c->link;
-	pthread_mutex_lock(&l->mu);
-	if (--l->busy == 0)
-		pthread_cond_broadcast(&l->cv);
-	pthread_mutex_unlock(&l->mu);
+	pthread_mutex_lock(&s->mu);
+	if (--s->entered == 0)
+		pthread_cond_broadcast(&s->slot_cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* One of the server's `workers` turns for in-process calls: the slot, or
@@ -440,17 +316,16 @@ rpc_local_call(hearth_rpc_client *c, uint32_t method,
 	/* Only methods whose handlers are short: the caller gets control
 	 * back when the handler returns, not at the deadline as over nng,
 	 * so a query (which may scan for long) keeps the hop. */
-	if (c->link == NULL ||
+	if (c->reg == NULL ||
 	    (method != HEARTH_RPC_PUSH && method != HEARTH_RPC_PING))
 		return 0;
-	hearth_rpc_server *s =
-	    rpc_local_enter(c, meta != NULL ? meta->deadline_unix_ms : 0);
+	hearth_rpc_server *s = rpc_local_enter(c);
 	if (s == NULL)
 		return 0;
 	*resp	  = NULL;
 	*resp_len = 0;
 	*rc = rpc_local_run(c, s, method, meta, body, len, decoded, arena,
 	    resp, resp_len, err);
-	rpc_local_leave(c);
+	rpc_local_leave(s);
 	return 1;
 }

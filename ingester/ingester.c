@@ -633,6 +633,8 @@ hearth_ingester_new(const hearth_ingester_cfg *cfg,
 		hearth_ingester_free(ing);
 		return rc;
 	}
+	hearth_rpc_server_set_local(ing->rpc,
+	    deps != NULL ? deps->rpc_local : NULL);
 	*out = ing;
 	return 0;
 }

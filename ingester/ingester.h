@@ -69,6 +69,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "overrides.h"
+#include "rpc.h"
 #include "store.h"
 
 #include <stddef.h>
@@ -97,6 +98,9 @@ typedef struct hearth_ingester_deps {
 	/* Per-tenant limits (series, retention); NULL: cfg.limits for
 	 * every tenant. */
 	hearth_overrides *overrides;
+	/* In-process calls from this process's distributor and querier
+	 * (rpc.h); NULL: every call over nng. */
+	hearth_rpc_local *rpc_local;
 } hearth_ingester_deps;
 
 typedef struct hearth_ingester hearth_ingester;

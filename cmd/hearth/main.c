@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "overrides.h"
 #include "querier.h"
+#include "rpc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -49,6 +50,9 @@ typedef struct hearth_app {
 	hearth_overrides     *overrides; /* per-tenant limits, reloaded */
 	hearth_auth	     *auth;	 /* NULL without -auth.tokens-file */
 	hearth_admit	     *admit;	 /* rate buckets, query slots */
+	/* Started servers by URL, so the distributor's and querier's pushes
+	 * and pings to this process's ingester skip nng (rpc.h). */
+	hearth_rpc_local     *rpc_local;
 	atomic_int	    ready;
 } hearth_app;
 
@@ -79,7 +83,7 @@ app_ingester_new(hearth_app *app, hearth_err *err)
 		 },
 	};
 	hearth_ingester_deps deps = { .log = &app->log, .metrics = app->metrics,
-		.overrides = app->overrides };
+		.overrides = app->overrides, .rpc_local = app->rpc_local };
 	int rc = hearth_ingester_new(&cfg, &deps, &app->ingester, err);
 	return rc != 0 ? rc : hearth_ingester_start(app->ingester, err);
 }
@@ -190,6 +194,7 @@ app_cluster_new(hearth_app *app, hearth_err *err)
 		  .heartbeat_interval_ms = c->ring.heartbeat_interval_ms,
 		  .heartbeat_timeout_ms	 = c->ring.heartbeat_timeout_ms,
 		  .rpc_max_message_bytes = (size_t) c->rpc.max_message_bytes,
+		  .rpc_local		 = app->rpc_local,
 	};
 	int rc = hearth_cluster_new(&cfg, &app->log, app->metrics,
 	    &app->cluster, err);
@@ -524,6 +529,10 @@ main(int argc, char **argv)
 		exit_code = 2;
 		goto out;
 	}
+	if (hearth_rpc_local_new(&app->rpc_local, &err) != 0) {
+		fprintf(stderr, "hearth: %s\n", err.msg);
+		goto out;
+	}
 	size_t body_limit = (size_t) app->cfg.limits.ingestion_body_limit_mb
 	    << 20;
 	hearth_http_opts ho = {
@@ -602,6 +611,7 @@ stop:
 	hearth_log_write(&app->log, HEARTH_LOG_INFO, "stopped", NULL);
 out:
 	hearth_http_server_free(app->http);
+	hearth_rpc_local_free(app->rpc_local); /* after every role stopped */
 	app_tenancy_free(app);
 	hearth_metrics_free(app->metrics);
 	hearth_scrape_config_free(app->scrape);

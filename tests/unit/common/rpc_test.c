@@ -26,6 +26,7 @@ typedef struct fixture {
 	pthread_t	  last_thread; /* the handler's */
 	hearth_rpc_server *srv;
 	hearth_rpc_client *cli;
+	hearth_rpc_local  *reg; /* inproc fixtures: in-process calls on */
 	hearth_arena	  *arena;
 	hearth_log	   log;
 } fixture;
@@ -88,6 +89,12 @@ fx_start(fixture *f, const char *srv_url, size_t srv_max, size_t cli_max)
 	assert_int_equal(hearth_rpc_server_new(srv_url, srv_max, 4, handler, f,
 			     &f->log, &f->srv, &err),
 	    0);
+	/* inproc:// as -target=all runs it: with a registry, so PUSH and
+	 * PING run in-process (the tests below check both paths). */
+	if (strncmp(srv_url, "inproc://", 9) == 0) {
+		assert_int_equal(hearth_rpc_local_new(&f->reg, &err), 0);
+		hearth_rpc_server_set_local(f->srv, f->reg);
+	}
 	assert_int_equal(hearth_rpc_server_start(f->srv, &err), 0);
 	if (strncmp(srv_url, "tcp://", 6) == 0) {
 		assert_true(hearth_rpc_server_port(f->srv) > 0);
@@ -99,6 +106,7 @@ fx_start(fixture *f, const char *srv_url, size_t srv_max, size_t cli_max)
 	}
 	assert_int_equal(hearth_rpc_client_new(url, cli_max, &f->cli, &err),
 	    0);
+	hearth_rpc_client_set_local(f->cli, f->reg);
 	f->arena = hearth_arena_new(0);
 	assert_non_null(f->arena);
 }
@@ -108,6 +116,7 @@ fx_stop(fixture *f)
 {
 	hearth_rpc_client_free(f->cli);
 	hearth_rpc_server_free(f->srv);
+	hearth_rpc_local_free(f->reg);
 	hearth_arena_free(f->arena);
 	pthread_mutex_destroy(&f->mu);
 }
@@ -858,8 +867,8 @@ test_rpc_call_all_mixed_methods(void **state)
 
 /* ---- in-process calls (inproc://, PUSH and PING) ---------------------- */
 
-/* Ping until the handler runs on the calling thread (the client's hello
- * attached it): 1 when it did within a second. */
+/* Ping until the handler runs on the calling thread: 1 when it did
+ * within a second (with a registry, at once). */
 static int
 attached(fixture *f)
 {
@@ -915,6 +924,61 @@ test_rpc_inproc_push_runs_on_the_callers_thread(void **state)
 	assert_string_equal(err.msg,
 	    "rpc: deadline exceeded calling inproc://rpc_test_local");
 	assert_int_equal(f.calls, calls);
+	fx_stop(&f);
+}
+
+/* In-process calls need the registry on both sides: a client without it
+ * (or a server without it) goes over nng, and a server stopped and
+ * started again at the same URL is found again. */
+static void
+test_rpc_local_registry_sides_and_restarts(void **state)
+{
+	(void) state;
+	fixture		   f = { 0 };
+	hearth_err	   err;
+	const char	  *out;
+	size_t		   n;
+	hearth_rpc_client *plain;
+	fx_start(&f, "inproc://rpc_test_registry", MAX_MSG, MAX_MSG);
+	assert_true(attached(&f));
+	/* Same URL, no registry: the worker hop. */
+	assert_int_equal(hearth_rpc_client_new("inproc://rpc_test_registry",
+			     MAX_MSG, &plain, &err),
+	    0);
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 5000, NULL };
+	const uint8_t  *r;
+	assert_int_equal(hearth_rpc_call(plain, HEARTH_RPC_PING, &meta,
+			     (const uint8_t *) "p", 1, f.arena, &r, &n, &err),
+	    0);
+	assert_false(pthread_equal(f.last_thread, pthread_self()));
+	hearth_rpc_client_free(plain);
+	/* A new server of the URL in the same registry: found again. */
+	hearth_rpc_server_free(f.srv);
+	assert_int_equal(hearth_rpc_server_new("inproc://rpc_test_registry",
+			     MAX_MSG, 2, handler, &f, &f.log, &f.srv, &err),
+	    0);
+	hearth_rpc_server_set_local(f.srv, f.reg);
+	assert_int_equal(hearth_rpc_server_start(f.srv, &err), 0);
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "again", now_ms() + 5000,
+			     &out, &n, &err),
+	    0);
+	assert_true(pthread_equal(f.last_thread, pthread_self()));
+	assert_memory_equal(out, "acme|req-1|again", n);
+	/* A server without the registry is not found (nng answers). */
+	hearth_rpc_server_free(f.srv);
+	assert_int_equal(hearth_rpc_server_new("inproc://rpc_test_registry",
+			     MAX_MSG, 2, handler, &f, &f.log, &f.srv, &err),
+	    0);
+	assert_int_equal(hearth_rpc_server_start(f.srv, &err), 0);
+	for (int i = 0; i < 100; i++) { /* the client redials */
+		if (call(&f, HEARTH_RPC_PING, "nng", now_ms() + 1000, &out, &n,
+			&err)
+		    == 0)
+			break;
+		sleep_ms(10);
+	}
+	assert_memory_equal(out, "acme|req-1|nng", n);
+	assert_false(pthread_equal(f.last_thread, pthread_self()));
 	fx_stop(&f);
 }
 
@@ -1055,6 +1119,7 @@ main(void)
 		cmocka_unit_test(test_rpc_call_all_mixed_methods),
 		cmocka_unit_test(test_rpc_inproc_push_runs_on_the_callers_thread),
 		cmocka_unit_test(test_rpc_inproc_local_limits),
+		cmocka_unit_test(test_rpc_local_registry_sides_and_restarts),
 		cmocka_unit_test(test_rpc_inproc_stop_detaches_local_callers),
 		cmocka_unit_test(test_rpc_inproc_call_all_runs_local_calls_inline),
 	};

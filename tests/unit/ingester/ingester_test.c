@@ -20,6 +20,7 @@ typedef struct fx {
 	hearth_ingester	  *ing;
 	hearth_metrics	  *metrics;
 	hearth_rpc_client *cli;
+	hearth_rpc_local  *reg; /* inproc: in-process calls, as -target=all */
 	hearth_arena	  *a;
 	hearth_log	   log;
 	hearth_err	   err;
@@ -71,7 +72,10 @@ fx_start(fx *f, const char *url)
 	f->metrics		  = hearth_metrics_new();
 	hearth_ingester_cfg  cfg  = { url, MAX_MSG, 2, store_cfg(f->dir), NULL,
 		"ingester-1", 0, 0 };
-	hearth_ingester_deps deps = { &f->log, f->metrics, NULL };
+	if (strncmp(url, "inproc://", 9) == 0)
+		assert_int_equal(hearth_rpc_local_new(&f->reg, &f->err), 0);
+	hearth_ingester_deps deps = { .log = &f->log, .metrics = f->metrics,
+		.rpc_local = f->reg };
 	assert_int_equal(hearth_ingester_new(&cfg, &deps, &f->ing, &f->err), 0);
 	assert_int_equal(hearth_ingester_start(f->ing, &f->err), 0);
 	for (int i = 0; i < 1000 && hearth_ingester_ready(f->ing, NULL) == 0;
@@ -85,6 +89,7 @@ fx_start(fx *f, const char *url)
 	}
 	assert_int_equal(hearth_rpc_client_new(url, MAX_MSG, &f->cli, &f->err),
 	    0);
+	hearth_rpc_client_set_local(f->cli, f->reg);
 	f->a = hearth_arena_new(0);
 }
 
@@ -94,6 +99,7 @@ fx_stop(fx *f)
 	hearth_rpc_client_free(f->cli);
 	hearth_ingester_stop(f->ing);
 	hearth_ingester_free(f->ing);
+	hearth_rpc_local_free(f->reg);
 	hearth_metrics_free(f->metrics);
 	hearth_arena_free(f->a);
 	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -508,7 +514,8 @@ test_ingester_delta_before_wal_replay_reproduces(void **state)
 	sc.path			= f.dir;
 	hearth_ingester_cfg cfg = { "inproc://ingester_test_delta", MAX_MSG, 2,
 		sc, NULL, "ingester-1", 0, 0 };
-	hearth_ingester_deps deps = { &f.log, f.metrics, NULL };
+	hearth_ingester_deps deps = { .log = &f.log, .metrics = f.metrics,
+		.rpc_local = f.reg };
 	assert_int_equal(hearth_ingester_new(&cfg, &deps, &f.ing, &f.err), 0);
 	assert_int_equal(hearth_ingester_start(f.ing, &f.err), 0);
 	for (int i = 0; i < 1000 && hearth_ingester_ready(f.ing, NULL) == 0;
@@ -518,6 +525,7 @@ test_ingester_delta_before_wal_replay_reproduces(void **state)
 	assert_int_equal(hearth_rpc_client_new("inproc://ingester_test_delta",
 			     MAX_MSG, &f.cli, &f.err),
 	    0);
+	hearth_rpc_client_set_local(f.cli, f.reg);
 	delta_select(&f, pts, tree);
 	assert_string_equal(pts, "2000:5 3000:7 5000:1");
 	assert_string_equal(tree, "a=9 b=4");
