@@ -267,6 +267,10 @@ jfr_events(jfr_dec *d, jfr_cur chunk, int pass, const uint32_t *cls_of)
 			        cls_of[3], cls_of[4])
 			    != 0)
 				return d->err->code;
+		} else if (pass == 0 && cls_of[5] != JFR_NONE
+		    && type == d->classes[cls_of[5]].id) {
+			if (jfr_active_setting(d, &c, &d->classes[cls_of[5]]) != 0)
+				return d->err->code;
 		} else if (pass == 1 && type > 1) {
 			for (size_t ki = 0; ki < JFR_N_KINDS; ki++) {
 				if (!d->kinds[ki].in_chunk
@@ -332,11 +336,12 @@ jfr_chunk(jfr_dec *d, const uint8_t *p, size_t avail, size_t *used)
 	jfr_cur m = { p + meta, p + size, p };
 	if (jfr_metadata(d, &m) != 0)
 		return d->err->code;
-	uint32_t cls_of[5] = { jfr_class_named(d, "jdk.types.Symbol"),
+	uint32_t cls_of[6] = { jfr_class_named(d, "jdk.types.Symbol"),
 		jfr_class_named(d, "java.lang.Class"),
 		jfr_class_named(d, "jdk.types.Method"),
 		jfr_class_named(d, "jdk.types.StackTrace"),
-		jfr_class_named(d, "java.lang.String") };
+		jfr_class_named(d, "java.lang.String"),
+		jfr_class_named(d, "jdk.ActiveSetting") };
 	bool any = false;
 	for (size_t ki = 0; ki < JFR_N_KINDS; ki++) {
 		jfr_kind *k = &d->kinds[ki];
@@ -446,6 +451,7 @@ hearth_jfr_decode(hearth_arena *a, const uint8_t *data, size_t len,
 		memset(res, 0, sizeof(*res));
 		return err->code;
 	}
+	res->event_mode = d.event_mode;
 	return 0;
 }
 

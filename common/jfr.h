@@ -26,7 +26,8 @@
  *
  * cpu and wall samples are worth 1e9 / sample_rate nanoseconds each; the
  * byte counts are the events' tlabSize, allocationSize, weight and size
- * fields, delays their durations in nanoseconds. Frames are
+ * fields, delays their durations in nanoseconds. The recording's
+ * async-profiler "event" setting (jdk.ActiveSetting) is reported too. Frames are
  * "<class>.<method>" with the class name as the JVM writes it
  * ("java/lang/Thread.run"), root first. An event's contextId (async-
  * profiler's, set by pyroscope-java's dynamic labels) selects the labels
@@ -79,6 +80,10 @@ typedef struct hearth_jfr_result {
 	hearth_jfr_profile *profiles; /* kinds with at least one sample */
 	size_t		    n_profiles;
 	size_t		    decoded_bytes; /* recording size after gunzip */
+	/* The profiler's "event" setting (async-profiler's -e: "cpu",
+	 * "itimer", "wall", ...; a jdk.ActiveSetting event), or NULL: a JDK
+	 * recording has none. Upstream's jfr_event label. */
+	const char *event_mode;
 	size_t		    truncated_stacks;
 	size_t		    truncated_symbols;
 } hearth_jfr_result;

@@ -123,6 +123,9 @@ typedef struct jfr_dec {
 	int64_t	 period_ns;
 	int64_t	 t_start, t_end;
 	int64_t	 ticks_per_s;
+	/* async-profiler's "event" setting (cpu, itimer, wall, ...), from a
+	 * jdk.ActiveSetting event; NULL until one is seen. */
+	const char *event_mode;
 } jfr_dec;
 
 /* ---- jfr_read.c ---- */
@@ -147,6 +150,9 @@ int jfr_object_ints(jfr_dec *d, jfr_cur *c, jfr_class *k,
 int jfr_metadata(jfr_dec *d, jfr_cur *c);
 /* Index of the class of that name, or JFR_NONE. */
 uint32_t jfr_class_named(const jfr_dec *d, const char *name);
+/* A jdk.ActiveSetting event of class k at c (after its size and type):
+ * keeps the value of the setting named "event" in d->event_mode. */
+int jfr_active_setting(jfr_dec *d, jfr_cur *c, const jfr_class *k);
 /* A checkpoint event at c (after its size and type) into d's pools; the
  * class indexes of the pools read (JFR_NONE: absent from the metadata). */
 int jfr_checkpoint(jfr_dec *d, jfr_cur *c, uint32_t c_symbol, uint32_t c_class,

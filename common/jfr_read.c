@@ -550,6 +550,30 @@ jfr_class_named(const jfr_dec *d, const char *name)
 
 /* ---- constant pools -------------------------------------------------- */
 
+int
+jfr_active_setting(jfr_dec *d, jfr_cur *c, const jfr_class *k)
+{
+	jfr_str name = { "", 0 }, value = { "", 0 };
+	for (size_t i = 0; i < k->n_fields; i++) {
+		const jfr_field *f = &k->fields[i];
+		jfr_str		*dst = strcmp(f->name, "name") == 0 ? &name
+		    : strcmp(f->name, "value") == 0		 ? &value
+								 : NULL;
+		int rc = dst != NULL && !f->cp && !f->array
+			&& d->classes[f->cls].prim == JFR_P_STRING
+		    ? jfr_string(d, c, dst)
+		    : jfr_skip(d, c, f->cls, f->cp, f->array, 1);
+		if (rc != 0)
+			return rc;
+	}
+	if (d->event_mode == NULL && name.len == 5
+	    && memcmp(name.s, "event", 5) == 0 && value.len > 0
+	    && (d->event_mode = hearth_arena_strndup(d->a, value.s, value.len))
+	        == NULL)
+		return jfr_nomem(d);
+	return 0;
+}
+
 /* A jdk.types.Symbol (its "string" field), or a java.lang.String pool
  * entry (the string itself). */
 static int

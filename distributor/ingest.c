@@ -647,7 +647,9 @@ ingest_jfr_path(hearth_arena *a, const hearth_ingest_params *p,
 		    ingest_shape_put(a, &s, "pyroscope_spy",
 		        p->spy_name && *p->spy_name ? p->spy_name : "unknown",
 		        err) != 0 ||
-		    ingest_shape_put(a, &s, "jfr_event", jp->event, err) != 0)
+		    (jr.event_mode != NULL &&
+			ingest_shape_put(a, &s, "jfr_event", jr.event_mode,
+			    err) != 0))
 			return err->code;
 		if (ingest_series(a, p->limits, &s, jp->upload, res, err) != 0)
 			return ingest_fail(res, 422, "invalid_labels", err);

@@ -12,8 +12,10 @@ Two recordings:
 2. A recording written here (jfr_chunk below) the way async-profiler
    lays one out for pyroscope-java: event fields in another order, extra
    fields hearth does not read, a contextId per sample, the constant pool
-   after the events, and UTF-16 and Latin-1 strings. With a LabelsSnapshot
-   `labels` part, each context's labels make their own series.
+   after the events, UTF-16 and Latin-1 strings, and the profiler's
+   settings (event=itimer becomes the jfr_event label, as upstream). With a
+   LabelsSnapshot `labels` part, each context's labels make their own
+   series.
 
 Also: the raw body and the multipart form give the same answer, a name
 with its own service_name keeps it (the app name becomes app_name), and
@@ -156,6 +158,8 @@ def jfr_chunk(samples, start_ns):
         klass(120, "jdk.ExecutionSample", [field("startTime", 10), field("tags", 13, array=True),
                                            field("contextId", 10), field("stackTrace", 24, cp=True),
                                            field("state", 11)], "jdk.jfr.Event"),
+        klass(130, "jdk.ActiveSetting", [field("startTime", 10), field("duration", 10), field("id", 10),
+                                         field("name", 13), field("value", 13)], "jdk.jfr.Event"),
     ]
     root = elem("root", [], [elem("metadata", [], classes), elem("region", [("locale", "en_US")])])
     # The event holds the string table, then the tree: the tree is built
@@ -190,7 +194,11 @@ def jfr_chunk(samples, start_ns):
         cp += jv(t) + jv(len(entries)) + b"".join(entries)
     checkpoint = jevent(1, cp)
 
-    events = b"".join(
+    # async-profiler records its options as settings; "event" is the
+    # profiling mode that becomes the jfr_event label.
+    settings = b"".join(jevent(130, jv(start_ns) + jv(0) + jv(1) + js(k) + js(v))
+                        for k, v in (("interval", "10ms"), ("event", "itimer")))
+    events = settings + b"".join(
         jevent(120, jv(start_ns + k) + jv(1) + js("x") + jv(ctx) + jv(300 + st) + jv(3))
         for k, (st, ctx) in enumerate(samples))
     header_len = 68
@@ -264,7 +272,8 @@ class JfrTest(L.HearthTestCase):
             ("label", "__profile_type__"), ("query", '{service_name="%s"}' % svc)] +
             [("from", str(RANGE[0])), ("until", str(RANGE[1]))])
         self.assertEqual(sorted(ids), sorted(t for ts in TYPES.values() for t, _w in ts))
-        for label, want in (("jfr_event", sorted(TYPES)), ("pyroscope_spy", ["javaspy"]),
+        # A JDK recording has no profiler "event" setting: no jfr_event.
+        for label, want in (("jfr_event", []), ("pyroscope_spy", ["javaspy"]),
                             ("env", ["test"])):
             got = self.hearth.get_json("/pyroscope/label-values", [
                 ("label", label), ("query", '{service_name="%s"}' % svc),
@@ -310,6 +319,10 @@ class JfrTest(L.HearthTestCase):
             ("label", "endpoint"), ("query", '{service_name="%s"}' % svc),
             ("from", str(RANGE[0])), ("until", str(RANGE[1]))])
         self.assertEqual(sorted(values), ["/cart", "/checkout"])
+        modes = self.hearth.get_json("/pyroscope/label-values", [
+            ("label", "jfr_event"), ("query", '{service_name="%s"}' % svc),
+            ("from", str(RANGE[0])), ("until", str(RANGE[1]))])
+        self.assertEqual(modes, ["itimer"], "async-profiler's event setting")
 
     def test_bad_recordings(self):
         good = jfr_chunk(SAMPLES, T0 * 10 ** 9)

@@ -123,6 +123,8 @@ test_jfr_real_recording(void **state)
 	}
 	assert_true(spins > 0);
 	assert_true(u->time_nanos > 1700000000LL * 1000000000LL);
+	/* JDK's own recorder has no async-profiler "event" setting. */
+	assert_null(r.event_mode);
 	assert_true(u->duration_nanos > 2000000000LL);
 	/* The same bytes without gzip. */
 	size_t	 rn;
