@@ -63,15 +63,13 @@ _Static_assert(sizeof(jfr_kinds) / sizeof(jfr_kinds[0]) == JFR_N_KINDS,
 
 /* ---- events ---------------------------------------------------------- */
 
-static int
-jfr_symbol(jfr_dec *d, uint64_t key, jfr_str *out)
+/* A symbol's text; "" when no constant pool holds it (upstream's reader
+ * does the same: a frame keeps what is known of its name). */
+static void
+jfr_symbol(const jfr_dec *d, uint64_t key, jfr_str *out)
 {
 	uint32_t i = jfr_map_get(&d->symbols, key);
-	if (i == JFR_NONE)
-		return hearth_err_set(d->err, HEARTH_EINVAL,
-		    "jfr: symbol %" PRIu64 " is not in the constant pools", key);
-	*out = d->syms[i];
-	return 0;
+	*out	   = i != JFR_NONE ? d->syms[i] : (jfr_str) { "", 0 };
 }
 
 /* Intern "<class>.<method>" of method index mi into kind k's upload,
@@ -81,10 +79,9 @@ jfr_method_name(jfr_dec *d, jfr_kind *k, uint32_t mi, uint32_t *sid)
 {
 	jfr_str	 cn = { "", 0 }, mn = { "", 0 };
 	uint32_t ci = jfr_map_get(&d->jclasses, d->m_class[mi]);
-	if (ci != JFR_NONE && jfr_symbol(d, d->ckeys[ci], &cn) != 0)
-		return d->err->code;
-	if (jfr_symbol(d, d->m_name[mi], &mn) != 0)
-		return d->err->code;
+	if (ci != JFR_NONE)
+		jfr_symbol(d, d->ckeys[ci], &cn);
+	jfr_symbol(d, d->m_name[mi], &mn);
 	size_t len = cn.len + 1 + mn.len;
 	if (jfr_reserve(d, (void **) &d->nbuf, &d->cap_nbuf, len + 1, 1) != 0)
 		return d->err->code;
@@ -115,17 +112,21 @@ jfr_method_name(jfr_dec *d, jfr_kind *k, uint32_t mi, uint32_t *sid)
 	return hearth_upload_builder_string(k->b, s, len, sid, d->err);
 }
 
-/* Kind k's stack id for stack key `key` (0 and unknown: no frames). */
+/* Kind k's stack id for stack key `key` (0: no stack, an empty one).
+ * *drop when the key is in no constant pool: the sample is left out, and
+ * so is a frame whose method is in none (as upstream's reader does; a
+ * recording cut while the profiler wrote it loses those, not the upload). */
 static int
-jfr_stack(jfr_dec *d, jfr_kind *k, uint64_t key, uint32_t *out)
+jfr_stack(jfr_dec *d, jfr_kind *k, uint64_t key, uint32_t *out, bool *drop)
 {
 	uint32_t si = jfr_map_get(&d->stacks, key);
+	*drop	    = false;
 	if (si == JFR_NONE) {
-		if (key != 0)
-			return hearth_err_set(d->err, HEARTH_EINVAL,
-			    "jfr: stack trace %" PRIu64
-			    " is not in the constant pools",
-			    key);
+		if (key != 0) {
+			d->res->dropped_samples++;
+			*drop = true;
+			return 0;
+		}
 		if (jfr_reserve(d, (void **) &d->fbuf, &d->cap_fbuf, 1,
 		        sizeof(*d->fbuf))
 		    != 0)
@@ -145,24 +146,24 @@ jfr_stack(jfr_dec *d, jfr_kind *k, uint64_t key, uint32_t *out)
 	    != 0)
 		return d->err->code;
 	/* no frames at all: d->frames may still be NULL */
-	const uint64_t *f = n > 0 ? d->frames + d->st_off[si] : NULL;
+	const uint64_t *f  = n > 0 ? d->frames + d->st_off[si] : NULL;
+	size_t		nf = 0;
 	for (size_t j = 0; j < keep; j++) {
 		uint64_t mkey = f[n - 1 - j]; /* root first */
 		uint32_t mi   = jfr_map_get(&d->methods, mkey);
-		if (mi == JFR_NONE)
-			return hearth_err_set(d->err, HEARTH_EINVAL,
-			    "jfr: stack trace %" PRIu64 " has method %" PRIu64
-			    ", which is not in the constant pools",
-			    key, mkey);
+		if (mi == JFR_NONE) {
+			d->res->dropped_frames++;
+			continue;
+		}
 		if (k->method_sid[mi] == 0) {
 			uint32_t sid;
 			if (jfr_method_name(d, k, mi, &sid) != 0)
 				return d->err->code;
 			k->method_sid[mi] = sid + 1;
 		}
-		d->fbuf[j] = k->method_sid[mi] - 1;
+		d->fbuf[nf++] = k->method_sid[mi] - 1;
 	}
-	if (hearth_upload_builder_stack(k->b, d->fbuf, keep, out, d->err) != 0)
+	if (hearth_upload_builder_stack(k->b, d->fbuf, nf, out, d->err) != 0)
 		return d->err->code;
 	k->stack_sid[si] = *out + 1;
 	return 0;
@@ -221,8 +222,11 @@ jfr_event(jfr_dec *d, jfr_cur *c, size_t ki, jfr_class *ev)
 		    max, def->event);
 	k->n_samples++;
 	uint32_t stack;
-	if (jfr_stack(d, k, (uint64_t) v[W_STACK], &stack) != 0)
+	bool	 drop;
+	if (jfr_stack(d, k, (uint64_t) v[W_STACK], &stack, &drop) != 0)
 		return d->err->code;
+	if (drop)
+		return 0;
 	const hearth_upload_label *labels = NULL;
 	size_t			   n_labels = 0;
 	const hearth_jfr_contexts *ctx	    = d->o->contexts;

@@ -86,6 +86,11 @@ typedef struct hearth_jfr_result {
 	const char *event_mode;
 	size_t		    truncated_stacks;
 	size_t		    truncated_symbols;
+	/* What no constant pool resolved (a recording cut while written):
+	 * samples whose stack trace is in none, frames whose method is in
+	 * none. Left out, as upstream's reader does. */
+	size_t dropped_samples;
+	size_t dropped_frames;
 } hearth_jfr_result;
 
 /* Decode a recording (gzip'd or not) into one profile per event kind
