@@ -170,7 +170,8 @@ hearth_distributor_send(hearth_distributor *d, const char *tenant,
 
 /* Count what the limits cut from an accepted upload, and tell the client
  * in a Warning header (RFC 7234 code 299, "miscellaneous persistent
- * warning"): the request succeeded, but not all of it was kept as sent. */
+ * warning"): the request succeeded, but not all of it was kept as sent
+ * (also JFR samples left out as unresolvable). */
 static void
 distributor_truncations(hearth_distributor *d, const char *tenant,
     const hearth_limits *l, const hearth_ingest_result *res,
@@ -192,13 +193,20 @@ distributor_truncations(hearth_distributor *d, const char *tenant,
 		const char *lv[] = { tenant, "max_profile_symbol_value_length" };
 		hearth_metric_add(
 		    d->m_truncations, lv, (double) res->truncated_symbols);
-		snprintf(msg + o, sizeof(msg) - (size_t) o,
+		o += snprintf(msg + o, sizeof(msg) - (size_t) o,
 		    "%s%zu symbols cut to their last %lld bytes "
 		    "(max_profile_symbol_value_length)",
 		    o ? "; " : "", res->truncated_symbols,
 		    (long long) l->max_profile_symbol_value_length);
 	}
-	if (res->truncated_stacks > 0 || res->truncated_symbols > 0) {
+	/* Not a limit: the recording named stack traces it did not hold. */
+	if (res->unresolved_samples > 0 && o < (int) sizeof(msg))
+		snprintf(msg + o, sizeof(msg) - (size_t) o,
+		    "%s%zu JFR samples left out (their stack trace is in no "
+		    "constant pool of the recording)",
+		    o ? "; " : "", res->unresolved_samples);
+	if (res->truncated_stacks > 0 || res->truncated_symbols > 0
+	    || res->unresolved_samples > 0) {
 		char hv[300];
 		snprintf(hv, sizeof(hv), "299 hearth \"%s\"", msg);
 		hearth_http_resp_header(resp, "Warning", hv);

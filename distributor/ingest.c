@@ -623,8 +623,9 @@ ingest_jfr_path(hearth_arena *a, const hearth_ingest_params *p,
 		    err->code == HEARTH_ETOOLARGE ? 413 : 422,
 		    err->code == HEARTH_ELIMIT ? "limit" : "parse_error", err);
 	res->decoded_bytes     = jr.decoded_bytes;
-	res->truncated_stacks  = jr.truncated_stacks;
-	res->truncated_symbols = jr.truncated_symbols;
+	res->truncated_stacks   = jr.truncated_stacks;
+	res->truncated_symbols  = jr.truncated_symbols;
+	res->unresolved_samples = jr.dropped_samples;
 	int64_t from = hearth_attime_parse(p->from,
 	    p->from ? strlen(p->from) : 0, p->now_ns);
 	int64_t until = hearth_attime_parse(p->until,

@@ -54,6 +54,8 @@ typedef struct hearth_ingest_result {
 	size_t	decoded_bytes;		     /* body size after gunzip */
 	size_t	truncated_stacks;  /* cut to max_profile_stacktrace_depth */
 	size_t	truncated_symbols; /* cut to max_profile_symbol_value_length */
+	size_t	unresolved_samples; /* JFR: left out, their stack trace in no
+				     * constant pool of the recording */
 	int	status;			     /* HTTP status on error */
 	const char *reason;		     /* short metric label on error */
 } hearth_ingest_result;

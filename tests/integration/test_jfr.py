@@ -301,6 +301,8 @@ class JfrTest(L.HearthTestCase):
                                         gzip.compress(labels_snapshot()))])
         r = self.hearth.ingest(self.params(svc), body, headers={"Content-Type": ct})
         self.assertStatus(r, 200, "profiler-style JFR with labels")
+        self.assertIn("1 JFR samples left out", r.header("Warning") or "",
+                      "the sample whose stack trace no pool holds is reported")
         cpu = L.CPU_TYPE
 
         def tree(sel):
