@@ -260,6 +260,26 @@ hearth_arena_reserved(const hearth_arena *a)
 	return a->reserved;
 }
 
+int
+hearth_arena_grow(hearth_arena *a, void **arr, size_t *cap, size_t need,
+    size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / elem)
+			return -1;
+		ncap *= 2;
+	}
+	void *p = hearth_arena_realloc(a, *arr, *cap * elem, ncap * elem);
+	if (p == NULL)
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
 void *
 hearth_arena_pb_alloc(void *arena, size_t size)
 {

@@ -41,6 +41,12 @@ void *hearth_arena_calloc(hearth_arena *a, size_t n, size_t size);
  * copy (old stays valid either way; the result may equal old). */
 void *hearth_arena_realloc(hearth_arena *a, void *old, size_t old_n,
     size_t new_n);
+/* Grow the arena array *arr of *cap elements of elem bytes to hold at
+ * least need: capacity doubles (from 16), so the copies left behind add up
+ * to less than the final array. 0, or -1 when the size overflows or the
+ * cap is reached (*arr and *cap unchanged). */
+int hearth_arena_grow(hearth_arena *a, void **arr, size_t *cap, size_t need,
+    size_t elem);
 /* Copy of s[0..len) with a NUL terminator. */
 char *hearth_arena_strndup(hearth_arena *a, const char *s, size_t len);
 char *hearth_arena_strdup(hearth_arena *a, const char *s);

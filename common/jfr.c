@@ -78,10 +78,10 @@ static int
 jfr_method_name(jfr_dec *d, jfr_kind *k, uint32_t mi, uint32_t *sid)
 {
 	jfr_str	 cn = { "", 0 }, mn = { "", 0 };
-	uint32_t ci = jfr_map_get(&d->jclasses, d->m_class[mi]);
+	uint32_t ci = jfr_map_get(&d->jclasses, d->meths[mi].class_key);
 	if (ci != JFR_NONE)
 		jfr_symbol(d, d->ckeys[ci], &cn);
-	jfr_symbol(d, d->m_name[mi], &mn);
+	jfr_symbol(d, d->meths[mi].name_key, &mn);
 	size_t len = cn.len + 1 + mn.len;
 	if (jfr_reserve(d, (void **) &d->nbuf, &d->cap_nbuf, len + 1, 1) != 0)
 		return d->err->code;
@@ -137,7 +137,7 @@ jfr_stack(jfr_dec *d, jfr_kind *k, uint64_t key, uint32_t *out, bool *drop)
 		*out = k->stack_sid[si] - 1;
 		return 0;
 	}
-	size_t n = d->st_len[si], max = d->o->max_stack_depth;
+	size_t n = d->sts[si].len, max = d->o->max_stack_depth;
 	size_t keep = max > 0 && n > max ? max : n;
 	if (keep < n)
 		d->res->truncated_stacks++;
@@ -146,7 +146,7 @@ jfr_stack(jfr_dec *d, jfr_kind *k, uint64_t key, uint32_t *out, bool *drop)
 	    != 0)
 		return d->err->code;
 	/* no frames at all: d->frames may still be NULL */
-	const uint64_t *f  = n > 0 ? d->frames + d->st_off[si] : NULL;
+	const uint64_t *f  = n > 0 ? d->frames + d->sts[si].off : NULL;
 	size_t		nf = 0;
 	for (size_t j = 0; j < keep; j++) {
 		uint64_t mkey = f[n - 1 - j]; /* root first */
@@ -461,19 +461,6 @@ hearth_jfr_decode(hearth_arena *a, const uint8_t *data, size_t len,
 
 /* ---- labels part ----------------------------------------------------- */
 
-static void *
-jfr_pb_alloc(void *data, size_t size)
-{
-	return hearth_arena_alloc(data, size);
-}
-
-static void
-jfr_pb_free(void *data, void *ptr)
-{
-	(void) data;
-	(void) ptr;
-}
-
 int
 hearth_jfr_contexts_decode(hearth_arena *a, const uint8_t *data,
     size_t len, size_t max_decompressed, hearth_jfr_contexts **out,
@@ -491,7 +478,8 @@ hearth_jfr_contexts_decode(hearth_arena *a, const uint8_t *data,
 		data = o;
 		len  = olen;
 	}
-	ProtobufCAllocator	 pa = { jfr_pb_alloc, jfr_pb_free, a };
+	ProtobufCAllocator	 pa = { hearth_arena_pb_alloc, hearth_arena_pb_free,
+		    a };
 	Jfr__V1__LabelsSnapshot *s
 	    = jfr__v1__labels_snapshot__unpack(&pa, len, data);
 	if (s == NULL)

@@ -82,6 +82,17 @@ struct hearth_jfr_contexts {
 	size_t		    *n_labels;
 };
 
+/* A jdk.types.Method pool entry: the pool keys of its class and name. */
+typedef struct jfr_method {
+	uint64_t class_key, name_key;
+} jfr_method;
+
+/* A jdk.types.StackTrace pool entry: its method keys in frames[off ..
+ * off + len), leaf first. */
+typedef struct jfr_stack_ent {
+	uint32_t off, len;
+} jfr_stack_ent;
+
 /* Cursor over [p, end); `base` is the chunk start, for offsets. */
 typedef struct jfr_cur {
 	const uint8_t *p, *end, *base;
@@ -104,13 +115,12 @@ typedef struct jfr_dec {
 	jfr_map	  jclasses; /* class key -> name symbol key (index into ckeys) */
 	uint64_t *ckeys;
 	size_t	  n_ckeys, cap_ckeys;
-	jfr_map	  methods; /* method key -> index */
-	uint64_t *m_class, *m_name;
-	size_t	  n_methods, cap_methods;
-	jfr_map	  stacks; /* stack key -> index */
-	uint32_t *st_off, *st_len;
-	uint8_t	 *st_trunc;
-	size_t	  n_stacks, cap_stacks;
+	jfr_map		methods; /* method key -> index */
+	jfr_method     *meths;
+	size_t		n_methods, cap_methods;
+	jfr_map		stacks; /* stack key -> index */
+	jfr_stack_ent  *sts;
+	size_t		n_stacks, cap_stacks;
 	uint64_t *frames; /* method keys, leaf first */
 	size_t	  n_frames, cap_frames;
 	/* scratch */

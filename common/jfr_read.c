@@ -37,19 +37,9 @@ jfr_nomem(jfr_dec *d)
 int
 jfr_reserve(jfr_dec *d, void **arr, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 16;
-	while (nc < need)
-		nc *= 2;
-	if (nc > SIZE_MAX / elem)
-		return jfr_nomem(d);
-	void *n = hearth_arena_realloc(d->a, *arr, *cap * elem, nc * elem);
-	if (n == NULL)
-		return jfr_nomem(d);
-	*arr = n;
-	*cap = nc;
-	return 0;
+	return hearth_arena_grow(d->a, arr, cap, need, elem) == 0
+	    ? 0
+	    : jfr_nomem(d);
 }
 
 /* ---- map ------------------------------------------------------------- */
@@ -656,16 +646,12 @@ jfr_pool_method(jfr_dec *d, jfr_cur *c, jfr_class *k, uint64_t key)
 	int64_t			 v[2]	= { 0, 0 };
 	if (jfr_object_ints(d, c, k, want, 2, v, 1) != 0)
 		return d->err->code;
-	size_t cap = d->cap_methods;
-	if (jfr_reserve(d, (void **) &d->m_class, &cap, d->n_methods + 1,
-	        sizeof(*d->m_class))
-	        != 0
-	    || jfr_reserve(d, (void **) &d->m_name, &d->cap_methods,
-	        d->n_methods + 1, sizeof(*d->m_name))
-	        != 0)
+	if (jfr_reserve(d, (void **) &d->meths, &d->cap_methods,
+	        d->n_methods + 1, sizeof(*d->meths))
+	    != 0)
 		return d->err->code;
-	d->m_class[d->n_methods] = (uint64_t) v[0];
-	d->m_name[d->n_methods]	 = (uint64_t) v[1];
+	d->meths[d->n_methods] = (jfr_method) { (uint64_t) v[0],
+		(uint64_t) v[1] };
 	return jfr_map_put(d, &d->methods, key, (uint32_t) d->n_methods++);
 }
 
@@ -675,18 +661,10 @@ jfr_pool_stack(jfr_dec *d, jfr_cur *c, const jfr_class *k, uint64_t key)
 {
 	static const char *const want[] = { "method" };
 	uint32_t		 off	= (uint32_t) d->n_frames;
-	uint8_t			 trunc	= 0;
 	if (d->n_frames > UINT32_MAX / 2)
 		return jfr_nomem(d);
 	for (size_t i = 0; i < k->n_fields; i++) {
 		const jfr_field *f = &k->fields[i];
-		if (strcmp(f->name, "truncated") == 0 && !f->cp && !f->array) {
-			int64_t t;
-			if (jfr_int_field(d, c, f, &t) != 0)
-				return d->err->code;
-			trunc = t != 0;
-			continue;
-		}
 		if (strcmp(f->name, "frames") != 0 || f->cp || !f->array
 		    || d->classes[f->cls].prim != JFR_P_OBJECT) {
 			if (jfr_skip(d, c, f->cls, f->cp, f->array, 1) != 0)
@@ -708,20 +686,12 @@ jfr_pool_stack(jfr_dec *d, jfr_cur *c, const jfr_class *k, uint64_t key)
 			d->frames[d->n_frames++] = (uint64_t) m;
 		}
 	}
-	size_t cap = d->cap_stacks, cap2 = d->cap_stacks;
-	if (jfr_reserve(d, (void **) &d->st_off, &cap, d->n_stacks + 1,
-	        sizeof(*d->st_off))
-	        != 0
-	    || jfr_reserve(d, (void **) &d->st_len, &cap2, d->n_stacks + 1,
-	        sizeof(*d->st_len))
-	        != 0
-	    || jfr_reserve(d, (void **) &d->st_trunc, &d->cap_stacks,
-	        d->n_stacks + 1, sizeof(*d->st_trunc))
-	        != 0)
+	if (jfr_reserve(d, (void **) &d->sts, &d->cap_stacks, d->n_stacks + 1,
+	        sizeof(*d->sts))
+	    != 0)
 		return d->err->code;
-	d->st_off[d->n_stacks]	 = off;
-	d->st_len[d->n_stacks]	 = (uint32_t) (d->n_frames - off);
-	d->st_trunc[d->n_stacks] = trunc;
+	d->sts[d->n_stacks] = (jfr_stack_ent) { off,
+		(uint32_t) (d->n_frames - off) };
 	return jfr_map_put(d, &d->stacks, key, (uint32_t) d->n_stacks++);
 }
 

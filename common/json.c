@@ -94,8 +94,8 @@ hearth_json_unescape(const char *raw, size_t n, unsigned flags, char *out,
 			*bad_at = i;
 			return HEARTH_JSON_STR_NUL;
 		}
-		/* \uXXXX (6 bytes) is never more than 3 of UTF-8, a pair
-		 * (12) never more than 4: out keeps up with raw. */
+		/* A \u escape (6 bytes) is never more than 3 bytes of
+		 * UTF-8, a pair (12) never more than 4: out keeps up with raw. */
 		char tmp[4];
 		m += hearth_utf8_put(out != NULL ? out + m : tmp, cp);
 	}

@@ -96,21 +96,9 @@ pprof_pb_free(void *data, void *ptr)
 static int
 pprof_reserve(pprof_conv *c, void **arr, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 64;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return pprof_nomem(c->ctx);
-		ncap *= 2;
-	}
-	void *p
-	    = hearth_arena_realloc(c->ctx->a, *arr, *cap * elem, ncap * elem);
-	if (p == NULL)
-		return pprof_nomem(c->ctx);
-	*arr = p;
-	*cap = ncap;
-	return 0;
+	return hearth_arena_grow(c->ctx->a, arr, cap, need, elem) == 0
+	    ? 0
+	    : pprof_nomem(c->ctx);
 }
 
 /* Intern a frame name, applying max_symbol_length (keep the last bytes,

@@ -88,27 +88,11 @@ upload_nomem(hearth_upload_builder *b, hearth_err *err)
 	    hearth_arena_used(b->a));
 }
 
-/* Grow an arena array of elem-sized items to hold at least need items.
- * The old block stays in the arena (arenas never free); doubling bounds the
- * waste to the size of the final array. */
 static int
 upload_grow(hearth_upload_builder *b, void **arr, size_t *cap, size_t need,
     size_t elem)
 {
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 16;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return -1;
-		ncap *= 2;
-	}
-	void *p = hearth_arena_realloc(b->a, *arr, *cap * elem, ncap * elem);
-	if (p == NULL)
-		return -1;
-	*arr = p;
-	*cap = ncap;
-	return 0;
+	return hearth_arena_grow(b->a, arr, cap, need, elem);
 }
 
 static uint32_t *

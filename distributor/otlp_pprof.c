@@ -35,17 +35,8 @@ otlp_nomem(otlp_conv *c)
 int
 otlp_grow(hearth_arena *a, void **arr, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	while (ncap < need)
-		ncap *= 2;
-	void *p = hearth_arena_realloc(a, *arr, *cap * elem, ncap * elem);
-	if (p == NULL)
-		return HEARTH_ELIMIT;
-	*arr = p;
-	*cap = ncap;
-	return 0;
+	return hearth_arena_grow(a, arr, cap, need, elem) == 0 ? 0
+							       : HEARTH_ELIMIT;
 }
 
 static uint64_t

@@ -13,10 +13,8 @@
 #include "cli_input.h"
 
 static uint8_t *
-read_testdata(const char *name, size_t *n)
+read_path(const char *path, size_t *n)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s/pprof/%s", HEARTH_TESTDATA, name);
 	FILE *f = fopen(path, "rb");
 	assert_non_null(f);
 	fseek(f, 0, SEEK_END);
@@ -27,6 +25,14 @@ read_testdata(const char *name, size_t *n)
 	fclose(f);
 	*n = (size_t) len;
 	return p;
+}
+
+static uint8_t *
+read_testdata(const char *name, size_t *n)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/pprof/%s", HEARTH_TESTDATA, name);
+	return read_path(path, n);
 }
 
 /* gzip of s (windowBits 15 + 16: gzip framing). */
@@ -99,20 +105,12 @@ static void
 test_input_sniffs_jfr(void **state)
 {
 	(void) state;
-	char path[512];
-	snprintf(path, sizeof(path), "%s/jfr/burn.jfr.gz", HEARTH_TEST_DATA);
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *p = malloc((size_t) len);
-	assert_int_equal(fread(p, 1, (size_t) len, f), (size_t) len);
-	fclose(f);
+	size_t	 len;
+	uint8_t *p = read_path(HEARTH_TEST_DATA "/jfr/burn.jfr.gz", &len);
 	hearth_arena	*a = hearth_arena_new(0);
 	hearth_cli_input in;
 	hearth_err	 err;
-	assert_int_equal(hearth_cli_input_check(a, p, (size_t) len,
+	assert_int_equal(hearth_cli_input_check(a, p, len,
 			     HEARTH_CLI_FORMAT_AUTO, &in, &err),
 	    0);
 	assert_int_equal(in.format, HEARTH_CLI_FORMAT_JFR);

@@ -242,10 +242,42 @@ test_arena_strndup_terminates(void **state)
 	hearth_arena_reset(NULL);
 }
 
+/* The growable-array helper every codec uses: capacity doubles from 16,
+ * contents survive, an impossible size fails and leaves the array. */
+static void
+test_arena_grow(void **state)
+{
+	(void) state;
+	hearth_arena *a	  = hearth_arena_new(1 << 20);
+	uint32_t     *v	  = NULL;
+	size_t	      cap = 0;
+	assert_int_equal(hearth_arena_grow(a, (void **) &v, &cap, 3, sizeof(*v)), 0);
+	assert_int_equal(cap, 16);
+	for (uint32_t i = 0; i < 16; i++)
+		v[i] = i;
+	assert_int_equal(hearth_arena_grow(a, (void **) &v, &cap, 16, sizeof(*v)), 0);
+	assert_int_equal(cap, 16); /* enough already */
+	assert_int_equal(hearth_arena_grow(a, (void **) &v, &cap, 100, sizeof(*v)), 0);
+	assert_int_equal(cap, 128);
+	for (uint32_t i = 0; i < 16; i++)
+		assert_int_equal(v[i], i);
+	uint32_t *keep = v;
+	assert_int_equal(hearth_arena_grow(a, (void **) &v, &cap, SIZE_MAX / 2,
+			     sizeof(*v)),
+	    -1);
+	assert_int_equal(hearth_arena_grow(a, (void **) &v, &cap, 1 << 20,
+			     sizeof(*v)),
+	    -1); /* over the arena's 1 MiB cap */
+	assert_ptr_equal(v, keep);
+	assert_int_equal(cap, 128);
+	hearth_arena_free(a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_arena_grow),
 		cmocka_unit_test(test_arena_allocations_are_aligned_and_kept),
 		cmocka_unit_test(test_arena_cap_refuses_growth_past_it),
 		cmocka_unit_test(test_arena_reset_reuses_its_chunks),
