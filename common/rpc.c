@@ -998,40 +998,148 @@ hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
 	hearth_rpc_call_until(calls, n, meta, arena, NULL, NULL, 0);
 }
 
+/* Call i of a batch is as[i]; its hedge, once sent, is as[n + i] with
+ * hp[i] as its hearth_rpc_pending (client, body, outcome). */
+typedef struct rpc_batch_calls {
+	hearth_rpc_pending *calls;
+	hearth_rpc_pending *hp;
+	rpc_async	   *as;
+	int		   *done; /* [n] outcome final in calls[i] */
+	size_t		    n;
+	const hearth_rpc_meta *meta;
+	hearth_arena	   *arena;
+} rpc_batch_calls;
+
+static void
+rpc_async_cancel(rpc_async *a)
+{
+	if (a->launched && !a->collected && a->aio != NULL) {
+		a->cancelled = 1;
+		nng_aio_cancel(a->aio);
+	}
+}
+
+/* After a copy of call i was collected: is its outcome final? The first
+ * copy that answers wins (the other is cancelled); a failure is final
+ * once no other copy is still running. */
+static void
+rpc_batch_settle(rpc_batch_calls *bc, size_t i)
+{
+	hearth_rpc_pending *c  = &bc->calls[i];
+	rpc_async	   *pa = &bc->as[i], *ha = &bc->as[bc->n + i];
+	if (bc->done[i])
+		return;
+	if (pa->collected && c->rc == 0) {
+		bc->done[i] = 1;
+		rpc_async_cancel(ha);
+		return;
+	}
+	if (c->hedged && ha->collected && bc->hp[i].rc == 0) {
+		c->rc	    = 0;
+		c->resp	    = bc->hp[i].resp;
+		c->resp_len = bc->hp[i].resp_len;
+		hearth_err_clear(&c->err);
+		c->hedged    = 2;
+		bc->done[i] = 1;
+		rpc_async_cancel(pa);
+		return;
+	}
+	if (pa->collected && (!c->hedged || ha->collected))
+		bc->done[i] = 1; /* the primary's failure stands */
+}
+
+/* Collect copy k (finished): a primary into calls[i] until its call is
+ * settled (then into a scratch copy), a hedge into hp[i]. */
+static void
+rpc_batch_collect(rpc_batch_calls *bc, size_t k)
+{
+	size_t		   i = k % bc->n;
+	hearth_rpc_pending scratch;
+	hearth_rpc_pending *p;
+	if (k >= bc->n)
+		p = &bc->hp[i];
+	else if (bc->done[i]) {
+		scratch = bc->calls[i];
+		p	= &scratch;
+	} else
+		p = &bc->calls[i];
+	rpc_async_collect(&bc->as[k], p, bc->arena);
+	rpc_batch_settle(bc, i);
+}
+
+/* The grace is over and call i still runs: send its hedge, or cancel it. */
+static void
+rpc_batch_straggler(rpc_batch_calls *bc, size_t i)
+{
+	hearth_rpc_pending *c = &bc->calls[i];
+	if (c->hedge_client == NULL) {
+		rpc_async_cancel(&bc->as[i]);
+		return;
+	}
+	hearth_rpc_pending *h = &bc->hp[i];
+	memset(h, 0, sizeof(*h));
+	h->client = c->hedge_client;
+	h->method = c->method;
+	h->body	  = c->hedge_body;
+	h->len	  = c->hedge_len;
+	c->hedged = 1;
+	rpc_async *ha = &bc->as[bc->n + i];
+	if (h->client->reg != NULL &&
+	    rpc_local_call(h->client, h->method, bc->meta, h->body, h->len,
+		NULL, bc->arena, &h->resp, &h->resp_len, &h->err, &h->rc)) {
+		ha->collected = 1; /* answered on this thread */
+		rpc_batch_settle(bc, i);
+		return;
+	}
+	rpc_async_launch(ha, h, bc->meta);
+	if (!ha->launched) {
+		ha->collected = 1; /* failed to launch: outcome in h */
+		rpc_batch_settle(bc, i);
+	}
+}
+
 void
 hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
     const hearth_rpc_meta *meta, hearth_arena *arena,
     hearth_rpc_enough_fn enough, void *ctx, int64_t grace_ms)
 {
-	rpc_batch  b;
-	rpc_async *as;
+	rpc_batch	b;
+	rpc_batch_calls bc = { .calls = calls, .n = n, .meta = meta,
+		.arena = arena };
 
 	for (size_t i = 0; i < n; i++) {
 		calls[i].rc	  = 0;
 		calls[i].resp	  = NULL;
 		calls[i].resp_len = 0;
+		calls[i].hedged	  = 0;
 		hearth_err_clear(&calls[i].err);
 	}
 	if (n == 0)
 		return;
-	if ((as = calloc(n, sizeof(*as))) == NULL) {
+	bc.as	       = calloc(2 * n, sizeof(*bc.as));
+	bc.hp	       = calloc(n, sizeof(*bc.hp));
+	bc.done	       = calloc(n, sizeof(*bc.done));
+	uint8_t *ready = calloc(2 * n, 1);
+	if (bc.as == NULL || bc.hp == NULL || bc.done == NULL ||
+	    ready == NULL) {
 		for (size_t i = 0; i < n; i++)
 			calls[i].rc = hearth_err_set(&calls[i].err,
 			    HEARTH_ENOMEM, "rpc: out of memory for %zu calls",
 			    n);
-		return;
+		goto out;
 	}
 	int64_t t_start = rpc_now_ms();
 	b.left		= 0;
 	b.changed	= 0;
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.cv, NULL);
-	for (size_t i = 0; i < n; i++) {
-		as[i].b	       = &b;
-		as[i].deadline = meta != NULL ? meta->deadline_unix_ms : 0;
-		if (calls[i].client->reg == NULL)
-			rpc_async_launch(&as[i], &calls[i], meta);
+	for (size_t i = 0; i < 2 * n; i++) {
+		bc.as[i].b	  = &b;
+		bc.as[i].deadline = meta != NULL ? meta->deadline_unix_ms : 0;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (calls[i].client->reg == NULL)
+			rpc_async_launch(&bc.as[i], &calls[i], meta);
 	/* In-process peers (inproc://) run on this thread, after the others
 	 * were sent so that those proceed meanwhile; not launched, they
 	 * count as collected below. */
@@ -1041,53 +1149,27 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 		    !rpc_local_call(p->client, p->method, meta, p->body, p->len,
 			p->decoded, arena, &p->resp, &p->resp_len, &p->err,
 			&p->rc))
-			rpc_async_launch(&as[i], p, meta);
+			rpc_async_launch(&bc.as[i], p, meta);
 	}
 	/* Every launched aio has a timeout (the deadline) or waits for its
 	 * peer, exactly like the blocking call. Calls that failed to launch
 	 * are already collected. */
-	int	 *done	    = calloc(n, sizeof(*done));
-	int	  cancelled = 0;
-	int64_t	  grace_end = 0; /* enough answered: wait this long more */
 	for (size_t i = 0; i < n; i++)
-		if (!as[i].launched) {
-			as[i].collected = 1;
-			if (done != NULL)
-				done[i] = 1;
+		if (!bc.as[i].launched) {
+			bc.as[i].collected = 1;
+			bc.done[i]	   = 1;
 		}
+	int	graced	  = 0;
+	int64_t grace_end = 0; /* enough answered: wait this long more */
 	for (;;) {
-		pthread_mutex_lock(&b.mu);
-		while (b.left > 0 && b.changed == 0) {
-			if (grace_end == 0 || cancelled) {
-				pthread_cond_wait(&b.cv, &b.mu);
-				continue;
-			}
-			struct timespec ts = { grace_end / 1000,
-				(grace_end % 1000) * 1000000L };
-			if (pthread_cond_timedwait(&b.cv, &b.mu, &ts) != 0)
-				break; /* the grace is over */
-		}
-		b.changed	= 0;
-		size_t left	= b.left;
-		int   *ready	= done;
-		for (size_t i = 0; ready != NULL && i < n; i++)
-			if (as[i].finished && !as[i].collected)
-				ready[i] = 2; /* to collect now */
-		pthread_mutex_unlock(&b.mu);
-		for (size_t i = 0; done != NULL && i < n; i++)
-			if (done[i] == 2) {
-				rpc_async_collect(&as[i], &calls[i], arena);
-				done[i] = 1;
-			}
-		if (left == 0)
-			break;
-		/* Enough answers (e.g. a write quorum): give the others a
-		 * short grace (a healthy replica is a few ms behind, and
-		 * abandoning it would leave it without the write), then
-		 * abandon them instead of waiting for a hung peer's
-		 * deadline. */
-		if (!cancelled && grace_end == 0 && enough != NULL &&
-		    done != NULL && enough(ctx, calls, done, n)) {
+		/* Enough answers (e.g. a write quorum; asked before the first
+		 * wait too, so that a lone call that may go unanswered gets
+		 * its grace): give the others a grace (a healthy replica is a
+		 * few ms behind, and abandoning it would leave it without the
+		 * write), then hedge or abandon them instead of waiting for a
+		 * hung peer's deadline. */
+		if (grace_end == 0 && enough != NULL &&
+		    enough(ctx, calls, bc.done, n)) {
 			int64_t now   = rpc_now_ms();
 			int64_t grace = grace_ms;
 			if (grace < 0) /* as long again, at least -grace_ms */
@@ -1096,22 +1178,44 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 				    : -grace_ms;
 			grace_end = now + grace;
 		}
-		if (!cancelled && grace_end != 0 && rpc_now_ms() >= grace_end) {
-			cancelled = 1;
+		if (!graced && grace_end != 0 && rpc_now_ms() >= grace_end) {
+			graced = 1;
 			for (size_t i = 0; i < n; i++)
-				if (!done[i] && as[i].aio != NULL) {
-					as[i].cancelled = 1;
-					nng_aio_cancel(as[i].aio);
-				}
+				if (!bc.done[i])
+					rpc_batch_straggler(&bc, i);
 		}
+		pthread_mutex_lock(&b.mu);
+		while (b.left > 0 && b.changed == 0) {
+			if (grace_end == 0 || graced) {
+				pthread_cond_wait(&b.cv, &b.mu);
+				continue;
+			}
+			struct timespec ts = { grace_end / 1000,
+				(grace_end % 1000) * 1000000L };
+			if (pthread_cond_timedwait(&b.cv, &b.mu, &ts) != 0)
+				break; /* the grace is over */
+		}
+		b.changed   = 0;
+		size_t left = b.left;
+		for (size_t k = 0; k < 2 * n; k++)
+			ready[k] = bc.as[k].finished && !bc.as[k].collected;
+		pthread_mutex_unlock(&b.mu);
+		for (size_t k = 0; k < 2 * n; k++)
+			if (ready[k])
+				rpc_batch_collect(&bc, k);
+		if (left == 0)
+			break;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!as[i].collected)
-			rpc_async_collect(&as[i], &calls[i], arena);
-	free(done);
+	for (size_t k = 0; k < 2 * n; k++)
+		if (!bc.as[k].collected)
+			rpc_batch_collect(&bc, k);
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.cv);
-	free(as);
+out:
+	free(ready);
+	free(bc.done);
+	free(bc.hp);
+	free(bc.as);
 }
 
 const char *

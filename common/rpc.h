@@ -193,6 +193,16 @@ typedef struct hearth_rpc_pending {
 	hearth_err	   err;		/* out when rc != 0 */
 	const uint8_t	  *resp;	/* out: arena memory */
 	size_t		   resp_len;	/* out */
+	/* in, optional (hearth_rpc_call_until): a second copy of the call
+	 * (the same method; another replica that can answer it equally) sent
+	 * instead of cancelling this call when it is still running at the
+	 * end of the grace. Whichever copy answers first is the outcome and
+	 * the other is cancelled; when one copy fails, the other is waited
+	 * for. */
+	hearth_rpc_client *hedge_client;
+	const uint8_t	  *hedge_body;
+	size_t		   hedge_len;
+	int		   hedged; /* out: 0 not sent, 1 sent, 2 it answered */
 } hearth_rpc_pending;
 
 /* Run calls[0..n) in parallel (nng aios, no thread per call) with the same
@@ -203,16 +213,19 @@ typedef struct hearth_rpc_pending {
 void hearth_rpc_call_all(hearth_rpc_pending *calls, size_t n,
     const hearth_rpc_meta *meta, hearth_arena *arena);
 
-/* hearth_rpc_call_all that stops waiting early: after each call finishes
- * (its outcome already in calls[i]), enough(ctx, calls, done, n) is asked
- * with done[i] != 0 for every finished call; once it returns non-zero the
- * others get a grace period more, then the calls still running are
- * cancelled and get HEARTH_ETIMEDOUT "rpc: call to URL not waited for:
- * enough replicas answered" (a cancelled write may or may not have been
- * applied by its peer). enough NULL = wait for all.
+/* hearth_rpc_call_all that stops waiting early: before the first wait and
+ * after each call finishes (its outcome already in calls[i]),
+ * enough(ctx, calls, done, n) is asked with done[i] != 0 for every
+ * finished call; once it returns non-zero the others get a grace period
+ * more, then each call still running is hedged (its hedge_client set: the
+ * hedge is sent and both copies are waited for, see hearth_rpc_pending)
+ * or cancelled: HEARTH_ETIMEDOUT "rpc: call to URL not waited for: enough
+ * replicas answered" (a cancelled write may or may not have been applied
+ * by its peer). enough NULL = wait for all.
  * The grace is grace_ms when >= 0. A negative grace_ms is for calls whose
  * duration grows with their work: the stragglers get as long again as
- * the batch had taken when enough answered, and at least -grace_ms. */
+ * the batch had taken when enough answered, and at least -grace_ms (so a
+ * lone call that is enough unanswered gets -grace_ms). */
 typedef int (*hearth_rpc_enough_fn)(void *ctx,
     const hearth_rpc_pending *calls, const int *done, size_t n);
 void hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,

@@ -572,8 +572,15 @@ hearth_querier_new(const hearth_querier_cfg *cfg,
 	    "and symbols of accepted profiles, query ranges), by the "
 	    "limit's YAML key.",
 	    2, ll);
+	static const char *const hl[] = { "tenant", "answered" };
+	q->m_hedges = hearth_metrics_counter(deps->metrics,
+	    "hearth_querier_select_hedges_total",
+	    "Selects sent to a second ingester holding the same windows "
+	    "because the first was still running after the grace, by which "
+	    "copy answered first (original, hedge or neither).",
+	    2, hl);
 	if (q->m_queries == NULL || q->m_limit_rejections == NULL ||
-	    q->m_truncations == NULL ||
+	    q->m_truncations == NULL || q->m_hedges == NULL ||
 	    hearth_querier_services_new(&q->services, err) != 0) {
 		free(q);
 		return hearth_err_set(err, HEARTH_ENOMEM,

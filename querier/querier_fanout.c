@@ -22,7 +22,9 @@
  * members, so while fewer than a quorum of the members failed, every
  * profile still has an answering copy and the answer is exact. Otherwise
  * the query fails with 503 naming the members that did not answer. A
- * member that fails after its plan restarts the phases without it.
+ * member that fails after its plan restarts the phases without it; one
+ * still running its select after the grace is hedged (its windows asked
+ * of another member holding them all; the first answer wins).
  */
 #include "querier_impl.h"
 
@@ -217,19 +219,29 @@ fanout_enough(void *ctx, const hearth_rpc_pending *calls, const int *done,
 	return missing <= w->spare;
 }
 
-/* Call members[0..n) with the same request (or reqs[i] when reqs is not
- * NULL); failed calls are noted. The answers stay in calls. With
+/* A select's second copy: the same windows, merged by another member
+ * that holds them all (body NULL: none can). */
+typedef struct fanout_hedge {
+	uint32_t member;
+	uint8_t *body;
+	size_t	 len;
+} fanout_hedge;
+
+/* Call members[0..n) with the same request (or bodies[i] when bodies is
+ * not NULL); failed calls are noted. The answers stay in calls. With
  * may_skip, members still silent a grace period after all but fewer than
  * a quorum answered are given up on: FANOUT_SKIP_GRACE_MS for plans and
  * label reads (cheap), and for selects as long again as the others took
- * (at least FANOUT_SELECT_GRACE_MS). A select given up on fails the
- * round, whose assignments were exclusive: the caller plans again
- * without that member, so an ingester that hangs after answering its plan
- * costs a query a second or so, not its whole deadline. */
+ * (at least FANOUT_SELECT_GRACE_MS; a lone select gets that floor). A
+ * select straggler with a hedge (hedges[i]) is not given up: its windows
+ * are also asked of the hedge member and the first answer is taken, so a
+ * slow select (big series) still answers and a hung one costs about the
+ * grace. One without a hedge fails the round, whose assignments were
+ * exclusive: the caller plans again without that member. */
 static hearth_rpc_pending *
 fanout_call(fanout *f, const uint32_t *members, size_t n, uint32_t method,
     const uint8_t *body, size_t len, uint8_t **bodies, size_t *lens,
-    int may_skip)
+    const fanout_hedge *hedges, int may_skip)
 {
 	hearth_rpc_pending *calls = hearth_arena_calloc(f->a, n ? n : 1,
 	    sizeof(*calls));
@@ -240,6 +252,12 @@ fanout_call(fanout *f, const uint32_t *members, size_t n, uint32_t method,
 		calls[i].method = method;
 		calls[i].body	= bodies != NULL ? bodies[i] : body;
 		calls[i].len	= bodies != NULL ? lens[i] : len;
+		if (hedges != NULL && hedges[i].body != NULL) {
+			calls[i].hedge_client =
+			    f->v->members[hedges[i].member]->client;
+			calls[i].hedge_body = hedges[i].body;
+			calls[i].hedge_len  = hedges[i].len;
+		}
 	}
 	size_t n_failed = 0;
 	for (size_t i = 0; i < f->v->n; i++)
@@ -309,7 +327,7 @@ fanout_plan(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 	int64_t saved		    = f->meta.deadline_unix_ms;
 	f->meta.deadline_unix_ms    = deadline_ms;
 	hearth_rpc_pending *calls   = fanout_call(f, members, n,
-	      HEARTH_RPC_PLAN, buf, len, NULL, NULL, 1);
+	      HEARTH_RPC_PLAN, buf, len, NULL, NULL, NULL, 1);
 	f->meta.deadline_unix_ms    = saved;
 	if (calls == NULL)
 		return fanout_nomem(err);
@@ -450,7 +468,7 @@ fanout_assign_ids(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 		ask[n_ask++] = m;
 	}
 	hearth_rpc_pending *calls = fanout_call(f, ask, n_ask, HEARTH_RPC_IDS,
-	    NULL, 0, bodies, lens, 0);
+	    NULL, 0, bodies, lens, NULL, 0);
 	if (calls == NULL)
 		return fanout_nomem(err);
 	int rc = fanout_refused(calls, n_ask, err);
@@ -629,6 +647,113 @@ fanout_select_body(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 	return 0;
 }
 
+/* Does member t hold every window assigned whole to m? (h sorted by fp,
+ * window, member.) 0 when m was given explicit ids anywhere: those ids
+ * are only known to be on m. */
+static int
+fanout_can_hedge(const fanout_hold *h, size_t n, uint32_t m, uint32_t t)
+{
+	size_t whole = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].member != m || h[i].assigned == 0 ||
+		    h[i].assigned == 3)
+			continue;
+		if (h[i].assigned != 1)
+			return 0;
+		fanout_hold key = { .fp = h[i].fp, .w = h[i].w, .member = t };
+		if (bsearch(&key, h, n, sizeof(*h), fanout_hold_cmp) == NULL)
+			return 0;
+		whole++;
+	}
+	return whole > 0;
+}
+
+/* The hedge of member m's select: the windows assigned whole to m, as
+ * explicit windows (never `all`: the hedge member's other windows of a
+ * series may be another member's), asked of the first usable member
+ * after m that holds them all. hedge->body NULL when none does. */
+static int
+fanout_hedge_body(fanout *f, const Hearth__Ingester__SelectRequest *sr,
+    const fanout_hold *h, size_t n, uint32_t m, const uint32_t *members,
+    size_t n_members, fanout_hedge *hedge, hearth_err *err)
+{
+	hedge->body = NULL;
+	size_t at   = 0;
+	while (at < n_members && members[at] != m)
+		at++;
+	int found = 0;
+	for (size_t k = 1; k < n_members && !found; k++) {
+		uint32_t t = members[(at + k) % n_members];
+		if (t != m && fanout_can_hedge(h, n, m, t)) {
+			hedge->member = t;
+			found	      = 1;
+		}
+	}
+	if (!found)
+		return 0;
+	Hearth__Ingester__SelectRequest r = *sr;
+	r.dedup	   = 1;
+	r.n_assign = 0;
+	size_t mine = 0;
+	for (size_t i = 0; i < n; i++)
+		mine += h[i].member == m && h[i].assigned == 1;
+	r.assign = hearth_arena_alloc(f->a, mine * sizeof(*r.assign));
+	int64_t *ws = hearth_arena_alloc(f->a, mine * sizeof(*ws));
+	Hearth__Ingester__SeriesAssign *sa = hearth_arena_alloc(f->a,
+	    mine * sizeof(*sa));
+	if (r.assign == NULL || ws == NULL || sa == NULL)
+		return fanout_nomem(err);
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].member != m || h[i].assigned != 1)
+			continue;
+		Hearth__Ingester__SeriesAssign *cur = r.n_assign > 0
+		    ? r.assign[r.n_assign - 1]
+		    : NULL;
+		if (cur == NULL || cur->fp != h[i].fp) {
+			cur = &sa[r.n_assign];
+			hearth__ingester__series_assign__init(cur);
+			cur->fp		       = h[i].fp;
+			cur->windows	       = ws;
+			r.assign[r.n_assign++] = cur;
+		}
+		cur->windows[cur->n_windows++] = h[i].w;
+		ws++;
+	}
+	hedge->len  = hearth__ingester__select_request__get_packed_size(&r);
+	hedge->body = hearth_arena_alloc(f->a, hedge->len ? hedge->len : 1);
+	if (hedge->body == NULL)
+		return fanout_nomem(err);
+	hearth__ingester__select_request__pack(&r, hedge->body);
+	return 0;
+}
+
+/* Logged and counted: a select that had to be hedged is what an operator
+ * looks at when queries are slower than their data explains. */
+static void
+fanout_note_hedges(fanout *f, const uint32_t *ask, const fanout_hedge *hedges,
+    const hearth_rpc_pending *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!calls[i].hedged)
+			continue;
+		const char *won = calls[i].hedged == 2 ? "hedge"
+		    : calls[i].rc == 0		       ? "original"
+						       : "neither";
+		if (f->q->m_hedges != NULL) {
+			const char *lv[] = { f->tenant != NULL ? f->tenant : "",
+				won };
+			hearth_metric_add(f->q->m_hedges, lv, 1);
+		}
+		if (f->q->deps.log != NULL)
+			hearth_log_write(f->q->deps.log, HEARTH_LOG_WARN,
+			    "ingester select hedged",
+			    "member=%s hedge=%s answered=%s tenant=%s",
+			    f->v->members[ask[i]]->id,
+			    f->v->members[hedges[i].member]->id, won,
+			    f->tenant != NULL ? f->tenant : "");
+	}
+}
+
 /* One round of plan → assign → select; FANOUT_REPLAN when a member
  * failed after planning (the caller plans again without it). */
 static int
@@ -647,6 +772,14 @@ fanout_select_round(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 	/* The plan may take a third of what is left: a hung member must
 	 * leave time for the select of the others. */
 	int64_t now = fanout_now_ms(), plan_deadline = 0;
+	if (deadline_ms > 0 && now >= deadline_ms) {
+		/* A re-plan with no time left: the members already given up
+		 * are the ones to name, not those a plan could not reach. */
+		char names[300];
+		fanout_failed_names(f, 0, names, sizeof(names));
+		return hearth_err_set(err, HEARTH_ETIMEDOUT, "%s%s",
+		    HEARTH_QUERIER_SILENT_PREFIX, names);
+	}
 	if (deadline_ms > 0)
 		plan_deadline = now + (deadline_ms > now ? (deadline_ms - now) / 3
 							  : 0);
@@ -667,6 +800,10 @@ fanout_select_round(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 	uint32_t *ask	 = hearth_arena_alloc(f->a, (n ? n : 1) * sizeof(*ask));
 	if (bodies == NULL || lens == NULL || ask == NULL)
 		return fanout_nomem(err);
+	fanout_hedge *hedges = hearth_arena_calloc(f->a, n ? n : 1,
+	    sizeof(*hedges));
+	if (hedges == NULL)
+		return fanout_nomem(err);
 	size_t n_ask = 0;
 	for (size_t i = 0; i < n; i++) {
 		int empty = 1;
@@ -674,13 +811,19 @@ fanout_select_round(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 		    &bodies[n_ask], &lens[n_ask], &empty, err);
 		if (rc != 0)
 			return rc;
-		if (!empty)
-			ask[n_ask++] = members[i];
+		if (empty)
+			continue;
+		rc = fanout_hedge_body(f, sr, h, nh, members[i], members, n,
+		    &hedges[n_ask], err);
+		if (rc != 0)
+			return rc;
+		ask[n_ask++] = members[i];
 	}
 	hearth_rpc_pending *calls = fanout_call(f, ask, n_ask,
-	    HEARTH_RPC_SELECT, NULL, 0, bodies, lens, 1);
+	    HEARTH_RPC_SELECT, NULL, 0, bodies, lens, hedges, 1);
 	if (calls == NULL)
 		return fanout_nomem(err);
+	fanout_note_hedges(f, ask, hedges, calls, n_ask);
 	if ((rc = fanout_refused(calls, n_ask, err)) != 0)
 		return rc;
 	for (size_t i = 0; i < n_ask; i++)
@@ -750,7 +893,7 @@ hearth_querier_fanout_tenant(hearth_querier *q, const char *tenant,
 		if ((rc = fanout_check(&f, err)) != 0)
 			goto out;
 		hearth_rpc_pending *calls = fanout_call(&f, members, n, method,
-		    req, len, NULL, NULL, 1);
+		    req, len, NULL, NULL, NULL, 1);
 		if (calls == NULL) {
 			rc = fanout_nomem(err);
 			goto out;

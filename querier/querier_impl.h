@@ -35,6 +35,7 @@ struct hearth_querier {
 	hearth_metric      *m_queries;          /* {tenant,kind} */
 	hearth_metric      *m_limit_rejections; /* {tenant,limit} */
 	hearth_metric      *m_truncations;      /* {tenant,limit} */
+	hearth_metric      *m_hedges;           /* {tenant,answered} */
 	hearth_connect     *connect;            /* querier.v1 routes */
 };
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The cluster with RF = 3: exact answers, a crashed ingester, a hung one.
+"""The cluster with RF = 3: exact answers, a crashed ingester, a hung one,
+and one that answers its plan but never its select (a proxy in front of
+ingester-3 swallows its SELECT requests: SelectSwallower; the querier hedges).
 
 Three ingesters (-target=ingester), two distributors and one querier as
 separate processes on 127.0.0.1, static membership, Debian's nginx in front
@@ -13,7 +15,10 @@ Run: HEARTH_BIN=build/cmd/hearth python3 tests/integration/test_cluster.py
 """
 
 import os
+import socket
+import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +26,79 @@ import hearth_test_lib as h  # noqa: E402
 
 CLUSTER = None
 QUERY_TIMEOUT_S = 5
+RPC_SELECT = 2  # common/rpc.h HEARTH_RPC_SELECT
+
+
+class SelectSwallower:
+    """A TCP proxy in front of one ingester's RPC port that forwards nng's
+    SP-over-TCP stream unchanged, except requests whose rpc envelope
+    (proto/rpc.proto Request, field 1 = method) is SELECT: those are
+    dropped, so the ingester answers its plan and then never its select,
+    deterministically (what SIGSTOP only does by chance of timing).
+
+    Framing (nng's tcp transport): each side first sends an 8-byte
+    handshake, then messages as an 8-byte big-endian length and the bytes;
+    a REQ message starts with its 4-byte request id."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.swallowed = 0
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.closed = False
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.lsock.accept()
+                u = socket.create_connection(("127.0.0.1", self.target), timeout=10)
+            except OSError:
+                return
+            u.settimeout(None)
+            self.socks += [c, u]
+            threading.Thread(target=self._pipe, args=(c, u, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, False), daemon=True).start()
+
+    @staticmethod
+    def _read(s, n):
+        out = b""
+        while len(out) < n:
+            b = s.recv(n - len(out))
+            if not b:
+                raise OSError("closed")
+            out += b
+        return out
+
+    def _pipe(self, src, dst, requests):
+        try:
+            dst.sendall(self._read(src, 8))  # SP handshake
+            while True:
+                head = self._read(src, 8)
+                body = self._read(src, struct.unpack(">Q", head)[0])
+                if requests and body[4:6] == bytes([0x08, RPC_SELECT]):
+                    self.swallowed += 1
+                    continue
+                dst.sendall(head + body)
+        except OSError:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        for s in [self.lsock] + self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
 # Sanitizer builds run several times slower: latency bounds get this factor.
 SLOW = 3.0 if h.binary_is_sanitized() else 1.0
 
@@ -237,6 +315,72 @@ class ClusterTest(h.HearthTestCase):
             victim.sigcont()
         CLUSTER.wait_active()
         self.assertExact(ledger, "after SIGCONT")
+
+    def test_3b_select_straggler_is_hedged(self):
+        """ingester-3 answers the plan but never the select (its selects
+        are swallowed on the way): once the straggler has had as long
+        again as the others took (at least 1 s), its windows are asked of
+        another replica that holds them (a hedge) and the query answers
+        exactly, well before its deadline. Two shapes: a service with one
+        series, whose select goes to one member only (before hedging, that
+        lone select was waited for until the deadline: 504), and one with
+        four series spread over the members.
+
+        Which replica serves a series is fixed by its fingerprint, so the
+        test tries fresh services until each shape had its select sent to
+        ingester-3 (1 in 3 for one series)."""
+        proxy = SelectSwallower(CLUSTER.ingesters["ingester-3"].rpc_port)
+        q = CLUSTER.querier
+        normal = list(q.extra_flags)
+        members = [f for f in normal if f.startswith("-ring.members=")]
+        self.assertEqual(len(members), 1, normal)
+        via_proxy = members[0].replace(":%d" % CLUSTER.ingesters["ingester-3"].rpc_port,
+                                       ":%d" % proxy.port)
+        base = h.hour_aligned_base(5)
+        tested = {1: 0, 4: 0}
+        try:
+            q.stop_checked()
+            q.extra_flags = [via_proxy if f == members[0] else f for f in normal]
+            q.start()
+            CLUSTER.wait_active(procs=[q])
+            for attempt in range(40):
+                pods = 1 if tested[1] <= tested[4] else 4
+                sch = h.PushScheme("folded", h.unique("straggler"), "strag_", base, step_s=13, pods=pods)
+                ledger = h.cluster_ledger([sch])
+                self.push_all(ledger, 6)
+                self.assertEqual(ledger.counts(), {"acked": 6})
+                frm, until = ledger.query_range_ms(sch)
+                want = h.self_values_over(sch, ledger.ids("acked"))
+                before = proxy.swallowed
+                won_before = q.metric("hearth_querier_select_hedges_total", answered="hedge") or 0
+                t0 = time.monotonic()
+                status, got, _ticks, body = h.query_self_values(q, sch.query(), frm, until,
+                                                                timeout=QUERY_TIMEOUT_S + 30)
+                took = time.monotonic() - t0
+                self.assertEqual(status, 200, body[:500])
+                self.assertEqual(got, want, "not exact:\n%s" % h.diff_dicts(want, got))
+                if proxy.swallowed == before:
+                    continue  # this service's series are served by other replicas
+                tested[pods] += 1
+                sys.stderr.write("\n  query with ingester-3's select swallowed (%d series): HTTP %d "
+                                 "in %.2f s (service %d)\n" % (pods, status, took, attempt + 1))
+                self.assertLess(took, QUERY_TIMEOUT_S - 1.0 if SLOW == 1.0 else QUERY_TIMEOUT_S + 2.0 * SLOW,
+                                "the straggler was waited for (%.1f s of a %d s deadline)" % (
+                                    took, QUERY_TIMEOUT_S))
+                won = q.metric("hearth_querier_select_hedges_total", answered="hedge") or 0
+                self.assertEqual(won, won_before + 1, "the answer did not come from the hedge")
+                if min(tested.values()) >= 1 and sum(tested.values()) >= 3:
+                    break
+            self.assertGreaterEqual(min(tested.values()), 1,
+                                    "ingester-3 served no select of some shape in 40 services: "
+                                    "the test tested too little (%r)" % tested)
+            self.assertTrue(q.log_matches("ingester select hedged"), "no hedge in the querier log")
+        finally:
+            q.stop_checked()
+            q.extra_flags = normal
+            q.start()
+            proxy.close()
+        CLUSTER.wait_active()
 
     def test_4_queries_while_ingesting_count_each_profile_once(self):
         base = h.hour_aligned_base(5)

@@ -765,6 +765,99 @@ test_rpc_call_until_grace_scales_with_the_batch(void **state)
 	fx_stop(&slow);
 }
 
+/* A hedge replaces cancelling: a lone call that may go unanswered
+ * (enough before any answer) gets the -grace_ms floor, then its hedge is
+ * sent and the first answer (the hedge's, with its own body) is taken;
+ * the slow original is cancelled, not waited for. */
+static void
+test_rpc_call_until_lone_straggler_is_hedged(void **state)
+{
+	(void) state;
+	fixture		   fast = { 0 }, slow = { 0 };
+	hearth_rpc_pending p[1];
+	fx_start(&fast, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	fx_start(&slow, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	fast.sleep_ms = 100;
+	slow.sleep_ms = 3000;
+	memset(p, 0, sizeof(p));
+	p[0].client	  = slow.cli;
+	p[0].method	  = 10;
+	p[0].body	  = (const uint8_t *) "orig";
+	p[0].len	  = 4;
+	p[0].hedge_client = fast.cli;
+	p[0].hedge_body	  = (const uint8_t *) "copy";
+	p[0].hedge_len	  = 4;
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
+	int64_t		t0   = mono_ms();
+	hearth_rpc_call_until(
+	    p, 1, &meta, fast.arena, enough_all_but_one, NULL, -200);
+	int64_t took = mono_ms() - t0;
+	assert_int_equal(p[0].rc, 0);
+	assert_int_equal(p[0].hedged, 2);
+	assert_int_equal(p[0].resp_len, strlen("t|r|copy"));
+	assert_memory_equal(p[0].resp, "t|r|copy", p[0].resp_len);
+	assert_true(took >= 300);  /* the 200 ms floor, then the 100 ms hedge */
+	assert_true(took < 2500); /* not the original's 3 s */
+	assert_int_equal(fast.calls, 1);
+	fx_stop(&fast);
+	fx_stop(&slow);
+}
+
+/* The original answering first wins even after its hedge was sent, and a
+ * hedge that fails leaves the original to be waited for. */
+static void
+test_rpc_call_until_original_beats_its_hedge(void **state)
+{
+	(void) state;
+	fixture		   a = { 0 }, b = { 0 };
+	hearth_rpc_pending p[2];
+	fx_start(&a, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	fx_start(&b, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	a.sleep_ms = 600;
+	b.sleep_ms = 3000;
+	memset(p, 0, sizeof(p));
+	/* p[0] answers at once; p[1] (600 ms) is hedged after 100 ms to b,
+	 * which takes 3 s: p[1]'s own answer comes first. */
+	p[0].client = b.cli;
+	p[0].method = HEARTH_RPC_PING;
+	p[0].body   = (const uint8_t *) "x";
+	p[0].len    = 1;
+	p[1].client	  = a.cli;
+	p[1].method	  = 10;
+	p[1].body	  = (const uint8_t *) "orig";
+	p[1].len	  = 4;
+	p[1].hedge_client = b.cli;
+	p[1].hedge_body	  = (const uint8_t *) "copy";
+	p[1].hedge_len	  = 4;
+	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
+	int64_t		t0   = mono_ms();
+	hearth_rpc_call_until(
+	    p, 2, &meta, a.arena, enough_all_but_one, NULL, 100);
+	int64_t took = mono_ms() - t0;
+	assert_int_equal(p[0].rc, 0);
+	assert_int_equal(p[1].rc, 0);
+	assert_int_equal(p[1].hedged, 1);
+	assert_memory_equal(p[1].resp, "t|r|orig", p[1].resp_len);
+	assert_true(took >= 550);
+	assert_true(took < 2500);
+	/* A hedge to a peer that is not there fails; the original is then
+	 * waited for and its answer taken. */
+	hearth_rpc_client *dead;
+	hearth_err	   err;
+	assert_int_equal(hearth_rpc_client_new("tcp://127.0.0.1:1", MAX_MSG,
+			     &dead, &err),
+	    0);
+	p[1].hedge_client = dead;
+	hearth_rpc_call_until(
+	    p, 2, &meta, a.arena, enough_all_but_one, NULL, 100);
+	assert_int_equal(p[1].rc, 0);
+	assert_int_equal(p[1].hedged, 1);
+	assert_memory_equal(p[1].resp, "t|r|orig", p[1].resp_len);
+	hearth_rpc_client_free(dead);
+	fx_stop(&a);
+	fx_stop(&b);
+}
+
 static void
 test_rpc_call_all_unreachable_entry_only(void **state)
 {
@@ -1115,6 +1208,8 @@ main(void)
 		cmocka_unit_test(test_rpc_free_without_start),
 		cmocka_unit_test(test_rpc_call_all_runs_in_parallel),
 		cmocka_unit_test(test_rpc_call_until_grace_scales_with_the_batch),
+		cmocka_unit_test(test_rpc_call_until_lone_straggler_is_hedged),
+		cmocka_unit_test(test_rpc_call_until_original_beats_its_hedge),
 		cmocka_unit_test(test_rpc_call_all_unreachable_entry_only),
 		cmocka_unit_test(test_rpc_call_all_mixed_methods),
 		cmocka_unit_test(test_rpc_inproc_push_runs_on_the_callers_thread),
