@@ -609,6 +609,42 @@ test_wal_concurrent_appends_get_distinct_sequences(void **state)
 	free(s);
 }
 
+/* The always policy with four writers: one sync covers the records of
+ * those waiting for it (group commit), across segment rolls; every
+ * record is there once, in order, and no append returned before a sync
+ * (the sync count is at least one and at most one per record). */
+static void
+test_wal_concurrent_always_appends_sync_and_roll(void **state)
+{
+	fx       *f = *state;
+	pthread_t th[THREADS];
+	fx_open(f, HEARTH_WAL_SYNC_ALWAYS);
+	hearth_wal_set_segment_bytes(f->wal, 4096);
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&th[i], NULL, append_many, f->wal);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(hearth_wal_last_seq(f->wal), THREADS * PER_THREAD);
+	seen *s = calloc(1, sizeof(*s));
+	assert_int_equal(
+	    hearth_wal_replay(f->wal, collect, s, NULL, &f->err), 0);
+	assert_int_equal(s->n, THREADS * PER_THREAD);
+	for (size_t i = 0; i < s->n; i++)
+		assert_int_equal(s->seq[i], i + 1);
+	free(s);
+	hearth_buf out;
+	hearth_buf_init(&out);
+	assert_int_equal(hearth_metrics_write(f->m, &out), 0);
+	const char *c = strstr(
+	    out.data, "\nhearth_ingester_wal_sync_duration_seconds_count ");
+	assert_non_null(c);
+	long syncs = strtol(c + strlen("\nhearth_ingester_wal_sync_duration_"
+				       "seconds_count "),
+	    NULL, 10);
+	assert_true(syncs >= 1 && syncs <= THREADS * PER_THREAD);
+	hearth_buf_fini(&out);
+}
+
 int
 main(void)
 {
@@ -629,6 +665,7 @@ main(void)
 		T(test_wal_metrics_count_records_bytes_and_syncs),
 		T(test_wal_interval_policy_syncs_only_when_dirty),
 		T(test_wal_concurrent_appends_get_distinct_sequences),
+		T(test_wal_concurrent_always_appends_sync_and_roll),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
