@@ -711,6 +711,31 @@ test_rpc_call_all_runs_in_parallel(void **state)
 	fx_stop(&f);
 }
 
+/* A tcp fixture whose method 10 sleeps sleep_ms before answering. */
+static void
+fx_start_sleeping(fixture *f, int sleep_ms)
+{
+	fx_start(f, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
+	f->sleep_ms = sleep_ms;
+}
+
+/* Call p: method with a string body (and a hedge when hedge is set). */
+static void
+pending_set(hearth_rpc_pending *p, hearth_rpc_client *c, uint32_t method,
+    const char *body, hearth_rpc_client *hedge, const char *hedge_body)
+{
+	memset(p, 0, sizeof(*p));
+	p->client	= c;
+	p->method	= method;
+	p->body		= (const uint8_t *) body;
+	p->len		= strlen(body);
+	p->hedge_client = hedge;
+	if (hedge != NULL) {
+		p->hedge_body = (const uint8_t *) hedge_body;
+		p->hedge_len  = strlen(hedge_body);
+	}
+}
+
 /* hearth_rpc_call_until's test: at most one call missing or failed. */
 static int
 enough_all_but_one(void *ctx, const hearth_rpc_pending *calls,
@@ -732,19 +757,11 @@ test_rpc_call_until_grace_scales_with_the_batch(void **state)
 	(void) state;
 	fixture		   fast = { 0 }, slow = { 0 };
 	hearth_rpc_pending p[3];
-	fx_start(&fast, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	fx_start(&slow, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	fast.sleep_ms = 400;
-	slow.sleep_ms = 2500;
-	memset(p, 0, sizeof(p));
-	p[0].client = fast.cli;
-	p[1].client = fast.cli;
-	p[2].client = slow.cli;
-	for (int i = 0; i < 3; i++) {
-		p[i].method = 10;
-		p[i].body   = (const uint8_t *) "x";
-		p[i].len    = 1;
-	}
+	fx_start_sleeping(&fast, 400);
+	fx_start_sleeping(&slow, 2500);
+	pending_set(&p[0], fast.cli, 10, "x", NULL, NULL);
+	pending_set(&p[1], fast.cli, 10, "x", NULL, NULL);
+	pending_set(&p[2], slow.cli, 10, "x", NULL, NULL);
 	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
 	int64_t		t0   = mono_ms();
 	hearth_rpc_call_until(
@@ -775,18 +792,9 @@ test_rpc_call_until_lone_straggler_is_hedged(void **state)
 	(void) state;
 	fixture		   fast = { 0 }, slow = { 0 };
 	hearth_rpc_pending p[1];
-	fx_start(&fast, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	fx_start(&slow, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	fast.sleep_ms = 100;
-	slow.sleep_ms = 3000;
-	memset(p, 0, sizeof(p));
-	p[0].client	  = slow.cli;
-	p[0].method	  = 10;
-	p[0].body	  = (const uint8_t *) "orig";
-	p[0].len	  = 4;
-	p[0].hedge_client = fast.cli;
-	p[0].hedge_body	  = (const uint8_t *) "copy";
-	p[0].hedge_len	  = 4;
+	fx_start_sleeping(&fast, 100);
+	fx_start_sleeping(&slow, 3000);
+	pending_set(&p[0], slow.cli, 10, "orig", fast.cli, "copy");
 	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
 	int64_t		t0   = mono_ms();
 	hearth_rpc_call_until(
@@ -811,24 +819,12 @@ test_rpc_call_until_original_beats_its_hedge(void **state)
 	(void) state;
 	fixture		   a = { 0 }, b = { 0 };
 	hearth_rpc_pending p[2];
-	fx_start(&a, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	fx_start(&b, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	a.sleep_ms = 600;
-	b.sleep_ms = 3000;
-	memset(p, 0, sizeof(p));
+	fx_start_sleeping(&a, 600);
+	fx_start_sleeping(&b, 3000);
 	/* p[0] answers at once; p[1] (600 ms) is hedged after 100 ms to b,
 	 * which takes 3 s: p[1]'s own answer comes first. */
-	p[0].client = b.cli;
-	p[0].method = HEARTH_RPC_PING;
-	p[0].body   = (const uint8_t *) "x";
-	p[0].len    = 1;
-	p[1].client	  = a.cli;
-	p[1].method	  = 10;
-	p[1].body	  = (const uint8_t *) "orig";
-	p[1].len	  = 4;
-	p[1].hedge_client = b.cli;
-	p[1].hedge_body	  = (const uint8_t *) "copy";
-	p[1].hedge_len	  = 4;
+	pending_set(&p[0], b.cli, HEARTH_RPC_PING, "x", NULL, NULL);
+	pending_set(&p[1], a.cli, 10, "orig", b.cli, "copy");
 	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
 	int64_t		t0   = mono_ms();
 	hearth_rpc_call_until(
