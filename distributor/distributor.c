@@ -200,6 +200,11 @@ distributor_truncations(hearth_distributor *d, const char *tenant,
 		    (long long) l->max_profile_symbol_value_length);
 	}
 	/* Not a limit: the recording named stack traces it did not hold. */
+	if (res->unresolved_samples > 0) {
+		const char *lv[] = { tenant, "jfr" };
+		hearth_metric_add(
+		    d->m_unresolved, lv, (double) res->unresolved_samples);
+	}
 	if (res->unresolved_samples > 0 && o < (int) sizeof(msg))
 		snprintf(msg + o, sizeof(msg) - (size_t) o,
 		    "%s%zu JFR samples left out (their stack trace is in no "
@@ -340,9 +345,16 @@ hearth_distributor_new(const hearth_distributor_cfg *cfg,
 	    "and symbols of accepted profiles, query ranges), by the "
 	    "limit's YAML key.",
 	    2, lim_l);
+	static const char *const unres_l[] = { "tenant", "format" };
+	d->m_unresolved = hearth_metrics_counter(deps->metrics,
+	    "hearth_distributor_unresolved_samples_total",
+	    "Samples left out of accepted uploads because the upload refers "
+	    "to data it does not hold (JFR: a stack trace or method in no "
+	    "constant pool of the recording), by upload format.",
+	    2, unres_l);
 	if (d->m_profiles == NULL || d->m_bytes == NULL || d->m_decoded == NULL ||
 	    d->m_samples == NULL || d->m_rejected == NULL ||
-	    d->m_push_seconds == NULL) {
+	    d->m_push_seconds == NULL || d->m_unresolved == NULL) {
 		free(d);
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "distributor: cannot register metrics");

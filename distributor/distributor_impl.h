@@ -27,6 +27,7 @@ struct hearth_distributor {
 	hearth_metric          *m_push_seconds;
 	hearth_metric          *m_limit_rejections; /* {tenant,limit} */
 	hearth_metric          *m_truncations;      /* {tenant,limit} */
+	hearth_metric          *m_unresolved;       /* {tenant,format} */
 };
 
 /* The limits of tenant: its overrides, else cfg.limits. */

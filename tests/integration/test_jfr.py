@@ -299,10 +299,13 @@ class JfrTest(L.HearthTestCase):
         ct, body = L.multipart_encode([("jfr", "jfr", None, rec),
                                        ("labels", "labels", "application/x-protobuf",
                                         gzip.compress(labels_snapshot()))])
+        before = self.hearth.metric("hearth_distributor_unresolved_samples_total", format="jfr") or 0
         r = self.hearth.ingest(self.params(svc), body, headers={"Content-Type": ct})
         self.assertStatus(r, 200, "profiler-style JFR with labels")
         self.assertIn("1 JFR samples left out", r.header("Warning") or "",
                       "the sample whose stack trace no pool holds is reported")
+        self.assertEqual(self.hearth.metric("hearth_distributor_unresolved_samples_total", format="jfr"),
+                         before + 1, "and counted")
         cpu = L.CPU_TYPE
 
         def tree(sel):
