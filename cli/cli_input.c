@@ -102,8 +102,7 @@ hearth_cli_input_check(hearth_arena *a, const void *data, size_t n,
 			return err->code;
 		out->types = jr.n_profiles;
 		for (size_t i = 0; i < jr.n_profiles; i++)
-			for (size_t g = 0; g < jr.profiles[i].upload->n_groups; g++)
-				out->samples += jr.profiles[i].upload->groups[g].n_rows;
+			out->samples += jr.profiles[i].samples;
 		if (out->samples == 0)
 			return hearth_err_set(err, HEARTH_EINVAL,
 			    "no samples: the recording holds no execution, "

@@ -227,6 +227,7 @@ jfr_event(jfr_dec *d, jfr_cur *c, size_t ki, jfr_class *ev)
 		return d->err->code;
 	if (drop)
 		return 0;
+	k->n_kept++;
 	const hearth_upload_label *labels = NULL;
 	size_t			   n_labels = 0;
 	const hearth_jfr_contexts *ctx	    = d->o->contexts;
@@ -411,7 +412,7 @@ jfr_finish(jfr_dec *d)
 		u->time_nanos	  = d->t_start;
 		u->duration_nanos = d->t_end > d->t_start ? d->t_end - d->t_start : 0;
 		res->profiles[res->n_profiles++] = (hearth_jfr_profile) {
-			def->event, def->name, u
+			def->event, def->name, u, k->n_kept
 		};
 	}
 	return 0;

@@ -74,6 +74,8 @@ typedef struct hearth_jfr_profile {
 	const char    *event; /* JFR event type, e.g. "jdk.ExecutionSample" */
 	const char    *name;  /* __name__ */
 	hearth_upload *upload;
+	size_t	       samples; /* events stored (upload rows are distinct
+				   stacks per label set) */
 } hearth_jfr_profile;
 
 typedef struct hearth_jfr_result {

@@ -71,7 +71,8 @@ typedef struct jfr_kind {
 	hearth_upload_builder *b;
 	uint32_t	      *method_sid; /* per method index: string id + 1 */
 	uint32_t	      *stack_sid;  /* per stack index: stack id + 1 */
-	size_t		       n_samples;
+	size_t		       n_samples; /* events read (the limit counts these) */
+	size_t		       n_kept;	  /* events stored */
 	uint64_t	       type_id; /* event type in this chunk */
 	bool		       in_chunk;
 } jfr_kind;

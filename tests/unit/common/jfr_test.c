@@ -99,6 +99,13 @@ test_jfr_real_recording(void **state)
 	assert_total(&r, "jdk.JavaMonitorEnter", 1, BURN_MONITOR_NS);
 	assert_total(&r, "jdk.ThreadPark", 0, BURN_PARK);
 	assert_total(&r, "jdk.ThreadPark", 1, BURN_PARK_NS);
+	/* Events stored per kind (what hearth-cli prints as samples). */
+	assert_int_equal(find(&r, "jdk.ExecutionSample")->samples, BURN_CPU);
+	assert_int_equal(
+	    find(&r, "jdk.ObjectAllocationSample")->samples, BURN_ALLOC);
+	assert_int_equal(
+	    find(&r, "jdk.JavaMonitorEnter")->samples, BURN_MONITOR);
+	assert_int_equal(find(&r, "jdk.ThreadPark")->samples, BURN_PARK);
 	const hearth_jfr_profile *cpu = find(&r, "jdk.ExecutionSample");
 	assert_string_equal(cpu->name, "process_cpu");
 	assert_string_equal(cpu->upload->sample_types[0].type, "cpu");
