@@ -108,15 +108,12 @@ folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 			return hearth_err_set(st->err, HEARTH_EINVAL,
 			    "%s: line %zu: frame %zu contains a NUL byte",
 			    st->fmt, st->lineno, frame);
-		if (st->max_symbol > 0 && fl > st->max_symbol) {
-			/* Keep the tail (the most specific part of a long
-			 * name, as upstream), from a character boundary. */
-			size_t cut = fl - st->max_symbol;
+		/* Keep the tail (the most specific part of a long name, as
+		 * upstream), from a character boundary. */
+		size_t cut = hearth_utf8_tail(f, fl, st->max_symbol);
+		if (cut > 0) {
 			if (st->cut_symbols != NULL)
 				(*st->cut_symbols)++;
-			while (cut < fl
-			    && ((unsigned char) f[cut] & 0xc0) == 0x80)
-				cut++;
 			f += cut;
 			fl -= cut;
 		}

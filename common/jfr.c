@@ -9,6 +9,7 @@
 #include "jfr_impl.h"
 
 #include "gzip.h"
+#include "utf8.h"
 #include "jfr_labels.pb-c.h"
 
 #include <inttypes.h>
@@ -98,13 +99,8 @@ jfr_method_name(jfr_dec *d, jfr_kind *k, uint32_t mi, uint32_t *sid)
 		s   = "unknown";
 		len = 7;
 	}
-	size_t max = d->o->max_symbol_length;
-	if (max > 0 && len > max) {
-		size_t start = len - max;
-		while (start < len && ((uint8_t) s[start] & 0xc0) == 0x80)
-			start++;
-		if (start == len)
-			start = len - 1;
+	size_t start = hearth_utf8_tail(s, len, d->o->max_symbol_length);
+	if (start > 0) {
 		s += start;
 		len -= start;
 		d->res->truncated_symbols++;

@@ -12,6 +12,7 @@
 #include "pprof_impl.h"
 
 #include "gzip.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -106,18 +107,8 @@ pprof_reserve(pprof_conv *c, void **arr, size_t *cap, size_t need, size_t elem)
 static int
 pprof_intern(pprof_conv *c, const char *s, size_t len, uint32_t *id)
 {
-	size_t max = c->ctx->o->max_symbol_length;
-	if (max > 0 && len > max) {
-		size_t start = len - max;
-		size_t fwd   = start;
-		while (fwd < len && ((uint8_t) s[fwd] & 0xc0) == 0x80)
-			fwd++;
-		if (fwd == len) /* limit smaller than the last character */
-			while (
-			    start > 0 && ((uint8_t) s[start] & 0xc0) == 0x80)
-				start--;
-		else
-			start = fwd;
+	size_t start = hearth_utf8_tail(s, len, c->ctx->o->max_symbol_length);
+	if (start > 0) {
 		s += start;
 		len -= start;
 		c->ctx->res->truncated_symbols++;

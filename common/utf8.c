@@ -90,3 +90,19 @@ hearth_hex_digit(char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+size_t
+hearth_utf8_tail(const char *s, size_t len, size_t max)
+{
+	if (max == 0 || len <= max)
+		return 0;
+	size_t start = len - max, fwd = start;
+	while (fwd < len && ((uint8_t) s[fwd] & 0xc0) == 0x80)
+		fwd++;
+	if (fwd < len)
+		return fwd;
+	/* The limit is smaller than the last character: keep all of it. */
+	while (start > 0 && ((uint8_t) s[start] & 0xc0) == 0x80)
+		start--;
+	return start;
+}

@@ -59,6 +59,24 @@ test_hex_digit(void **state)
 	assert_int_equal(hearth_hex_digit('\0'), -1);
 }
 
+/* The tail a symbol limit keeps starts on a character boundary, and is
+ * never empty: a limit inside the last character keeps that character. */
+static void
+test_utf8_tail(void **state)
+{
+	(void) state;
+	const char *s = "a\xc3\xa9" "b\xe2\x82\xac"; /* a é b €: 1+2+1+3 */
+	size_t	    n = strlen(s);
+	assert_int_equal(hearth_utf8_tail(s, n, 0), 0);
+	assert_int_equal(hearth_utf8_tail(s, n, n), 0);
+	assert_int_equal(hearth_utf8_tail(s, n, 4), 3);	/* "b€" */
+	assert_int_equal(hearth_utf8_tail(s, n, 5), 3);	/* not inside é */
+	assert_int_equal(hearth_utf8_tail(s, n, 3), 4);	/* "€" */
+	assert_int_equal(hearth_utf8_tail(s, n, 2), 4);	/* all of "€" */
+	assert_int_equal(hearth_utf8_tail(s, n, 1), 4);
+	assert_int_equal(hearth_utf8_tail("abc", 3, 1), 2);
+}
+
 int
 main(void)
 {
@@ -66,6 +84,7 @@ main(void)
 		cmocka_unit_test(test_utf8_put_round_trips_through_valid),
 		cmocka_unit_test(test_utf8_valid_rejects_bad_forms),
 		cmocka_unit_test(test_hex_digit),
+		cmocka_unit_test(test_utf8_tail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
