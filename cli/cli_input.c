@@ -4,6 +4,7 @@
 #include "gzip.h"
 #include "jfr.h"
 #include "pprof.h"
+#include "speedscope.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -20,6 +21,8 @@ hearth_cli_input_name(hearth_cli_format f)
 		return "lines";
 	case HEARTH_CLI_FORMAT_JFR:
 		return "jfr";
+	case HEARTH_CLI_FORMAT_SPEEDSCOPE:
+		return "speedscope";
 	default:
 		return "auto";
 	}
@@ -28,15 +31,16 @@ hearth_cli_input_name(hearth_cli_format f)
 int
 hearth_cli_input_format(const char *s, hearth_cli_format *out, hearth_err *err)
 {
-	for (int f = HEARTH_CLI_FORMAT_AUTO; f <= HEARTH_CLI_FORMAT_JFR; f++)
+	for (int f = HEARTH_CLI_FORMAT_AUTO; f <= HEARTH_CLI_FORMAT_SPEEDSCOPE;
+	     f++)
 		if (strcmp(s, hearth_cli_input_name((hearth_cli_format) f))
 		    == 0) {
 			*out = (hearth_cli_format) f;
 			return 0;
 		}
 	return hearth_err_set(err, HEARTH_EINVAL,
-	    "unknown format \"%s\" (choose pprof, jfr, folded, lines or "
-	    "auto)",
+	    "unknown format \"%s\" (choose pprof, jfr, speedscope, folded, "
+	    "lines or auto)",
 	    s);
 }
 
@@ -49,6 +53,39 @@ input_is_text(const uint8_t *p, size_t n)
 		    || p[i] == 0x7f)
 			return 0;
 	return 1;
+}
+
+/* A JSON object naming speedscope's schema (where exporters put it:
+ * near the start; the whole file is parsed afterwards anyway). */
+static int
+input_is_speedscope(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+		   p[i] == '\r'))
+		i++;
+	if (i == n || p[i] != '{')
+		return 0;
+	static const char url[] = "speedscope.app/file-format-schema.json";
+	size_t		  lim	= n < 4096 ? n : 4096;
+	return memmem(p, lim, url, sizeof(url) - 1) != NULL;
+}
+
+static int
+input_speedscope(hearth_arena *a, const uint8_t *p, size_t n,
+    hearth_cli_input *out, hearth_err *err)
+{
+	hearth_speedscope_result r;
+	if (hearth_speedscope_parse(a, (const char *) p, n, NULL, &r, err) != 0)
+		return err->code;
+	out->types = r.n_profiles;
+	for (size_t i = 0; i < r.n_profiles; i++)
+		out->samples += r.profiles[i].samples;
+	if (out->samples == 0)
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "no samples: the speedscope file has no profile with a "
+		    "weighted sample or a timed event");
+	return 0;
 }
 
 static int
@@ -94,8 +131,12 @@ hearth_cli_input_check(hearth_arena *a, const void *data, size_t n,
 	if (sniffed)
 		out->format = inner_len >= 4 && memcmp(inner, "FLR", 4) == 0
 		    ? HEARTH_CLI_FORMAT_JFR
+		    : input_is_speedscope(inner, inner_len)
+		    ? HEARTH_CLI_FORMAT_SPEEDSCOPE
 		    : input_is_text(inner, inner_len) ? HEARTH_CLI_FORMAT_FOLDED
 						      : HEARTH_CLI_FORMAT_PPROF;
+	if (out->format == HEARTH_CLI_FORMAT_SPEEDSCOPE)
+		return input_speedscope(a, inner, inner_len, out, err);
 	if (out->format == HEARTH_CLI_FORMAT_JFR) {
 		hearth_jfr_result jr;
 		if (hearth_jfr_decode(a, inner, inner_len, NULL, &jr, err) != 0)

@@ -37,19 +37,21 @@ typedef enum hearth_cli_format {
 	HEARTH_CLI_FORMAT_PPROF,
 	HEARTH_CLI_FORMAT_FOLDED,
 	HEARTH_CLI_FORMAT_LINES,
-	HEARTH_CLI_FORMAT_JFR
+	HEARTH_CLI_FORMAT_JFR,
+	HEARTH_CLI_FORMAT_SPEEDSCOPE
 } hearth_cli_format;
 
 typedef struct hearth_cli_input {
 	hearth_cli_format format;  /* never AUTO after a check */
 	int               gzip;    /* the file is gzip-compressed */
-	size_t            samples; /* pprof samples, distinct text stacks, or
-	                            * JFR events turned into samples */
+	size_t            samples; /* pprof samples, distinct text stacks,
+	                            * JFR events turned into samples, or
+	                            * speedscope samples / intervals */
 	size_t            types;   /* sample types (1 for text; JFR: profile
-	                            * kinds) */
+	                            * kinds; speedscope: profiles) */
 } hearth_cli_input;
 
-/* "pprof", "folded", "lines", "jfr" or "auto". */
+/* "pprof", "folded", "lines", "jfr", "speedscope" or "auto". */
 const char *hearth_cli_input_name(hearth_cli_format f);
 
 /* Parse a --format value; 0, or HEARTH_EINVAL naming the choices. */

@@ -52,7 +52,8 @@ upload_one(hearth_cli_ctx *c, const char *path, hearth_cli_format forced)
 		    HEARTH_CLI_EXIT_INPUT, "%s: %s", path, err.msg);
 	}
 	int text = in.format == HEARTH_CLI_FORMAT_FOLDED
-	    || in.format == HEARTH_CLI_FORMAT_LINES;
+	    || in.format == HEARTH_CLI_FORMAT_LINES
+	    || in.format == HEARTH_CLI_FORMAT_SPEEDSCOPE;
 	hearth_cli_http_param p[]  = {
 		 { "name", c->o.name },
 		 { "format", hearth_cli_input_name(in.format) },
@@ -82,8 +83,9 @@ upload_one(hearth_cli_ctx *c, const char *path, hearth_cli_format forced)
 		    "%zu bytes)\n",
 		    path, hearth_cli_input_name(in.format),
 		    in.gzip ? ", gzip" : "", in.types,
-		    in.format == HEARTH_CLI_FORMAT_JFR ? "event kind"
-						       : "sample type",
+		    in.format == HEARTH_CLI_FORMAT_JFR	    ? "event kind"
+		    : in.format == HEARTH_CLI_FORMAT_SPEEDSCOPE ? "profile"
+								: "sample type",
 		    in.types == 1 ? "" : "s", in.samples, data.len);
 	hearth_buf_fini(&resp.body);
 	hearth_buf_fini(&data);

@@ -1,7 +1,8 @@
 /* pbjson_impl: what pbjson.c (decoder), pbjson_lex.c (its tokens) and
  * pbjson_encode.c share: the decoder state, the token functions, and
  * where protobuf-c keeps a field's value, count and presence. Only for
- * common/pbjson*.c. */
+ * common/pbjson*.c, and for speedscope.c, which reads its JSON with the
+ * same tokens. */
 #ifndef HEARTH_PBJSON_IMPL_H
 #define HEARTH_PBJSON_IMPL_H
 

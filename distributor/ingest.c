@@ -7,6 +7,7 @@
 #include "labels.h"
 #include "multipart.h"
 #include "pprof.h"
+#include "speedscope.h"
 #include "stconfig.h"
 #include "upload.h"
 
@@ -382,79 +383,92 @@ ingest_check_time(const hearth_ingest_params *p, int64_t ts,
 	return 0;
 }
 
-/* folded / lines (tree path, ingest-http.md §5.1, §6). */
-static int
-ingest_tree_path(hearth_arena *a, const hearth_ingest_params *p,
-    const char *app, const hearth_label *nl, size_t nn, const char *body,
-    size_t len, int lines_mode, hearth_ingest_result *res, hearth_err *err)
+/* A tree-path upload's profile type (ingest-http.md §6), from the app
+ * name's suffix and the sample rate. */
+typedef struct ingest_tree_type {
+	const ingest_suffix *sx;
+	size_t		     applen; /* the app without its ".suffix" */
+	const char	    *type, *unit, *ptype, *punit;
+	int64_t		     scale; /* counts to nanoseconds; 1: as they are */
+} ingest_tree_type;
+
+static const ingest_suffix *
+ingest_suffix_find(const char *suffix)
 {
-	if (hearth_labels_get(nl, nn, "profile_id") != NULL)
-		return 0; /* upstream silently discards these: 200 */
-	const char *dot	   = strrchr(app, '.');
-	const char *suffix = dot != NULL ? dot + 1 : "cpu";
-	size_t	    applen = dot != NULL ? (size_t) (dot - app) : strlen(app);
-	const ingest_suffix *sx = NULL;
 	for (size_t i = 0;
 	     i < sizeof(ingest_suffixes) / sizeof(ingest_suffixes[0]); i++)
 		if (strcmp(ingest_suffixes[i].suffix, suffix) == 0)
-			sx = &ingest_suffixes[i];
-	if (sx == NULL) {
+			return &ingest_suffixes[i];
+	return NULL;
+}
+
+static int
+ingest_tree_type_of(const char *app, int64_t rate, ingest_tree_type *t,
+    hearth_ingest_result *res, hearth_err *err)
+{
+	const char *dot	   = strrchr(app, '.');
+	const char *suffix = dot != NULL ? dot + 1 : "cpu";
+	memset(t, 0, sizeof(*t));
+	t->applen = dot != NULL ? (size_t) (dot - app) : strlen(app);
+	t->sx	  = ingest_suffix_find(suffix);
+	if (t->sx == NULL) {
 		hearth_err_set(err, HEARTH_EINVAL,
 		    "name: unknown profile type suffix \"%s\" in app name "
 		    "\"%s\" (use e.g. app.cpu, app.inuse_space, app.wall)",
 		    suffix, app);
 		return ingest_fail(res, 400, "unknown_profile_type", err);
 	}
-	int64_t rate = ingest_sample_rate(p->sample_rate);
-	const char *type = sx->type, *unit = sx->unit;
-	const char *ptype = "", *punit = "";
-	int64_t scale = 1;
-	if (type == NULL) {
+	t->type	 = t->sx->type;
+	t->unit	 = t->sx->unit;
+	t->ptype = "";
+	t->punit = "";
+	t->scale = 1;
+	if (t->type == NULL) {
 		if (rate > 0) {
-			type  = sx->unit; /* "cpu" or "wall" */
-			unit  = "nanoseconds";
-			ptype = type;
-			punit = "nanoseconds";
-			scale = INGEST_NS_PER_S / rate;
+			t->type	 = t->sx->unit; /* "cpu" or "wall" */
+			t->unit	 = "nanoseconds";
+			t->ptype = t->type;
+			t->punit = "nanoseconds";
+			t->scale = INGEST_NS_PER_S / rate;
 		} else {
-			type = "samples";
-			unit = "count";
+			t->type = "samples";
+			t->unit = "count";
 		}
 	}
+	return 0;
+}
 
-	hearth_folded_opts fo = {
-		.max_stack_depth = (size_t) p->limits->max_profile_stacktrace_depth,
-		.max_symbol_length =
-		    (size_t) p->limits->max_profile_symbol_value_length,
-		.max_samples = (size_t) p->limits->max_profile_stacktrace_samples,
-		.truncated_stacks  = &res->truncated_stacks,
-		.truncated_symbols = &res->truncated_symbols,
-	};
-	hearth_upload *u = NULL;
-	if (hearth_folded_parse(a, body, len, lines_mode, &fo, &u, err) != 0)
-		return ingest_fail(res,
-		    err->code == HEARTH_ELIMIT ? 422 : 422, "parse_error", err);
+/* Store u (one sample type, values as parsed from a `format` body) under
+ * app the way the tree path does: typed and scaled by t, with the name
+ * labels, the service name and, when extra is not NULL, that one label
+ * more. */
+static int
+ingest_tree_store(hearth_arena *a, const hearth_ingest_params *p,
+    const char *format, const char *app, const hearth_label *nl, size_t nn,
+    const ingest_tree_type *t, hearth_upload *u, const hearth_label *extra,
+    hearth_ingest_result *res, hearth_err *err)
+{
 	hearth_upload_type *st = hearth_arena_calloc(a, 1, sizeof(*st));
 	if (st == NULL)
 		return hearth_err_set(err, HEARTH_ELIMIT,
 		    "request memory limit reached");
-	st->type	  = type;
-	st->unit	  = unit;
+	st->type	  = t->type;
+	st->unit	  = t->unit;
 	u->sample_types	  = st;
 	u->n_sample_types = 1;
-	u->period_type	  = ptype;
-	u->period_unit	  = punit;
-	u->period	  = scale > 1 ? scale : 0;
-	for (size_t g = 0; g < u->n_groups && scale > 1; g++)
+	u->period_type	  = t->ptype;
+	u->period_unit	  = t->punit;
+	u->period	  = t->scale > 1 ? t->scale : 0;
+	for (size_t g = 0; g < u->n_groups && t->scale > 1; g++)
 		for (size_t r = 0; r < u->groups[g].n_rows; r++) {
 			int64_t v = u->groups[g].values[r];
-			if (v > INT64_MAX / scale) {
+			if (v > INT64_MAX / t->scale) {
 				hearth_err_set(err, HEARTH_EINVAL,
-				    "folded: count %lld overflows when scaled "
-				    "to nanoseconds", (long long) v);
+				    "%s: count %lld overflows when scaled to "
+				    "nanoseconds", format, (long long) v);
 				return ingest_fail(res, 422, "parse_error", err);
 			}
-			u->groups[g].values[r] = v * scale;
+			u->groups[g].values[r] = v * t->scale;
 		}
 
 	ingest_shape s = { 0 };
@@ -468,7 +482,7 @@ ingest_tree_path(hearth_arena *a, const hearth_ingest_params *p,
 		return err->code;
 	if (ingest_shape_from_name(a, nl, nn, &s, err) != 0)
 		return ingest_fail(res, 400, "invalid_labels", err);
-	char *svc = hearth_arena_strndup(a, app, applen);
+	char *svc = hearth_arena_strndup(a, app, t->applen);
 	if (svc == NULL)
 		return hearth_err_set(err, HEARTH_ELIMIT, "request memory limit reached");
 	if (!ingest_shape_has(&s, "service_name")) {
@@ -478,13 +492,103 @@ ingest_tree_path(hearth_arena *a, const hearth_ingest_params *p,
 		if (ingest_shape_put(a, &s, "app_name", svc, err) != 0)
 			return err->code;
 	}
-	if (ingest_shape_put(a, &s, "__name__", sx->name, err) != 0 ||
+	if (ingest_shape_put(a, &s, "__name__", t->sx->name, err) != 0 ||
 	    ingest_shape_put(a, &s, "pyroscope_spy",
 	        p->spy_name && *p->spy_name ? p->spy_name : "unknown", err) != 0)
 		return err->code;
+	if (extra != NULL &&
+	    ingest_shape_put(a, &s, extra->name, extra->value, err) != 0)
+		return err->code;
 	if (ingest_series(a, p->limits, &s, u, res, err) != 0)
-		return ingest_fail(res, err->code == HEARTH_ELIMIT ? 400 : 400,
-		    "invalid_labels", err);
+		return ingest_fail(res, 400, "invalid_labels", err);
+	return 0;
+}
+
+/* The limits of the text formats' parsers (folded, speedscope: option
+ * structs with the same fields), as designated initializers. */
+#define INGEST_TEXT_LIMITS(p, res)                                          \
+	.max_stack_depth = (size_t) (p)->limits->max_profile_stacktrace_depth, \
+	.max_symbol_length =                                                \
+	    (size_t) (p)->limits->max_profile_symbol_value_length,          \
+	.max_samples = (size_t) (p)->limits->max_profile_stacktrace_samples, \
+	.truncated_stacks  = &(res)->truncated_stacks,                      \
+	.truncated_symbols = &(res)->truncated_symbols
+
+/* folded / lines (tree path, ingest-http.md §5.1, §6). */
+static int
+ingest_tree_path(hearth_arena *a, const hearth_ingest_params *p,
+    const char *app, const hearth_label *nl, size_t nn, const char *body,
+    size_t len, int lines_mode, hearth_ingest_result *res, hearth_err *err)
+{
+	if (hearth_labels_get(nl, nn, "profile_id") != NULL)
+		return 0; /* upstream silently discards these: 200 */
+	ingest_tree_type t;
+	if (ingest_tree_type_of(app, ingest_sample_rate(p->sample_rate), &t,
+		res, err) != 0)
+		return err->code;
+	hearth_folded_opts fo = { INGEST_TEXT_LIMITS(p, res) };
+	hearth_upload *u = NULL;
+	if (hearth_folded_parse(a, body, len, lines_mode, &fo, &u, err) != 0)
+		return ingest_fail(res, 422, "parse_error", err);
+	return ingest_tree_store(a, p, lines_mode ? "lines" : "folded", app, nl,
+	    nn, &t, u, NULL, res, err);
+}
+
+/* speedscope JSON (ingest-http.md §5.1, common/speedscope.h): each
+ * profile is a tree-path upload. One profile is stored under the name as
+ * sent; with several, each goes under "<app>.<unit>" (the unit names a
+ * wall type, "bytes" memory:samples:bytes, and "none", whose weights are
+ * sample counts, cpu) with the profile's name as profile_name. Time
+ * units arrive in nanoseconds (the sample rate is not used for them);
+ * "none" counts are scaled by the sample rate like folded counts; bytes
+ * are not scaled. */
+static int
+ingest_speedscope_path(hearth_arena *a, const hearth_ingest_params *p,
+    const char *app, const hearth_label *nl, size_t nn, const char *body,
+    size_t len, hearth_ingest_result *res, hearth_err *err)
+{
+	if (hearth_labels_get(nl, nn, "profile_id") != NULL)
+		return 0; /* upstream silently discards these: 200 */
+	hearth_speedscope_opts so = { INGEST_TEXT_LIMITS(p, res) };
+	hearth_speedscope_result sr;
+	if (hearth_speedscope_parse(a, body, len, &so, &sr, err) != 0)
+		return ingest_fail(res, 422,
+		    err->code == HEARTH_ELIMIT ? "limit" : "parse_error", err);
+	/* With several profiles the app keeps its name without a known
+	 * suffix, and the unit becomes the suffix. */
+	const char *dot	   = strrchr(app, '.');
+	size_t	    applen = dot != NULL && ingest_suffix_find(dot + 1) != NULL
+		   ? (size_t) (dot - app)
+		   : strlen(app);
+	for (size_t i = 0; i < sr.n_profiles; i++) {
+		const hearth_speedscope_profile *sp = &sr.profiles[i];
+		int	    is_time = hearth_speedscope_unit_is_time(sp->unit);
+		const char *name    = app;
+		if (sr.n_profiles > 1) {
+			const char *suffix = sp->unit == HEARTH_SPEEDSCOPE_NONE
+			    ? "cpu"
+			    : sp->unit_name;
+			size_t n = applen + 1 + strlen(suffix) + 1;
+			char  *b = hearth_arena_alloc(a, n);
+			if (b == NULL)
+				return hearth_err_set(err, HEARTH_ELIMIT,
+				    "request memory limit reached");
+			snprintf(b, n, "%.*s.%s", (int) applen, app, suffix);
+			name = b;
+		}
+		int64_t rate = is_time			    ? INGEST_NS_PER_S
+		    : sp->unit == HEARTH_SPEEDSCOPE_BYTES ? 0
+							  : ingest_sample_rate(
+							      p->sample_rate);
+		ingest_tree_type t;
+		if (ingest_tree_type_of(name, rate, &t, res, err) != 0)
+			return err->code;
+		hearth_label extra = { "profile_name", sp->name };
+		if (ingest_tree_store(a, p, "speedscope", name, nl, nn, &t,
+			sp->upload, sp->name[0] != '\0' ? &extra : NULL, res,
+			err) != 0)
+			return err->code;
+	}
 	return 0;
 }
 
@@ -788,13 +892,16 @@ hearth_ingest_build(hearth_arena *a, const hearth_ingest_params *p,
 
 	const char *f  = p->format;
 	const char *ct = p->content_type;
-	if ((f != NULL && (strcmp(f, "trie") == 0 || strcmp(f, "tree") == 0 ||
-			      strcmp(f, "speedscope") == 0)) ||
+	if (f != NULL && strcmp(f, "speedscope") == 0)
+		return ingest_speedscope_path(a, p, app, nl, nn,
+		    (const char *) body, len, res, err);
+	if ((f != NULL && (strcmp(f, "trie") == 0 || strcmp(f, "tree") == 0)) ||
 	    ingest_has(ct, "binary/octet-stream+trie") ||
 	    ingest_has(ct, "binary/octet-stream+tree")) {
 		hearth_err_set(err, HEARTH_EINVAL,
 		    "format \"%s\" is not supported by hearth; send pprof "
-		    "(format=pprof or a multipart form), jfr, folded or lines",
+		    "(format=pprof or a multipart form), jfr, speedscope, "
+		    "folded or lines",
 		    f != NULL ? f : ct);
 		return ingest_fail(res, 400, "unsupported_format", err);
 	}
@@ -813,7 +920,7 @@ hearth_ingest_build(hearth_arena *a, const hearth_ingest_params *p,
 		return ingest_tree_path(a, p, app, nl, nn, (const char *) body,
 		    len, 0, res, err);
 	hearth_err_set(err, HEARTH_EINVAL,
-	    "unknown format \"%s\" (supported: folded, lines, pprof, jfr; or a "
-	    "multipart/form-data body)", f);
+	    "unknown format \"%s\" (supported: folded, lines, pprof, jfr, "
+	    "speedscope; or a multipart/form-data body)", f);
 	return ingest_fail(res, 400, "unknown_format", err);
 }

@@ -177,6 +177,31 @@ test_input_rejects_garbage_with_reason(void **state)
 	    "pprof: malformed protobuf (truncated or not a pprof)");
 }
 
+/* A JSON object naming speedscope's schema is sent as format=speedscope,
+ * plain or gzip'd; samples are its weighted samples, types its profiles. */
+static void
+test_input_sniffs_speedscope(void **state)
+{
+	(void) state;
+	const char *json =
+	    " {\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
+	    "\"shared\":{\"frames\":[{\"name\":\"main\"},{\"name\":\"w\"}]},"
+	    "\"profiles\":[{\"type\":\"sampled\",\"name\":\"a\",\"unit\":"
+	    "\"none\",\"samples\":[[0,1],[0],[0,1]],\"weights\":[1,2,0]},"
+	    "{\"type\":\"sampled\",\"name\":\"b\",\"unit\":\"bytes\","
+	    "\"samples\":[[0]],\"weights\":[8]}]}";
+	check_ok(json, strlen(json), HEARTH_CLI_FORMAT_AUTO,
+	    HEARTH_CLI_FORMAT_SPEEDSCOPE, 0, 3, 2);
+	size_t	 n;
+	uint8_t *gz = gzip_of(json, &n);
+	check_ok(gz, n, HEARTH_CLI_FORMAT_AUTO, HEARTH_CLI_FORMAT_SPEEDSCOPE, 1,
+	    3, 2);
+	free(gz);
+	/* Forced on text that is not one: the parser's reason. */
+	check_err("main;w 1\n", 9, HEARTH_CLI_FORMAT_SPEEDSCOPE,
+	    "speedscope: json: offset 0: expected '{', found 'm'");
+}
+
 static void
 test_input_format_names(void **state)
 {
@@ -192,8 +217,10 @@ test_input_format_names(void **state)
 	assert_int_equal(
 	    hearth_cli_input_format("trie", &f, &err), HEARTH_EINVAL);
 	assert_string_equal(err.msg,
-	    "unknown format \"trie\" (choose pprof, jfr, "
+	    "unknown format \"trie\" (choose pprof, jfr, speedscope, "
 	    "folded, lines or auto)");
+	assert_int_equal(hearth_cli_input_format("speedscope", &f, &err), 0);
+	assert_int_equal(f, HEARTH_CLI_FORMAT_SPEEDSCOPE);
 	assert_string_equal(
 	    hearth_cli_input_name(HEARTH_CLI_FORMAT_PPROF), "pprof");
 	assert_string_equal(
@@ -210,6 +237,7 @@ main(void)
 		cmocka_unit_test(test_input_lines_only_when_asked),
 		cmocka_unit_test(test_input_rejects_garbage_with_reason),
 		cmocka_unit_test(test_input_format_names),
+		cmocka_unit_test(test_input_sniffs_speedscope),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,51 +10,7 @@
 
 #include "buf.h"
 #include "folded.h"
-
-/* Render an upload as sorted "frame;frame value" lines, so that every test
- * states its whole expected result as one string. */
-static int
-render_cmp(const void *x, const void *y)
-{
-	return strcmp(*(char *const *) x, *(char *const *) y);
-}
-
-static char *
-render(const hearth_upload *u)
-{
-	assert_int_equal(u->n_sample_types, 1);
-	hearth_buf out;
-	hearth_buf_init(&out);
-	if (u->n_groups == 0)
-		return hearth_buf_take(&out, NULL);
-	assert_int_equal(u->n_groups, 1);
-	const hearth_upload_group *g = &u->groups[0];
-	assert_int_equal(g->n_labels, 0);
-	char **lines = calloc(g->n_rows, sizeof(*lines));
-	for (size_t r = 0; r < g->n_rows; r++) {
-		hearth_buf l;
-		hearth_buf_init(&l);
-		uint32_t st = g->stacks[r];
-		for (uint32_t f = u->stack_off[st]; f < u->stack_off[st + 1];
-		     f++) {
-			if (f > u->stack_off[st])
-				hearth_buf_putc(&l, ';');
-			uint32_t id = u->frames[f];
-			hearth_buf_append(
-			    &l, u->strings[id], u->string_lens[id]);
-		}
-		hearth_buf_printf(&l, " %lld", (long long) g->values[r]);
-		lines[r] = hearth_buf_take(&l, NULL);
-	}
-	qsort(lines, g->n_rows, sizeof(*lines), render_cmp);
-	for (size_t r = 0; r < g->n_rows; r++) {
-		hearth_buf_puts(&out, lines[r]);
-		hearth_buf_putc(&out, '\n');
-		free(lines[r]);
-	}
-	free(lines);
-	return hearth_buf_take(&out, NULL);
-}
+#include "upload_render.h"
 
 /* Parse body and compare the rendering; want NULL = expect an error with
  * message want_err and code want_rc. */
@@ -70,7 +26,7 @@ check(const char *body, size_t len, int lines_mode,
 	if (want != NULL) {
 		if (rc != 0)
 			fail_msg("unexpected error: %s", err.msg);
-		char *got = render(u);
+		char *got = upload_render(u);
 		assert_string_equal(got, want);
 		free(got);
 	} else {

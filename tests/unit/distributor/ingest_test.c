@@ -204,8 +204,12 @@ test_ingest_errors_have_status_and_reason(void **state)
 	p = params(f, "app.cpu");
 	expect_status(f, &p, "", 0, 400, "empty request body");
 	p	 = params(f, "app.cpu");
-	p.format = "speedscope";
+	p.format = "tree";
 	expect_status(f, &p, "x", 1, 400, "not supported");
+	p	 = params(f, "app.cpu");
+	p.format = "speedscope";
+	expect_status(f, &p, "x", 1, 422, "speedscope: json: offset 0");
+	expect_status(f, &p, "{}", 2, 422, "not a speedscope file");
 	p	 = params(f, "app");
 	p.format = "jfr";
 	expect_status(f, &p, "x", 1, 422, "jfr: no chunk header");
