@@ -1,7 +1,9 @@
 /*
  * folded: one pass over the body, line by line (memchr), with a reusable
  * frame-id buffer; interning and stack de-duplication are the upload
- * builder's. Rules are in folded.h.
+ * builder's. The binary trie and tree formats are walked with an explicit
+ * stack of (children left, key length) and each sample's key goes through
+ * the same per-stack code as a folded line. Rules are in folded.h.
  */
 #include "folded.h"
 #include "utf8.h"
@@ -14,12 +16,14 @@
 typedef struct folded_state {
 	hearth_arena          *a;
 	hearth_upload_builder *b;
-	const char            *fmt; /* "folded" or "lines", for messages */
+	const char            *fmt; /* "folded", "lines", ... for messages */
+	const char            *where; /* "line" or "node" */
 	size_t                 max_depth, max_symbol, max_samples;
 	size_t                *cut_stacks, *cut_symbols; /* may be NULL */
 	uint32_t              *frames;
 	size_t                 cap;
-	size_t                 lineno;
+	size_t                 lineno; /* line, or node (binary formats) */
+	size_t                 cap_in; /* binary formats: the body's length */
 	hearth_err            *err;
 } folded_state;
 
@@ -27,9 +31,9 @@ static int
 folded_nomem(folded_state *st)
 {
 	return hearth_err_set(st->err, HEARTH_ELIMIT,
-	    "%s: line %zu: request memory limit reached (%zu bytes in use); "
+	    "%s: %s %zu: request memory limit reached (%zu bytes in use); "
 	    "send smaller profiles",
-	    st->fmt, st->lineno, hearth_arena_used(st->a));
+	    st->fmt, st->where, st->lineno, hearth_arena_used(st->a));
 }
 
 /* Base-10 integer as strconv.Atoi reads it: optional sign, then at least
@@ -101,13 +105,13 @@ folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 		frame++;
 		if (!hearth_utf8_valid(f, fl))
 			return hearth_err_set(st->err, HEARTH_EINVAL,
-			    "%s: line %zu: frame %zu is not valid UTF-8",
-			    st->fmt, st->lineno, frame);
+			    "%s: %s %zu: frame %zu is not valid UTF-8",
+			    st->fmt, st->where, st->lineno, frame);
 		/* Names become C strings downstream: a NUL would cut them. */
 		if (memchr(f, '\0', fl) != NULL)
 			return hearth_err_set(st->err, HEARTH_EINVAL,
-			    "%s: line %zu: frame %zu contains a NUL byte",
-			    st->fmt, st->lineno, frame);
+			    "%s: %s %zu: frame %zu contains a NUL byte",
+			    st->fmt, st->where, st->lineno, frame);
 		/* Keep the tail (the most specific part of a long name, as
 		 * upstream), from a character boundary. */
 		size_t cut = hearth_utf8_tail(f, fl, st->max_symbol);
@@ -135,12 +139,12 @@ folded_sample(folded_state *st, const char *s, size_t n, int64_t v)
 	if (st->max_samples > 0 && stack >= st->max_samples)
 		return hearth_err_set(st->err, HEARTH_ELIMIT,
 		    "max_profile_stacktrace_samples: the profile has more "
-		    "than %zu distinct stacks (limit reached at line %zu)",
-		    st->max_samples, st->lineno);
+		    "than %zu distinct stacks (limit reached at %s %zu)",
+		    st->max_samples, st->where, st->lineno);
 	rc = hearth_upload_builder_add(st->b, NULL, 0, stack, &v, st->err);
 	if (rc != 0)
-		hearth_err_prefix(
-		    st->err, "%s: line %zu", st->fmt, st->lineno);
+		hearth_err_prefix(st->err, "%s: %s %zu", st->fmt, st->where,
+		    st->lineno);
 	return rc;
 }
 
@@ -184,18 +188,150 @@ folded_line(folded_state *st, const char *s, size_t n, int lines_mode)
 	return folded_sample(st, s, sp - 1, v);
 }
 
+/* ---- trie and tree ---------------------------------------------------- */
+
+/* A uvarint (LEB128, at most 64 bits) at *p < end: 0, or -1. */
+static int
+folded_uvarint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+		if (shift == 63 && b > 1)
+			return -1;
+		x |= (uint64_t) (b & 0x7f) << shift;
+		if (b < 0x80) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+typedef struct folded_node {
+	const char *name;
+	size_t	    name_len;
+	uint64_t    value, children;
+} folded_node;
+
+static int
+folded_read_node(folded_state *st, const uint8_t **p, const uint8_t *end,
+    folded_node *n)
+{
+	uint64_t len;
+	if (folded_uvarint(p, end, &len) != 0 || len > (uint64_t) (end - *p))
+		return hearth_err_set(st->err, HEARTH_EINVAL,
+		    "%s: node %zu: cut short or a bad name length (byte %zu)",
+		    st->fmt, st->lineno, (size_t) (*p - (end - st->cap_in)));
+	n->name	    = (const char *) *p;
+	n->name_len = (size_t) len;
+	*p += len;
+	if (folded_uvarint(p, end, &n->value) != 0 ||
+	    folded_uvarint(p, end, &n->children) != 0)
+		return hearth_err_set(st->err, HEARTH_EINVAL,
+		    "%s: node %zu: cut short or a bad value or child count "
+		    "(byte %zu)",
+		    st->fmt, st->lineno, (size_t) (*p - (end - st->cap_in)));
+	if (n->value > INT64_MAX)
+		return hearth_err_set(st->err, HEARTH_EINVAL,
+		    "%s: node %zu: value %llu is out of range", st->fmt,
+		    st->lineno, (unsigned long long) n->value);
+	return 0;
+}
+
+typedef struct folded_open {
+	uint64_t left;	  /* children still to read */
+	size_t	 key_len; /* the key before this node's name */
+} folded_open;
+
+/* The trie or tree in body[0..len) (folded.h). */
+static int
+folded_binary(folded_state *st, const uint8_t *body, size_t len, int trie)
+{
+	const uint8_t *p = body, *end = body + len;
+	char	      *key	   = NULL;
+	size_t	       key_len	   = 0, key_cap = 0;
+	folded_open   *open	   = NULL;
+	size_t	       n_open	   = 0, cap_open = 0;
+	folded_node    nd;
+	int	       rc;
+	st->cap_in = len;
+	st->lineno = 1;
+	if ((rc = folded_read_node(st, &p, end, &nd)) != 0)
+		return rc;
+	for (;;) {
+		size_t before = key_len;
+		if (st->lineno > 1 || trie) {
+			size_t need = key_len + 1 + nd.name_len;
+			if (need > key_cap) {
+				size_t nc = key_cap ? key_cap : 256;
+				while (nc < need)
+					nc *= 2;
+				char *nk = hearth_arena_realloc(st->a, key,
+				    key_cap, nc);
+				if (nk == NULL)
+					return folded_nomem(st);
+				key	= nk;
+				key_cap = nc;
+			}
+			if (!trie && key_len > 0)
+				key[key_len++] = ';';
+			if (nd.name_len > 0)
+				memcpy(key + key_len, nd.name, nd.name_len);
+			key_len += nd.name_len;
+			if (nd.value > 0 &&
+			    (rc = folded_sample(st, key, key_len,
+				 (int64_t) nd.value)) != 0)
+				return rc;
+		}
+		if (nd.children > 0) {
+			if (n_open == cap_open) {
+				size_t	     nc = cap_open ? cap_open * 2 : 64;
+				folded_open *no = hearth_arena_realloc(st->a,
+				    open, cap_open * sizeof(*no),
+				    nc * sizeof(*no));
+				if (no == NULL)
+					return folded_nomem(st);
+				open	 = no;
+				cap_open = nc;
+			}
+			open[n_open++] = (folded_open) { nd.children, before };
+		} else {
+			key_len = before;
+		}
+		while (n_open > 0 && open[n_open - 1].left == 0)
+			key_len = open[--n_open].key_len;
+		if (n_open == 0)
+			break;
+		open[n_open - 1].left--;
+		st->lineno++;
+		if ((rc = folded_read_node(st, &p, end, &nd)) != 0)
+			return rc;
+	}
+	if (p != end)
+		return hearth_err_set(st->err, HEARTH_EINVAL,
+		    "%s: %zu bytes after the last node (node %zu)", st->fmt,
+		    (size_t) (end - p), st->lineno);
+	return 0;
+}
+
 int
 hearth_folded_parse(hearth_arena *a, const char *body, size_t len,
-    int lines_mode, const hearth_folded_opts *opts, hearth_upload **out,
+    int mode, const hearth_folded_opts *opts, hearth_upload **out,
     hearth_err *err)
 {
+	static const char *const fmts[] = { "folded", "lines", "trie",
+		"tree" };
 	HEARTH_ASSERT(a != NULL && out != NULL);
 	HEARTH_ASSERT(len == 0 || body != NULL);
-	*out            = NULL;
+	HEARTH_ASSERT(mode >= HEARTH_FOLDED_GROUPS && mode <= HEARTH_FOLDED_TREE);
+	int lines_mode	= mode == HEARTH_FOLDED_LINES;
+	*out		= NULL;
 	folded_state st = {
-		.a   = a,
-		.fmt = lines_mode ? "lines" : "folded",
-		.err = err,
+		.a     = a,
+		.fmt   = fmts[mode],
+		.where = mode >= HEARTH_FOLDED_TRIE ? "node" : "line",
+		.err   = err,
 	};
 	if (opts != NULL) {
 		st.max_depth   = opts->max_stack_depth;
@@ -207,6 +343,16 @@ hearth_folded_parse(hearth_arena *a, const char *body, size_t len,
 	int rc = hearth_upload_builder_new(a, 1, &st.b, err);
 	if (rc != 0)
 		return rc;
+	if (mode >= HEARTH_FOLDED_TRIE) {
+		if (len == 0)
+			return hearth_err_set(err, HEARTH_EINVAL,
+			    "%s: the body is empty", st.fmt);
+		rc = folded_binary(&st, (const uint8_t *) body, len,
+		    mode == HEARTH_FOLDED_TRIE);
+		if (rc != 0)
+			return rc;
+		return hearth_upload_builder_finish(st.b, out, err);
+	}
 	size_t i = 0;
 	while (i < len) {
 		const char *s  = body + i;

@@ -23,6 +23,21 @@
  *     skipped (they carry nothing and must not count against the limit).
  * There is no line-length limit: the body is in memory already.
  *
+ * The legacy binary formats of the same path (format=trie, format=tree)
+ * are pre-order node lists, each node a uvarint (LEB128) name length, the
+ * name bytes, a uvarint value and a uvarint child count, children after
+ * their parent:
+ *   trie: a node's name is appended to its parent's key (names are byte
+ *         strings, not whole frames); a node with a value > 0 is a sample
+ *         whose stack is its key read as folded ("a;b;c"). The first node
+ *         is the root and counts like any other.
+ *   tree: names are frames; a node's value is its self value, a sample of
+ *         the stack from the root's child down to it (a name holding ';'
+ *         is split, as upstream's tree path does). The first node is a
+ *         synthetic root: its name and value are not a sample.
+ * Their frames obey rules 2 to 5; bytes after the last node are an error
+ * (so is a node cut short). Messages say "trie: node 7: ...".
+ *
  * The caller fills sample_types, period and times of the result (the
  * profile type comes from the app-name suffix, §6) and scales counts.
  * Everything is allocated in the arena; the body is not referenced after
@@ -48,13 +63,22 @@ typedef struct hearth_folded_opts {
 	size_t *truncated_symbols;
 } hearth_folded_opts;
 
-/* Parse body[0..len) (lines_mode 0 = folded, 1 = lines); opts may be NULL
- * (no limits). On success *out has n_sample_types == 1 with
- * sample_types == NULL for the caller to fill. Errors: HEARTH_EINVAL with
- * "folded: line 7: count \"abc\" is not an integer" and the like (lines
- * mode says "lines:"), HEARTH_ELIMIT for max_samples or the arena cap. */
+/* What hearth_folded_parse reads. */
+enum {
+	HEARTH_FOLDED_GROUPS = 0, /* folded text, the default */
+	HEARTH_FOLDED_LINES  = 1,
+	HEARTH_FOLDED_TRIE   = 2,
+	HEARTH_FOLDED_TREE   = 3,
+};
+
+/* Parse body[0..len) as mode (HEARTH_FOLDED_*); opts may be NULL (no
+ * limits). On success *out has n_sample_types == 1 with sample_types ==
+ * NULL for the caller to fill. Errors: HEARTH_EINVAL with "folded: line 7:
+ * count \"abc\" is not an integer" and the like (named after the mode:
+ * "lines:", "trie: node 3:", "tree: node 3:"), HEARTH_ELIMIT for
+ * max_samples or the arena cap. */
 int hearth_folded_parse(hearth_arena *a, const char *body, size_t len,
-    int lines_mode, const hearth_folded_opts *opts, hearth_upload **out,
+    int mode, const hearth_folded_opts *opts, hearth_upload **out,
     hearth_err *err);
 
 #endif

@@ -514,11 +514,12 @@ ingest_tree_store(hearth_arena *a, const hearth_ingest_params *p,
 	.truncated_stacks  = &(res)->truncated_stacks,                      \
 	.truncated_symbols = &(res)->truncated_symbols
 
-/* folded / lines (tree path, ingest-http.md §5.1, §6). */
+/* folded / lines / trie / tree (tree path, ingest-http.md §5.1, §6);
+ * mode is HEARTH_FOLDED_*. */
 static int
 ingest_tree_path(hearth_arena *a, const hearth_ingest_params *p,
     const char *app, const hearth_label *nl, size_t nn, const char *body,
-    size_t len, int lines_mode, hearth_ingest_result *res, hearth_err *err)
+    size_t len, int mode, hearth_ingest_result *res, hearth_err *err)
 {
 	if (hearth_labels_get(nl, nn, "profile_id") != NULL)
 		return 0; /* upstream silently discards these: 200 */
@@ -528,10 +529,12 @@ ingest_tree_path(hearth_arena *a, const hearth_ingest_params *p,
 		return err->code;
 	hearth_folded_opts fo = { INGEST_TEXT_LIMITS(p, res) };
 	hearth_upload *u = NULL;
-	if (hearth_folded_parse(a, body, len, lines_mode, &fo, &u, err) != 0)
+	if (hearth_folded_parse(a, body, len, mode, &fo, &u, err) != 0)
 		return ingest_fail(res, 422, "parse_error", err);
-	return ingest_tree_store(a, p, lines_mode ? "lines" : "folded", app, nl,
-	    nn, &t, u, NULL, res, err);
+	static const char *const names[] = { "folded", "lines", "trie",
+		"tree" };
+	return ingest_tree_store(a, p, names[mode], app, nl, nn, &t, u, NULL,
+	    res, err);
 }
 
 /* speedscope JSON (ingest-http.md §5.1, common/speedscope.h): each
@@ -892,35 +895,36 @@ hearth_ingest_build(hearth_arena *a, const hearth_ingest_params *p,
 
 	const char *f  = p->format;
 	const char *ct = p->content_type;
-	if (f != NULL && strcmp(f, "speedscope") == 0)
-		return ingest_speedscope_path(a, p, app, nl, nn,
-		    (const char *) body, len, res, err);
-	if ((f != NULL && (strcmp(f, "trie") == 0 || strcmp(f, "tree") == 0)) ||
-	    ingest_has(ct, "binary/octet-stream+trie") ||
-	    ingest_has(ct, "binary/octet-stream+tree")) {
-		hearth_err_set(err, HEARTH_EINVAL,
-		    "format \"%s\" is not supported by hearth; send pprof "
-		    "(format=pprof or a multipart form), jfr, speedscope, "
-		    "folded or lines",
-		    f != NULL ? f : ct);
-		return ingest_fail(res, 400, "unsupported_format", err);
-	}
+	/* Upstream's dispatch order (ingest-http.md §5): trie, tree (by
+	 * format or Content-Type), lines, jfr, pprof, speedscope, multipart,
+	 * then folded. */
+	if ((f != NULL && strcmp(f, "trie") == 0) ||
+	    ingest_has(ct, "binary/octet-stream+trie"))
+		return ingest_tree_path(a, p, app, nl, nn, (const char *) body,
+		    len, HEARTH_FOLDED_TRIE, res, err);
+	if ((f != NULL && strcmp(f, "tree") == 0) ||
+	    ingest_has(ct, "binary/octet-stream+tree"))
+		return ingest_tree_path(a, p, app, nl, nn, (const char *) body,
+		    len, HEARTH_FOLDED_TREE, res, err);
 	if (f != NULL && strcmp(f, "lines") == 0)
 		return ingest_tree_path(a, p, app, nl, nn, (const char *) body,
-		    len, 1, res, err);
+		    len, HEARTH_FOLDED_LINES, res, err);
+	if (f != NULL && strcmp(f, "jfr") == 0)
+		return ingest_jfr_path(a, p, app, nl, nn, body, len, res, err);
 	if (f != NULL && strcmp(f, "pprof") == 0)
 		return ingest_pprof_path(a, p, app, nl, nn, body, len, NULL,
 		    res, err);
-	if (f != NULL && strcmp(f, "jfr") == 0)
-		return ingest_jfr_path(a, p, app, nl, nn, body, len, res, err);
+	if (f != NULL && strcmp(f, "speedscope") == 0)
+		return ingest_speedscope_path(a, p, app, nl, nn,
+		    (const char *) body, len, res, err);
 	if (ingest_has(ct, "multipart/form-data"))
 		return ingest_multipart(a, p, app, nl, nn, body, len, res, err);
 	if (f == NULL || *f == '\0' || strcmp(f, "folded") == 0 ||
 	    strcmp(f, "groups") == 0)
 		return ingest_tree_path(a, p, app, nl, nn, (const char *) body,
-		    len, 0, res, err);
+		    len, HEARTH_FOLDED_GROUPS, res, err);
 	hearth_err_set(err, HEARTH_EINVAL,
 	    "unknown format \"%s\" (supported: folded, lines, pprof, jfr, "
-	    "speedscope; or a multipart/form-data body)", f);
+	    "speedscope, trie, tree; or a multipart/form-data body)", f);
 	return ingest_fail(res, 400, "unknown_format", err);
 }

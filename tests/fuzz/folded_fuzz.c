@@ -1,6 +1,7 @@
-/* libFuzzer target: hearth_folded_parse. The first byte picks the mode and
- * small limits so that truncation and the sample limit are exercised; on
- * success the upload invariants of upload.h are checked. */
+/* libFuzzer target: hearth_folded_parse. The first byte picks the mode
+ * (bits 0 and 5: folded, lines, trie, tree) and small limits so that
+ * truncation and the sample limit are exercised; on success the upload
+ * invariants of upload.h are checked. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,8 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hearth_upload *u = NULL;
 	if (a == NULL)
 		abort();
-	int rc = hearth_folded_parse(a, (const char *) data + 1, size - 1,
-	    ctl & 0x01, (ctl & 0x10) ? NULL : &o, &u, &err);
+	int mode = (ctl & 0x01) | ((ctl & 0x20) >> 4);
+	int rc	 = hearth_folded_parse(a, (const char *) data + 1, size - 1,
+	      mode, (ctl & 0x10) ? NULL : &o, &u, &err);
 	if (rc == 0) {
 		HEARTH_ASSERT(u->n_sample_types == 1 && u->n_groups <= 1);
 		HEARTH_ASSERT(u->stack_off[0] == 0

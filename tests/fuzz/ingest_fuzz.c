@@ -2,7 +2,8 @@
  * ingest_fuzz: libFuzzer target for a whole `POST /ingest` body as the
  * distributor turns it into an ingester push (distributor/ingest.h):
  * Content-Encoding gzip, the multipart form, pprof (raw or gzip), folded
- * and lines text, sample_type_config, labels and the per-profile limits,
+ * and lines text, speedscope JSON, the trie and tree binary formats,
+ * sample_type_config, labels and the per-profile limits,
  * all with small limits and a capped arena so the limit paths run too.
  *
  * The input size picks the variant (format, content type, encoding), not
@@ -32,6 +33,9 @@ static const struct {
 	{ "pprof", NULL, "gzip" },
 	{ "groups", NULL, "gzip" },
 	{ NULL, "multipart/form-data; boundary=B", "gzip" },
+	{ "speedscope", NULL, NULL },
+	{ "trie", NULL, NULL },
+	{ NULL, "binary/octet-stream+tree", NULL },
 };
 #define FUZZ_N_VARIANTS (sizeof(fuzz_variants) / sizeof(fuzz_variants[0]))
 

@@ -15,14 +15,14 @@
 /* Parse body and compare the rendering; want NULL = expect an error with
  * message want_err and code want_rc. */
 static void
-check(const char *body, size_t len, int lines_mode,
+check(const char *body, size_t len, int mode,
     const hearth_folded_opts *o, const char *want, int want_rc,
     const char *want_err)
 {
 	hearth_arena  *a = hearth_arena_new(0);
 	hearth_err     err;
 	hearth_upload *u = (hearth_upload *) 1;
-	int rc = hearth_folded_parse(a, body, len, lines_mode, o, &u, &err);
+	int rc = hearth_folded_parse(a, body, len, mode, o, &u, &err);
 	if (want != NULL) {
 		if (rc != 0)
 			fail_msg("unexpected error: %s", err.msg);
@@ -253,6 +253,99 @@ test_folded_arena_cap_is_limit(void **state)
 	hearth_buf_fini(&b);
 }
 
+/* ---- trie and tree ---------------------------------------------------- */
+
+/* Append one binary node (name, value, children) to b. */
+static void
+node(hearth_buf *b, const char *name, uint64_t value, uint64_t children)
+{
+	uint64_t v[3] = { strlen(name), value, children };
+	for (int i = 0; i < 3; i++) {
+		uint64_t x = v[i];
+		while (x >= 0x80) {
+			hearth_buf_putc(b, (char) (x | 0x80));
+			x >>= 7;
+		}
+		hearth_buf_putc(b, (char) x);
+		if (i == 0)
+			hearth_buf_puts(b, name);
+	}
+}
+
+/* A trie's names are pieces of keys; values at any node are samples. */
+static void
+test_folded_trie(void **state)
+{
+	(void) state;
+	hearth_buf b;
+	hearth_buf_init(&b);
+	node(&b, "", 0, 2);	  /* root */
+	node(&b, "main;", 0, 2);  /* key "main;" */
+	node(&b, "wo", 0, 1);	  /*   "main;wo" */
+	node(&b, "rk", 3, 1);	  /*     "main;work" = 3 */
+	node(&b, ";leaf", 300, 0); /*      "main;work;leaf" = 300 */
+	node(&b, "idle", 2, 0);	  /*   "main;idle" = 2 */
+	node(&b, "gc", 1, 0);	  /* "gc" = 1 */
+	check(b.data, b.len, HEARTH_FOLDED_TRIE, NULL,
+	    "gc 1\nmain;idle 2\nmain;work 3\nmain;work;leaf 300\n", 0, NULL);
+	/* Cut short anywhere: an error naming the node, never a crash. */
+	for (size_t i = 1; i < b.len; i++) {
+		hearth_arena  *a = hearth_arena_new(0);
+		hearth_err     err;
+		hearth_upload *u = NULL;
+		assert_int_equal(hearth_folded_parse(a, b.data, i,
+				     HEARTH_FOLDED_TRIE, NULL, &u, &err),
+		    HEARTH_EINVAL);
+		assert_non_null(strstr(err.msg, "trie: node "));
+		hearth_arena_free(a);
+	}
+	hearth_buf_putc(&b, 'x');
+	check(b.data, b.len, HEARTH_FOLDED_TRIE, NULL, NULL, HEARTH_EINVAL,
+	    "trie: 1 bytes after the last node (node 7)");
+	hearth_buf_fini(&b);
+}
+
+/* A tree's names are frames, values are self values, and the first node
+ * is a synthetic root whose value is no sample. */
+static void
+test_folded_tree(void **state)
+{
+	(void) state;
+	hearth_buf b;
+	hearth_buf_init(&b);
+	node(&b, "", 99, 2);
+	node(&b, "main", 1, 2);
+	node(&b, "work", 5, 1);
+	node(&b, "a;b", 2, 0); /* split like upstream: main;work;a;b */
+	node(&b, "idle", 0, 0);
+	node(&b, "gc", 4, 0);
+	hearth_folded_opts o = { .max_stack_depth = 3 };
+	check(b.data, b.len, HEARTH_FOLDED_TREE, NULL,
+	    "gc 4\nmain 1\nmain;work 5\nmain;work;a;b 2\n", 0, NULL);
+	check(b.data, b.len, HEARTH_FOLDED_TREE, &o,
+	    "gc 4\nmain 1\nmain;work 5\nmain;work;a 2\n", 0, NULL);
+	hearth_buf_fini(&b);
+	hearth_buf_init(&b);
+	node(&b, "", 0, 1);
+	node(&b, "main", 0, 1);
+	node(&b, "bad\xff", 1, 0);
+	check(b.data, b.len, HEARTH_FOLDED_TREE, NULL, NULL, HEARTH_EINVAL,
+	    "tree: node 3: frame 2 is not valid UTF-8");
+	hearth_buf_fini(&b);
+	hearth_buf_init(&b);
+	node(&b, "", 0, 3); /* claims three children, has one */
+	node(&b, "main", 1, 0);
+	check(b.data, b.len, HEARTH_FOLDED_TREE, NULL, NULL, HEARTH_EINVAL,
+	    "tree: node 3: cut short or a bad name length (byte 10)");
+	check("", 0, HEARTH_FOLDED_TREE, NULL, NULL, HEARTH_EINVAL,
+	    "tree: the body is empty");
+	/* A uvarint over 64 bits. */
+	check("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 10,
+	    HEARTH_FOLDED_TREE, NULL, NULL, HEARTH_EINVAL,
+	    "tree: node 1: cut short or a bad name length (byte 10)");
+	hearth_buf_fini(&b);
+}
+
 int
 main(void)
 {
@@ -272,6 +365,8 @@ main(void)
 		cmocka_unit_test(test_folded_lines_mode),
 		cmocka_unit_test(test_folded_no_line_length_limit),
 		cmocka_unit_test(test_folded_arena_cap_is_limit),
+		cmocka_unit_test(test_folded_trie),
+		cmocka_unit_test(test_folded_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -205,7 +205,7 @@ test_ingest_errors_have_status_and_reason(void **state)
 	expect_status(f, &p, "", 0, 400, "empty request body");
 	p	 = params(f, "app.cpu");
 	p.format = "tree";
-	expect_status(f, &p, "x", 1, 400, "not supported");
+	expect_status(f, &p, "x", 1, 422, "tree: node 1: cut short");
 	p	 = params(f, "app.cpu");
 	p.format = "speedscope";
 	expect_status(f, &p, "x", 1, 422, "speedscope: json: offset 0");

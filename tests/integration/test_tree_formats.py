@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""speedscope ingestion (POST /ingest?format=speedscope, ingest-http.md §5.1).
+"""The tree-path formats besides folded text (ingest-http.md §5.1): speedscope
+JSON and the legacy binary trie and tree formats.
+
+trie and tree bodies are encoded here (uvarint name length, name, uvarint
+value, uvarint child count, pre-order) from a list of (stack, count), and the
+flame graph must give back exactly those counts (× 1e9/sampleRate ns).
 
 speedscope files are written here by the file-format schema (shared frames,
 sampled and evented profiles), and what hearth must answer is computed from
@@ -72,10 +77,57 @@ def expected(profiles, scale):
     return {k: round(v) for k, v in out.items() if round(v)}
 
 
-class SpeedscopeTest(L.HearthTestCase):
+def uvarint(x):
+    out = b""
+    while x >= 0x80:
+        out += bytes([x & 0x7f | 0x80])
+        x >>= 7
+    return out + bytes([x])
+
+
+def node(name, value, children):
+    n = name.encode()
+    return uvarint(len(n)) + n + uvarint(value) + uvarint(children)
+
+
+def tree_body(samples):
+    """The tree format of {root-first frame tuple: self count}: a synthetic
+    root, then each node with its self value and children, pre-order."""
+    kids = {}
+    for path in samples:
+        for d in range(1, len(path) + 1):
+            kids.setdefault(path[:d - 1], set()).add(path[:d])
+
+    def emit(path):
+        ch = sorted(kids.get(path, ()))
+        out = node(path[-1] if path else "", samples.get(path, 0), len(ch))
+        return out + b"".join(emit(c) for c in ch)
+    return emit(())
+
+
+def trie_body(samples):
+    """The trie format of {folded key: count}, keys split into two-byte
+    pieces so that labels are not whole frames (as tries store them)."""
+    kids = {}
+    for key in samples:
+        pieces = [key[i:i + 2] for i in range(0, len(key), 2)]
+        for d in range(1, len(pieces) + 1):
+            parent, child = "".join(pieces[:d - 1]), "".join(pieces[:d])
+            siblings = kids.setdefault(parent, [])
+            if child not in siblings:
+                siblings.append(child)
+
+    def emit(key, label):
+        ch = kids.get(key, [])
+        out = node(label, samples.get(key, 0), len(ch))
+        return out + b"".join(emit(c, c[len(key):]) for c in ch)
+    return emit("", "")
+
+
+class TreeFormatsTest(L.HearthTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.hearth = L.HearthProcess(name="hearth-speedscope").start()
+        cls.hearth = L.HearthProcess(name="hearth-tree-formats").start()
         L.HearthTestCase.hearth = cls.hearth
 
     @classmethod
@@ -147,6 +199,33 @@ class SpeedscopeTest(L.HearthTestCase):
                          ["Thread 1", "Thread 2", "heap"])
         self.assertEqual(self.label_values("__profile_type__", '{service_name="%s"}' % svc),
                          sorted([L.CPU_TYPE, "memory:samples:bytes::"]))
+
+    def test_trie_and_tree_bodies(self):
+        stacks = {("main", "serve", "parse"): 7, ("main", "serve"): 2, ("main", "gc"): 5,
+                  ("idle",): 1, ("main", "serve", "render", "write"): 11}
+        want = {k: v * 10 ** 7 for k, v in stacks.items()}  # 100 Hz
+        for i, (fmt, body, headers) in enumerate((
+                ("tree", tree_body(stacks), {}),
+                ("trie", trie_body({";".join(k): v for k, v in stacks.items()}), {}),
+                (None, tree_body(stacks), {"Content-Type": "binary/octet-stream+tree"}),
+                (None, trie_body({";".join(k): v for k, v in stacks.items()}),
+                 {"Content-Type": "binary/octet-stream+trie"}))):
+            svc = "%s-%s-%d" % (fmt or "ct", RUN, i)
+            params = [p for p in self.params(svc + ".cpu") if p[0] != "format"]
+            if fmt:
+                params.append(("format", fmt))
+            r = self.hearth.ingest(params, body, headers=headers)
+            self.assertStatus(r, 200, "%s body" % (fmt or headers["Content-Type"]))
+            got, total = self.tree('%s{service_name="%s"}' % (L.CPU_TYPE, svc))
+            self.assertEqual(got, want, fmt or headers)
+            self.assertEqual(total, sum(want.values()))
+        for fmt, body, reason in (("tree", b"\x05ab", "tree: node 1: cut short"),
+                                  ("trie", node("", 0, 2) + node("a", 1, 0), "trie: node 3: cut short"),
+                                  ("tree", tree_body(stacks) + b"\x00", "1 bytes after the last node")):
+            params = [p for p in self.params("bad-%s" % RUN) if p[0] != "format"] + [("format", fmt)]
+            r = self.hearth.ingest(params, body, expect=None)
+            self.assertStatus(r, 422, "bad %s body" % fmt)
+            self.assertIn(reason, r.text())
 
     def test_bad_files_are_refused_with_the_reason(self):
         good = sampled("t", "none", [[0]], [1])
