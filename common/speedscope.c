@@ -390,7 +390,7 @@ ss_sampled(ss_dec *d, const ss_prof *p, size_t oi, double scale)
 	s->p		     = s->start + p->samples_at;
 	w.p		     = w.start + p->weights_at;
 	int sfirst = 1, wfirst = 1;
-	for (size_t i = 0;; i++) {
+	for (;;) {
 		int rs = ss_element(s, &sfirst), rw = ss_element(&w, &wfirst);
 		if (rs < 0 || rw < 0)
 			return d->j.err->code;
