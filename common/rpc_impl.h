@@ -1,7 +1,8 @@
 /*
  * rpc_impl: the rpc module's private structures, shared by rpc.c (nng
- * transport, server workers, clients) and rpc_local.c (in-process calls
- * for inproc:// URLs). Include only from common/rpc*.c.
+ * transport, server workers, clients), rpc_batch.c (parallel calls) and
+ * rpc_local.c (in-process calls for inproc:// URLs). Include only from
+ * common/rpc*.c.
  *
  * In-process calls. A client and a server in one process (-target=all)
  * can run a call on the caller's own thread: no envelope, no nng message,
@@ -108,6 +109,16 @@ int rpc_call_fail(hearth_rpc_client *c, int rv, const char *what,
     hearth_err *err);
 /* Arm the next receive of a server worker (or go idle when stopping). */
 void rpc_worker_recv(rpc_worker *w);
+/* HEARTH_EUNAVAIL when c was connected once and has no connection after
+ * waiting up to wait_ms for the redial; 0 otherwise. */
+int rpc_client_gone(hearth_rpc_client *c, int64_t wait_ms, hearth_err *err);
+/* The request envelope of one call as an nng message (*out), after the
+ * client-side size check. */
+int rpc_pack(hearth_rpc_client *c, uint32_t method, const hearth_rpc_meta *meta,
+    const uint8_t *body, size_t len, nng_msg **out, hearth_err *err);
+/* A reply's envelope: its body (arena memory) or the remote error. */
+int rpc_decode_reply(hearth_rpc_client *c, nng_msg *reply, hearth_arena *arena,
+    const uint8_t **resp, size_t *resp_len, hearth_err *err);
 
 /* ---- rpc_local.c ---- */
 

@@ -4,135 +4,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "rpc.h"
+#include "rpc_fixture.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define MAX_MSG (64 * 1024)
-
-/* Test handler: PING echoes "tenant|request_id|body"; method 10 sleeps
- * `sleep_ms` then echoes; 11 fails with a message; 12 fails without one;
- * 13 answers with `big` bytes. */
-typedef struct fixture {
-	int		  sleep_ms;
-	size_t		  big;
-	pthread_mutex_t	  mu;
-	int		  calls;
-	int64_t		  last_deadline;
-	pthread_t	  last_thread; /* the handler's */
-	hearth_rpc_server *srv;
-	hearth_rpc_client *cli;
-	hearth_rpc_local  *reg; /* inproc fixtures: in-process calls on */
-	hearth_arena	  *arena;
-	hearth_log	   log;
-} fixture;
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-handler(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
-    const uint8_t *body, size_t len, hearth_arena *arena, hearth_buf *resp,
-    hearth_err *err)
-{
-	fixture *f = ctx;
-	(void) arena;
-	pthread_mutex_lock(&f->mu);
-	f->calls++;
-	f->last_deadline = meta->deadline_unix_ms;
-	f->last_thread	 = pthread_self();
-	pthread_mutex_unlock(&f->mu);
-	switch (method) {
-	case 10: sleep_ms(f->sleep_ms); /* fall through */
-	case HEARTH_RPC_PING:
-		hearth_buf_printf(resp, "%s|%s|", meta->tenant,
-		    meta->request_id);
-		hearth_buf_append(resp, body, len);
-		return 0;
-	case 11:
-		return hearth_err_set(err, HEARTH_EINVAL,
-		    "selector: unexpected '}' at offset 3");
-	case 12: return HEARTH_EBUSY;
-	case 13:
-		for (size_t i = 0; i < f->big; i++)
-			hearth_buf_putc(resp, 'x');
-		return 0;
-	default:
-		return hearth_err_set(err, HEARTH_EINVAL,
-		    "unknown method %u", method);
-	}
-}
-
-static void
-fx_start(fixture *f, const char *srv_url, size_t srv_max, size_t cli_max)
-{
-	hearth_err err;
-	char	   url[128];
-	pthread_mutex_init(&f->mu, NULL);
-	hearth_log_init(&f->log, "rpc_test", HEARTH_LOG_WARN);
-	assert_int_equal(hearth_rpc_server_new(srv_url, srv_max, 4, handler, f,
-			     &f->log, &f->srv, &err),
-	    0);
-	/* inproc:// as -target=all runs it: with a registry, so PUSH and
-	 * PING run in-process (the tests below check both paths). */
-	if (strncmp(srv_url, "inproc://", 9) == 0) {
-		assert_int_equal(hearth_rpc_local_new(&f->reg, &err), 0);
-		hearth_rpc_server_set_local(f->srv, f->reg);
-	}
-	assert_int_equal(hearth_rpc_server_start(f->srv, &err), 0);
-	if (strncmp(srv_url, "tcp://", 6) == 0) {
-		assert_true(hearth_rpc_server_port(f->srv) > 0);
-		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d",
-		    hearth_rpc_server_port(f->srv));
-	} else {
-		assert_int_equal(hearth_rpc_server_port(f->srv), 0);
-		snprintf(url, sizeof(url), "%s", srv_url);
-	}
-	assert_int_equal(hearth_rpc_client_new(url, cli_max, &f->cli, &err),
-	    0);
-	hearth_rpc_client_set_local(f->cli, f->reg);
-	f->arena = hearth_arena_new(0);
-	assert_non_null(f->arena);
-}
-
-static void
-fx_stop(fixture *f)
-{
-	hearth_rpc_client_free(f->cli);
-	hearth_rpc_server_free(f->srv);
-	hearth_rpc_local_free(f->reg);
-	hearth_arena_free(f->arena);
-	pthread_mutex_destroy(&f->mu);
-}
-
-static int
-call(fixture *f, uint32_t method, const char *body, int64_t deadline,
-    const char **out, size_t *out_len, hearth_err *err)
-{
-	hearth_rpc_meta meta = { "acme", "req-1", deadline, NULL };
-	const uint8_t  *r;
-	hearth_err_clear(err);
-	int rc = hearth_rpc_call(f->cli, method, &meta, (const uint8_t *) body,
-	    body != NULL ? strlen(body) : 0, f->arena, &r, out_len, err);
-	*out   = (const char *) r;
-	return rc;
-}
 
 static void
 roundtrip(const char *url)
@@ -314,7 +191,7 @@ static void
 test_rpc_request_over_server_limit_inproc(void **state)
 {
 	/* A client configured larger than the server: the server refuses
-	 * the message without running the handler. */
+	 * the message without running the fx_handler. */
 	(void) state;
 	fixture	    f = { 0 };
 	hearth_err  err;
@@ -339,7 +216,7 @@ static void
 test_rpc_request_over_server_limit_tcp(void **state)
 {
 	/* Over tcp nng drops the connection (NNG_OPT_RECVMAXSZ); with
-	 * re-sending off the call fails at once and the handler never
+	 * re-sending off the call fails at once and the fx_handler never
 	 * runs. The client reconnects for the next call. */
 	(void) state;
 	fixture	    f = { 0 };
@@ -430,7 +307,7 @@ test_rpc_deadline_exceeded(void **state)
 	int64_t t0 = now_ms();
 	assert_int_equal(call(&f, 10, "x", t0 + 100, &out, &n, &err),
 	    HEARTH_ETIMEDOUT);
-	/* Back at the deadline, long before the handler's 1 s is over. */
+	/* Back at the deadline, long before the fx_handler's 1 s is over. */
 	int64_t took = now_ms() - t0;
 	assert_true(took >= 90 && took < 900);
 	assert_string_equal(err.msg,
@@ -441,7 +318,7 @@ test_rpc_deadline_exceeded(void **state)
 	    HEARTH_ETIMEDOUT);
 	assert_string_equal(err.msg,
 	    "rpc: deadline exceeded calling inproc://rpc_test_deadline");
-	/* The slow handler's late reply is dropped; the next call works. */
+	/* The slow fx_handler's late reply is dropped; the next call works. */
 	f.sleep_ms = 0;
 	assert_int_equal(call(&f, HEARTH_RPC_PING, "y", now_ms() + 5000, &out,
 			     &n, &err),
@@ -492,7 +369,7 @@ test_rpc_client_before_server(void **state)
 	assert_string_equal(hearth_rpc_client_url(cli),
 	    "inproc://rpc_test_later");
 	assert_int_equal(hearth_rpc_server_new("inproc://rpc_test_later",
-			     MAX_MSG, 1, handler, &f, NULL, &srv, &err),
+			     MAX_MSG, 1, fx_handler, &f, NULL, &srv, &err),
 	    0);
 	assert_int_equal(hearth_rpc_server_start(srv, &err), 0);
 	hearth_arena   *a    = hearth_arena_new(0);
@@ -545,18 +422,18 @@ test_rpc_bad_urls(void **state)
 	assert_null(cli);
 	assert_true(strncmp(err.msg, "rpc: cannot dial bogus://x: ", 28) == 0);
 	assert_int_equal(hearth_rpc_server_new("bogus://x", MAX_MSG, 2,
-			     handler, &f, NULL, &srv, &err),
+			     fx_handler, &f, NULL, &srv, &err),
 	    0);
 	assert_int_equal(hearth_rpc_server_start(srv, &err), HEARTH_EINVAL);
 	assert_true(strncmp(err.msg, "rpc: invalid listen address bogus://x: ",
 			39) == 0);
 	hearth_rpc_server_free(srv);
-	assert_int_equal(hearth_rpc_server_new("inproc://x", 0, 2, handler,
+	assert_int_equal(hearth_rpc_server_new("inproc://x", 0, 2, fx_handler,
 			     &f, NULL, &srv, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "rpc: max message size must be > 0");
 	assert_int_equal(hearth_rpc_server_new("inproc://x", MAX_MSG, 0,
-			     handler, &f, NULL, &srv, &err),
+			     fx_handler, &f, NULL, &srv, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "rpc: workers must be >= 1");
 }
@@ -579,7 +456,7 @@ test_rpc_address_in_use(void **state)
 	    0);
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d",
 	    hearth_rpc_server_port(f.srv));
-	assert_int_equal(hearth_rpc_server_new(url, MAX_MSG, 1, handler, &f,
+	assert_int_equal(hearth_rpc_server_new(url, MAX_MSG, 1, fx_handler, &f,
 			     NULL, &b, &err),
 	    0);
 	assert_int_equal(hearth_rpc_server_start(b, &err), HEARTH_EIO);
@@ -660,323 +537,16 @@ test_rpc_free_without_start(void **state)
 	hearth_rpc_server *srv;
 	fixture		   f = { 0 };
 	assert_int_equal(hearth_rpc_server_new("inproc://never", MAX_MSG, 3,
-			     handler, &f, NULL, &srv, &err),
+			     fx_handler, &f, NULL, &srv, &err),
 	    0);
 	hearth_rpc_server_free(srv);
 	hearth_rpc_server_free(NULL);
 	hearth_rpc_client_free(NULL);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-test_rpc_call_all_runs_in_parallel(void **state)
-{
-	/* 4 calls to a handler that sleeps 200 ms on a 4-worker server:
-	 * serially 800 ms, in parallel about 200 ms. */
-	(void) state;
-	fixture		   f = { 0 };
-	hearth_rpc_pending p[4];
-	char		   body[4][16];
-	fx_start(&f, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	f.sleep_ms = 200;
-	memset(p, 0, sizeof(p));
-	for (int i = 0; i < 4; i++) {
-		snprintf(body[i], sizeof(body[i]), "slow %d", i);
-		p[i].client = f.cli;
-		p[i].method = 10;
-		p[i].body   = (const uint8_t *) body[i];
-		p[i].len    = strlen(body[i]);
-	}
-	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000, NULL };
-	int64_t		t0   = mono_ms();
-	hearth_rpc_call_all(p, 4, &meta, f.arena);
-	int64_t took = mono_ms() - t0;
-	for (int i = 0; i < 4; i++) {
-		char want[32];
-		snprintf(want, sizeof(want), "acme|req-9|slow %d", i);
-		assert_int_equal(p[i].rc, 0);
-		assert_int_equal(p[i].resp_len, strlen(want));
-		assert_memory_equal(p[i].resp, want, p[i].resp_len);
-	}
-	assert_true(took >= 190);
-	assert_true(took < 800 * 2 / 3);
-	assert_int_equal(f.calls, 4);
-	fx_stop(&f);
-}
-
-/* A tcp fixture whose method 10 sleeps sleep_ms before answering. */
-static void
-fx_start_sleeping(fixture *f, int sleep_ms)
-{
-	fx_start(f, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	f->sleep_ms = sleep_ms;
-}
-
-/* Call p: method with a string body (and a hedge when hedge is set). */
-static void
-pending_set(hearth_rpc_pending *p, hearth_rpc_client *c, uint32_t method,
-    const char *body, hearth_rpc_client *hedge, const char *hedge_body)
-{
-	memset(p, 0, sizeof(*p));
-	p->client	= c;
-	p->method	= method;
-	p->body		= (const uint8_t *) body;
-	p->len		= strlen(body);
-	p->hedge_client = hedge;
-	if (hedge != NULL) {
-		p->hedge_body = (const uint8_t *) hedge_body;
-		p->hedge_len  = strlen(hedge_body);
-	}
-}
-
-/* hearth_rpc_call_until's test: at most one call missing or failed. */
-static int
-enough_all_but_one(void *ctx, const hearth_rpc_pending *calls,
-    const int *done, size_t n)
-{
-	(void) ctx;
-	size_t missing = 0;
-	for (size_t i = 0; i < n; i++)
-		missing += !done[i] || calls[i].rc != 0;
-	return missing <= 1;
-}
-
-/* A negative grace scales with the work: two calls that take ~400 ms
- * answer, and the straggler (2.5 s) is given up on after as long again
- * (~800 ms in all), not after the 50 ms floor and not at the deadline. */
-static void
-test_rpc_call_until_grace_scales_with_the_batch(void **state)
-{
-	(void) state;
-	fixture		   fast = { 0 }, slow = { 0 };
-	hearth_rpc_pending p[3];
-	fx_start_sleeping(&fast, 400);
-	fx_start_sleeping(&slow, 2500);
-	pending_set(&p[0], fast.cli, 10, "x", NULL, NULL);
-	pending_set(&p[1], fast.cli, 10, "x", NULL, NULL);
-	pending_set(&p[2], slow.cli, 10, "x", NULL, NULL);
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
-	int64_t		t0   = mono_ms();
-	hearth_rpc_call_until(
-	    p, 3, &meta, fast.arena, enough_all_but_one, NULL, -50);
-	int64_t took = mono_ms() - t0;
-	assert_int_equal(p[0].rc, 0);
-	assert_int_equal(p[1].rc, 0);
-	assert_int_equal(p[2].rc, HEARTH_ETIMEDOUT);
-	char want[128];
-	snprintf(want, sizeof(want),
-	    "rpc: call to tcp://127.0.0.1:%d not waited for: enough replicas "
-	    "answered",
-	    hearth_rpc_server_port(slow.srv));
-	assert_string_equal(p[2].err.msg, want);
-	assert_true(took >= 700);  /* as long again as the 400 ms calls */
-	assert_true(took < 2400); /* not the straggler's 2.5 s */
-	fx_stop(&fast);
-	fx_stop(&slow);
-}
-
-/* A hedge replaces cancelling: a lone call that may go unanswered
- * (enough before any answer) gets the -grace_ms floor, then its hedge is
- * sent and the first answer (the hedge's, with its own body) is taken;
- * the slow original is cancelled, not waited for. */
-static void
-test_rpc_call_until_lone_straggler_is_hedged(void **state)
-{
-	(void) state;
-	fixture		   fast = { 0 }, slow = { 0 };
-	hearth_rpc_pending p[1];
-	fx_start_sleeping(&fast, 100);
-	fx_start_sleeping(&slow, 3000);
-	pending_set(&p[0], slow.cli, 10, "orig", fast.cli, "copy");
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
-	int64_t		t0   = mono_ms();
-	hearth_rpc_call_until(
-	    p, 1, &meta, fast.arena, enough_all_but_one, NULL, -200);
-	int64_t took = mono_ms() - t0;
-	assert_int_equal(p[0].rc, 0);
-	assert_int_equal(p[0].hedged, 2);
-	assert_int_equal(p[0].resp_len, strlen("t|r|copy"));
-	assert_memory_equal(p[0].resp, "t|r|copy", p[0].resp_len);
-	assert_true(took >= 300);  /* the 200 ms floor, then the 100 ms hedge */
-	assert_true(took < 2500); /* not the original's 3 s */
-	assert_int_equal(fast.calls, 1);
-	fx_stop(&fast);
-	fx_stop(&slow);
-}
-
-/* The original answering first wins even after its hedge was sent, and a
- * hedge that fails leaves the original to be waited for. */
-static void
-test_rpc_call_until_original_beats_its_hedge(void **state)
-{
-	(void) state;
-	fixture		   a = { 0 }, b = { 0 };
-	hearth_rpc_pending p[2];
-	fx_start_sleeping(&a, 600);
-	fx_start_sleeping(&b, 3000);
-	/* p[0] answers at once; p[1] (600 ms) is hedged after 100 ms to b,
-	 * which takes 3 s: p[1]'s own answer comes first. */
-	pending_set(&p[0], b.cli, HEARTH_RPC_PING, "x", NULL, NULL);
-	pending_set(&p[1], a.cli, 10, "orig", b.cli, "copy");
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
-	int64_t		t0   = mono_ms();
-	hearth_rpc_call_until(
-	    p, 2, &meta, a.arena, enough_all_but_one, NULL, 100);
-	int64_t took = mono_ms() - t0;
-	assert_int_equal(p[0].rc, 0);
-	assert_int_equal(p[1].rc, 0);
-	assert_int_equal(p[1].hedged, 1);
-	assert_memory_equal(p[1].resp, "t|r|orig", p[1].resp_len);
-	assert_true(took >= 550);
-	assert_true(took < 2500);
-	/* A hedge to a peer that is not there fails; the original is then
-	 * waited for and its answer taken. */
-	hearth_rpc_client *dead;
-	hearth_err	   err;
-	assert_int_equal(hearth_rpc_client_new("tcp://127.0.0.1:1", MAX_MSG,
-			     &dead, &err),
-	    0);
-	p[1].hedge_client = dead;
-	hearth_rpc_call_until(
-	    p, 2, &meta, a.arena, enough_all_but_one, NULL, 100);
-	assert_int_equal(p[1].rc, 0);
-	assert_int_equal(p[1].hedged, 1);
-	assert_memory_equal(p[1].resp, "t|r|orig", p[1].resp_len);
-	hearth_rpc_client_free(dead);
-	fx_stop(&a);
-	fx_stop(&b);
-}
-
-static void
-test_rpc_call_all_unreachable_entry_only(void **state)
-{
-	/* One dead member among live ones: only its entry fails, with the
-	 * message hearth_rpc_call gives, and the others are not held past
-	 * the deadline. */
-	(void) state;
-	fixture		   f = { 0 };
-	hearth_err	   err;
-	hearth_rpc_client *dead;
-	hearth_rpc_pending p[3];
-	fx_start(&f, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	assert_int_equal(hearth_rpc_client_new("tcp://127.0.0.1:1", MAX_MSG,
-			     &dead, &err),
-	    0);
-	memset(p, 0, sizeof(p));
-	p[0].client = f.cli;
-	p[0].method = HEARTH_RPC_PING;
-	p[0].body   = (const uint8_t *) "a";
-	p[0].len    = 1;
-	p[1].client = dead;
-	p[1].method = HEARTH_RPC_PING;
-	p[2].client = f.cli;
-	p[2].method = HEARTH_RPC_PING;
-	p[2].body   = (const uint8_t *) "c";
-	p[2].len    = 1;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 300, NULL };
-	int64_t		t0   = mono_ms();
-	hearth_rpc_call_all(p, 3, &meta, f.arena);
-	int64_t took = mono_ms() - t0;
-	assert_int_equal(p[0].rc, 0);
-	assert_memory_equal(p[0].resp, "t|r|a", 5);
-	assert_int_equal(p[2].rc, 0);
-	assert_memory_equal(p[2].resp, "t|r|c", 5);
-	assert_int_equal(p[1].rc, HEARTH_ETIMEDOUT);
-	assert_int_equal(p[1].err.code, HEARTH_ETIMEDOUT);
-	assert_string_equal(p[1].err.msg,
-	    "rpc: deadline exceeded calling tcp://127.0.0.1:1");
-	assert_null(p[1].resp);
-	assert_true(took >= 250 && took < 2000);
-	/* A deadline already passed fails every entry before sending. */
-	meta.deadline_unix_ms = now_ms() - 1;
-	hearth_rpc_call_all(p, 3, &meta, f.arena);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(p[i].rc, HEARTH_ETIMEDOUT);
-		assert_true(strncmp(p[i].err.msg, "rpc: deadline exceeded "
-						  "calling ",
-				31) == 0);
-	}
-	hearth_rpc_client_free(dead);
-	fx_stop(&f);
-}
-
-static void
-test_rpc_call_all_mixed_methods(void **state)
-{
-	/* Each entry gets exactly what a blocking call of the same method
-	 * gets: a body, a remote error with its message, a bare remote
-	 * code, a local size refusal. */
-	(void) state;
-	fixture		   f = { 0 };
-	hearth_rpc_pending p[5];
-	static uint8_t	   huge[MAX_MSG + 1];
-	fx_start(&f, "inproc://rpc_test_call_all", MAX_MSG, MAX_MSG);
-	f.sleep_ms = 20;
-	memset(p, 0, sizeof(p));
-	for (int i = 0; i < 5; i++)
-		p[i].client = f.cli;
-	p[0].method = HEARTH_RPC_PING;
-	p[1].method = 11;
-	p[2].method = 12;
-	p[3].method = 99;
-	p[3].body   = huge;
-	p[3].len    = sizeof(huge);
-	p[4].method = 10;
-	p[4].body   = (const uint8_t *) "zz";
-	p[4].len    = 2;
-	hearth_rpc_meta meta = { "a", "b", now_ms() + 5000, NULL };
-	hearth_rpc_call_all(p, 5, &meta, f.arena);
-	assert_int_equal(p[0].rc, 0);
-	assert_int_equal(p[0].resp_len, 4);
-	assert_memory_equal(p[0].resp, "a|b|", 4);
-	assert_int_equal(p[1].rc, HEARTH_EINVAL);
-	assert_string_equal(p[1].err.msg,
-	    "selector: unexpected '}' at offset 3");
-	assert_int_equal(p[2].rc, HEARTH_EBUSY);
-	assert_string_equal(p[2].err.msg, "resource exhausted");
-	assert_int_equal(p[3].rc, HEARTH_ETOOLARGE);
-	assert_true(strstr(p[3].err.msg, "exceeds the max message size of "
-					 "65536 bytes calling "
-					 "inproc://rpc_test_call_all") != NULL);
-	assert_int_equal(p[4].rc, 0);
-	assert_memory_equal(p[4].resp, "a|b|zz", 6);
-	/* The server saw 4 calls: the over-size one never left. */
-	assert_int_equal(f.calls, 4);
-	/* An empty batch is a no-op. */
-	hearth_rpc_call_all(NULL, 0, &meta, f.arena);
-	fx_stop(&f);
-}
 
 /* ---- in-process calls (inproc://, PUSH and PING) ---------------------- */
 
-/* Ping until the handler runs on the calling thread: 1 when it did
- * within a second (with a registry, at once). */
-static int
-attached(fixture *f)
-{
-	const char *out;
-	size_t	    n;
-	hearth_err  err;
-	for (int i = 0; i < 100; i++) {
-		assert_int_equal(call(f, HEARTH_RPC_PING, "a", now_ms() + 5000,
-				     &out, &n, &err),
-		    0);
-		pthread_mutex_lock(&f->mu);
-		int same = pthread_equal(f->last_thread, pthread_self());
-		pthread_mutex_unlock(&f->mu);
-		if (same)
-			return 1;
-		sleep_ms(10);
-	}
-	return 0;
-}
 
 static void
 test_rpc_inproc_push_runs_on_the_callers_thread(void **state)
@@ -988,24 +558,24 @@ test_rpc_inproc_push_runs_on_the_callers_thread(void **state)
 	size_t	    n;
 	fx_start(&f, "inproc://rpc_test_local", MAX_MSG, MAX_MSG);
 	assert_true(attached(&f));
-	/* PUSH too, with the nng path's answers: the handler's error
-	 * (method 1 is unknown to this handler) and code. */
+	/* PUSH too, with the nng path's answers: the fx_handler's error
+	 * (method 1 is unknown to this fx_handler) and code. */
 	assert_int_equal(call(&f, HEARTH_RPC_PUSH, "p", now_ms() + 5000, &out,
 			     &n, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "unknown method 1");
 	assert_true(pthread_equal(f.last_thread, pthread_self()));
 	/* Other methods keep the worker hop (their callers are back at the
-	 * deadline even when the handler is slow). */
+	 * deadline even when the fx_handler is slow). */
 	assert_int_equal(call(&f, 10, "q", now_ms() + 5000, &out, &n, &err), 0);
 	assert_memory_equal(out, "acme|req-1|q", n);
 	assert_false(pthread_equal(f.last_thread, pthread_self()));
-	/* Metadata and deadline reach the handler as over nng. */
+	/* Metadata and deadline reach the fx_handler as over nng. */
 	int64_t dl = now_ms() + 4000;
 	assert_int_equal(call(&f, HEARTH_RPC_PING, "m", dl, &out, &n, &err), 0);
 	assert_memory_equal(out, "acme|req-1|m", n);
 	assert_int_equal(f.last_deadline, dl);
-	/* Already past: refused before the handler, like the nng path. */
+	/* Already past: refused before the fx_handler, like the nng path. */
 	int calls = f.calls;
 	assert_int_equal(call(&f, HEARTH_RPC_PING, "x", now_ms() - 1, &out, &n,
 			     &err),
@@ -1044,7 +614,7 @@ test_rpc_local_registry_sides_and_restarts(void **state)
 	/* A new server of the URL in the same registry: found again. */
 	hearth_rpc_server_free(f.srv);
 	assert_int_equal(hearth_rpc_server_new("inproc://rpc_test_registry",
-			     MAX_MSG, 2, handler, &f, &f.log, &f.srv, &err),
+			     MAX_MSG, 2, fx_handler, &f, &f.log, &f.srv, &err),
 	    0);
 	hearth_rpc_server_set_local(f.srv, f.reg);
 	assert_int_equal(hearth_rpc_server_start(f.srv, &err), 0);
@@ -1056,7 +626,7 @@ test_rpc_local_registry_sides_and_restarts(void **state)
 	/* A server without the registry is not found (nng answers). */
 	hearth_rpc_server_free(f.srv);
 	assert_int_equal(hearth_rpc_server_new("inproc://rpc_test_registry",
-			     MAX_MSG, 2, handler, &f, &f.log, &f.srv, &err),
+			     MAX_MSG, 2, fx_handler, &f, &f.log, &f.srv, &err),
 	    0);
 	assert_int_equal(hearth_rpc_server_start(f.srv, &err), 0);
 	for (int i = 0; i < 100; i++) { /* the client redials */
@@ -1153,32 +723,6 @@ test_rpc_inproc_stop_detaches_local_callers(void **state)
 	fx_stop(&f);
 }
 
-static void
-test_rpc_inproc_call_all_runs_local_calls_inline(void **state)
-{
-	(void) state;
-	fixture		   f = { 0 };
-	hearth_rpc_pending p[2];
-	fx_start(&f, "inproc://rpc_test_local_all", MAX_MSG, MAX_MSG);
-	assert_true(attached(&f));
-	memset(p, 0, sizeof(p));
-	p[0] = (hearth_rpc_pending) { .client = f.cli,
-		.method = HEARTH_RPC_PING, .body = (const uint8_t *) "one",
-		.len = 3 };
-	p[1] = (hearth_rpc_pending) { .client = f.cli,
-		.method = HEARTH_RPC_PUSH, .body = (const uint8_t *) "two",
-		.len = 3 };
-	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000, NULL };
-	hearth_rpc_call_all(p, 2, &meta, f.arena);
-	assert_int_equal(p[0].rc, 0);
-	assert_int_equal(p[0].resp_len, strlen("acme|req-9|one"));
-	assert_memory_equal(p[0].resp, "acme|req-9|one", p[0].resp_len);
-	assert_int_equal(p[1].rc, HEARTH_EINVAL);
-	assert_string_equal(p[1].err.msg, "unknown method 1");
-	assert_true(pthread_equal(f.last_thread, pthread_self()));
-	fx_stop(&f);
-}
-
 int
 main(void)
 {
@@ -1202,17 +746,10 @@ main(void)
 		cmocka_unit_test(test_rpc_stop_with_requests_in_flight),
 		cmocka_unit_test(test_rpc_start_stop_cycles),
 		cmocka_unit_test(test_rpc_free_without_start),
-		cmocka_unit_test(test_rpc_call_all_runs_in_parallel),
-		cmocka_unit_test(test_rpc_call_until_grace_scales_with_the_batch),
-		cmocka_unit_test(test_rpc_call_until_lone_straggler_is_hedged),
-		cmocka_unit_test(test_rpc_call_until_original_beats_its_hedge),
-		cmocka_unit_test(test_rpc_call_all_unreachable_entry_only),
-		cmocka_unit_test(test_rpc_call_all_mixed_methods),
 		cmocka_unit_test(test_rpc_inproc_push_runs_on_the_callers_thread),
 		cmocka_unit_test(test_rpc_inproc_local_limits),
 		cmocka_unit_test(test_rpc_local_registry_sides_and_restarts),
 		cmocka_unit_test(test_rpc_inproc_stop_detaches_local_callers),
-		cmocka_unit_test(test_rpc_inproc_call_all_runs_local_calls_inline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
