@@ -8,6 +8,7 @@
  */
 #include "jfr_impl.h"
 
+#include "hash.h"
 #include "utf8.h"
 
 #include <inttypes.h>
@@ -44,23 +45,13 @@ jfr_reserve(jfr_dec *d, void **arr, size_t *cap, size_t need, size_t elem)
 
 /* ---- map ------------------------------------------------------------- */
 
-static uint64_t
-jfr_mix(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ULL;
-	return k ^ (k >> 33);
-}
-
 uint32_t
 jfr_map_get(const jfr_map *m, uint64_t key)
 {
 	if (m->cap == 0)
 		return JFR_NONE;
 	size_t mask = m->cap - 1;
-	for (size_t i = (size_t) jfr_mix(key) & mask; m->vals[i] != 0;
+	for (size_t i = (size_t) hearth_hash_u64(key) & mask; m->vals[i] != 0;
 	     i = (i + 1) & mask)
 		if (m->keys[i] == key)
 			return m->vals[i] - 1;
@@ -80,7 +71,7 @@ jfr_map_put(jfr_dec *d, jfr_map *m, uint64_t key, uint32_t val)
 		for (size_t i = 0; i < m->cap; i++) {
 			if (m->vals[i] == 0)
 				continue;
-			size_t j = (size_t) jfr_mix(m->keys[i]) & (nc - 1);
+			size_t j = (size_t) hearth_hash_u64(m->keys[i]) & (nc - 1);
 			while (nv[j] != 0)
 				j = (j + 1) & (nc - 1);
 			nk[j] = m->keys[i];
@@ -91,7 +82,7 @@ jfr_map_put(jfr_dec *d, jfr_map *m, uint64_t key, uint32_t val)
 		m->cap	= nc;
 	}
 	size_t mask = m->cap - 1;
-	size_t i    = (size_t) jfr_mix(key) & mask;
+	size_t i    = (size_t) hearth_hash_u64(key) & mask;
 	for (; m->vals[i] != 0; i = (i + 1) & mask)
 		if (m->keys[i] == key) {
 			m->vals[i] = val + 1;

@@ -5,6 +5,7 @@
  * it.
  */
 #include "block_impl.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -61,16 +62,6 @@ typedef struct cmp_ctx {
 	uint32_t      *series_slots;
 	size_t	       series_cap;
 } cmp_ctx;
-
-static uint64_t
-cmp_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
 
 /* Open-addressing insert into slots (id + 1) of capacity *cap (a power of
  * two, kept at most half full); rehash reads each id's hash with fn. */
@@ -133,7 +124,7 @@ cmp_str_intern(cmp_ctx *c, char *s, uint32_t *id)
 static uint64_t
 cmp_node_hash(const cmp_ctx *c, uint32_t id)
 {
-	return cmp_mix((uint64_t) c->parent[id] << 32 | c->name[id]);
+	return hearth_hash_u64((uint64_t) c->parent[id] << 32 | c->name[id]);
 }
 
 static int
@@ -143,7 +134,7 @@ cmp_node_child(cmp_ctx *c, uint32_t parent, uint32_t name, uint32_t *out)
 		cmp_node_hash) != 0)
 		return HEARTH_ENOMEM;
 	size_t mask = c->node_cap - 1;
-	size_t i = (size_t) cmp_mix((uint64_t) parent << 32 | name) & mask;
+	size_t i = (size_t) hearth_hash_u64((uint64_t) parent << 32 | name) & mask;
 	for (uint32_t v; (v = c->node_slots[i]) != 0; i = (i + 1) & mask)
 		if (c->parent[v - 1] == parent && c->name[v - 1] == name) {
 			*out = v - 1;
@@ -165,7 +156,7 @@ cmp_labels_hash(const uint32_t *n, const uint32_t *v, uint32_t k)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ k;
 	for (uint32_t i = 0; i < k; i++)
-		h = cmp_mix(h ^ ((uint64_t) n[i] << 32 | v[i]));
+		h = hearth_hash_u64(h ^ ((uint64_t) n[i] << 32 | v[i]));
 	return h;
 }
 

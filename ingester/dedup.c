@@ -1,5 +1,7 @@
 #include "dedup.h"
 
+#include "hash.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -57,17 +59,6 @@ hearth_dedup_id_hash(const uint8_t *id)
 
 /* ---- filter ------------------------------------------------------------- */
 
-static uint64_t
-dedup_mix(uint64_t x)
-{
-	/* Fingerprints are already hashes, but a querier may send crafted
-	 * ones: mix so that probing stays short. */
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static int
 dedup_cmp_i64(const void *a, const void *b)
 {
@@ -110,7 +101,8 @@ dedup_table(hearth_dedup *d, size_t n, hearth_arena *a)
 static size_t
 dedup_slot(const hearth_dedup *d, uint64_t fp)
 {
-	size_t mask = d->cap - 1, i = (size_t) dedup_mix(fp) & mask;
+	/* Mixed: a querier may send crafted fingerprints. */
+	size_t mask = d->cap - 1, i = (size_t) hearth_hash_u64(fp) & mask;
 	while (d->slots[i] != 0 && d->series[d->slots[i] - 1].fp != fp)
 		i = (i + 1) & mask;
 	return i;

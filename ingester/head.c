@@ -8,19 +8,6 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-uint64_t
-head_hash_u64(uint64_t x)
-{
-	/* splitmix64's finaliser: ids are dense small integers, so they
-	 * need mixing before masking. */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 int64_t
 head_sat_add(int64_t a, int64_t b)
 {
@@ -235,7 +222,7 @@ head_str_intern(hearth_head *h, head_tenant *t, const char *s, size_t len,
 static uint64_t
 head_node_hash(uint32_t parent, uint32_t name)
 {
-	return head_hash_u64(((uint64_t) parent << 32) | name);
+	return hearth_hash_u64(((uint64_t) parent << 32) | name);
 }
 
 static int

@@ -18,6 +18,7 @@
 #ifndef HEARTH_HEAD_IMPL_H
 #define HEARTH_HEAD_IMPL_H
 
+#include "hash.h"
 #include "head.h"
 
 #include <pthread.h>
@@ -340,7 +341,6 @@ int head_node_child(hearth_head *h, head_tenant *t, uint32_t parent,
 int head_tenant_get(hearth_head *h, const char *name, head_tenant **out);
 /* Find a tenant (read side); NULL when it never pushed. */
 head_tenant *head_tenant_find(hearth_head *h, const char *tenant);
-uint64_t     head_hash_u64(uint64_t x);
 int64_t	     head_sat_add(int64_t a, int64_t b);
 
 /* ---- head_span.c ---- */

@@ -9,7 +9,7 @@
 static uint64_t
 head_pkey_hash(uint32_t name, uint32_t value)
 {
-	return head_hash_u64(((uint64_t) name << 32) | value);
+	return hearth_hash_u64(((uint64_t) name << 32) | value);
 }
 
 static uint64_t
@@ -23,7 +23,7 @@ static uint64_t
 head_name_hash(const void *ctx, uint32_t id)
 {
 	const head_tenant *t = ctx;
-	return head_hash_u64(t->names[id].name);
+	return hearth_hash_u64(t->names[id].name);
 }
 
 static uint32_t
@@ -47,7 +47,7 @@ head_name_find(const head_tenant *t, uint32_t name)
 	if (t->name_table.cap == 0)
 		return UINT32_MAX;
 	size_t mask = t->name_table.cap - 1;
-	size_t i    = (size_t) head_hash_u64(name) & mask;
+	size_t i    = (size_t) hearth_hash_u64(name) & mask;
 	for (uint32_t v; (v = t->name_table.slots[i]) != 0; i = (i + 1) & mask)
 		if (t->names[v - 1].name == name)
 			return v - 1;
@@ -71,7 +71,7 @@ head_index_reserve(hearth_head *h, head_tenant *t, size_t n,
 			nm	     = t->n_names++;
 			t->names[nm] = (head_name) { name_ids[i], NULL, 0, 0 };
 			head_table_put(&t->name_table,
-			    head_hash_u64(name_ids[i]), nm);
+			    hearth_hash_u64(name_ids[i]), nm);
 		}
 		uint32_t pid = head_posting_find(t, name_ids[i], value_ids[i]);
 		if (pid == UINT32_MAX) {
@@ -362,7 +362,7 @@ head_group_hash(const char *const *vals, size_t ng)
 	/* Values are interned, so equal strings are equal pointers. */
 	uint64_t hv = 0x9e3779b97f4a7c15ULL;
 	for (size_t i = 0; i < ng; i++)
-		hv = head_hash_u64(hv ^ (uint64_t) (uintptr_t) vals[i]);
+		hv = hearth_hash_u64(hv ^ (uint64_t) (uintptr_t) vals[i]);
 	return hv;
 }
 
@@ -518,7 +518,7 @@ head_ptrset_add(head_ptrset *ps, hearth_arena *a, const char *s)
 		for (size_t i = 0; i < ps->cap; i++) {
 			if (ps->slots[i] == NULL)
 				continue;
-			size_t j = (size_t) head_hash_u64(
+			size_t j = (size_t) hearth_hash_u64(
 				       (uintptr_t) ps->slots[i]) & (nc - 1);
 			while (ns[j] != NULL)
 				j = (j + 1) & (nc - 1);
@@ -527,7 +527,7 @@ head_ptrset_add(head_ptrset *ps, hearth_arena *a, const char *s)
 		ps->slots = ns;
 		ps->cap	  = nc;
 	}
-	size_t i = (size_t) head_hash_u64((uintptr_t) s) & (ps->cap - 1);
+	size_t i = (size_t) hearth_hash_u64((uintptr_t) s) & (ps->cap - 1);
 	for (; ps->slots[i] != NULL; i = (i + 1) & (ps->cap - 1))
 		if (ps->slots[i] == s)
 			return 0;

@@ -298,7 +298,7 @@ head_dup_hash(uint32_t sid, const uint8_t *id)
 	uint64_t a, b;
 	memcpy(&a, id, 8);
 	memcpy(&b, id + 8, 8);
-	return head_hash_u64(a ^ head_hash_u64(b ^ sid));
+	return hearth_hash_u64(a ^ hearth_hash_u64(b ^ sid));
 }
 
 /* Slot index where (sid, id) is, or the empty slot where it would go. */
