@@ -23,7 +23,7 @@ typedef struct folded_state {
 	uint32_t              *frames;
 	size_t                 cap;
 	size_t                 lineno; /* line, or node (binary formats) */
-	size_t                 cap_in; /* binary formats: the body's length */
+	const uint8_t         *in; /* binary formats: the body (offsets) */
 	hearth_err            *err;
 } folded_state;
 
@@ -70,15 +70,12 @@ folded_atoi(const char *s, size_t n, int64_t *out)
 static int
 folded_push_frame(folded_state *st, size_t n, uint32_t id)
 {
-	if (n == st->cap) {
-		size_t    nc = st->cap ? st->cap * 2 : 64;
-		uint32_t *nf = hearth_arena_realloc(st->a, st->frames,
-		    st->cap * sizeof(*nf), nc * sizeof(*nf));
-		if (nf == NULL)
-			return folded_nomem(st);
-		st->frames = nf;
-		st->cap    = nc;
-	}
+	/* The size check stays here: this runs for every frame. */
+	if (n >= st->cap
+	    && hearth_arena_grow(st->a, (void **) &st->frames, &st->cap, n + 1,
+	           sizeof(*st->frames))
+	        != 0)
+		return folded_nomem(st);
 	st->frames[n] = id;
 	return 0;
 }
@@ -222,7 +219,7 @@ folded_read_node(folded_state *st, const uint8_t **p, const uint8_t *end,
 	if (folded_uvarint(p, end, &len) != 0 || len > (uint64_t) (end - *p))
 		return hearth_err_set(st->err, HEARTH_EINVAL,
 		    "%s: node %zu: cut short or a bad name length (byte %zu)",
-		    st->fmt, st->lineno, (size_t) (*p - (end - st->cap_in)));
+		    st->fmt, st->lineno, (size_t) (*p - st->in));
 	n->name	    = (const char *) *p;
 	n->name_len = (size_t) len;
 	*p += len;
@@ -231,7 +228,7 @@ folded_read_node(folded_state *st, const uint8_t **p, const uint8_t *end,
 		return hearth_err_set(st->err, HEARTH_EINVAL,
 		    "%s: node %zu: cut short or a bad value or child count "
 		    "(byte %zu)",
-		    st->fmt, st->lineno, (size_t) (*p - (end - st->cap_in)));
+		    st->fmt, st->lineno, (size_t) (*p - st->in));
 	if (n->value > INT64_MAX)
 		return hearth_err_set(st->err, HEARTH_EINVAL,
 		    "%s: node %zu: value %llu is out of range", st->fmt,
@@ -255,7 +252,7 @@ folded_binary(folded_state *st, const uint8_t *body, size_t len, int trie)
 	size_t	       n_open	   = 0, cap_open = 0;
 	folded_node    nd;
 	int	       rc;
-	st->cap_in = len;
+	st->in	   = body;
 	st->lineno = 1;
 	if ((rc = folded_read_node(st, &p, end, &nd)) != 0)
 		return rc;
@@ -263,17 +260,10 @@ folded_binary(folded_state *st, const uint8_t *body, size_t len, int trie)
 		size_t before = key_len;
 		if (st->lineno > 1 || trie) {
 			size_t need = key_len + 1 + nd.name_len;
-			if (need > key_cap) {
-				size_t nc = key_cap ? key_cap : 256;
-				while (nc < need)
-					nc *= 2;
-				char *nk = hearth_arena_realloc(st->a, key,
-				    key_cap, nc);
-				if (nk == NULL)
-					return folded_nomem(st);
-				key	= nk;
-				key_cap = nc;
-			}
+			if (need > key_cap &&
+			    hearth_arena_grow(st->a, (void **) &key, &key_cap,
+				need, 1) != 0)
+				return folded_nomem(st);
 			if (!trie && key_len > 0)
 				key[key_len++] = ';';
 			if (nd.name_len > 0)
@@ -285,16 +275,9 @@ folded_binary(folded_state *st, const uint8_t *body, size_t len, int trie)
 				return rc;
 		}
 		if (nd.children > 0) {
-			if (n_open == cap_open) {
-				size_t	     nc = cap_open ? cap_open * 2 : 64;
-				folded_open *no = hearth_arena_realloc(st->a,
-				    open, cap_open * sizeof(*no),
-				    nc * sizeof(*no));
-				if (no == NULL)
-					return folded_nomem(st);
-				open	 = no;
-				cap_open = nc;
-			}
+			if (hearth_arena_grow(st->a, (void **) &open,
+				&cap_open, n_open + 1, sizeof(*open)) != 0)
+				return folded_nomem(st);
 			open[n_open++] = (folded_open) { nd.children, before };
 		} else {
 			key_len = before;
