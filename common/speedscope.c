@@ -370,9 +370,12 @@ ss_add(ss_dec *d, size_t oi, size_t n, double value, size_t prof)
 	return hearth_upload_builder_add(o->b, NULL, 0, stack, &v, d->j.err);
 }
 
+/* Room for n frames in d->stack (checked here first: once per frame). */
 static int
 ss_stack_reserve(ss_dec *d, size_t n)
 {
+	if (n <= d->cap_stack)
+		return 0;
 	return hearth_arena_grow(d->j.a, (void **) &d->stack, &d->cap_stack, n,
 		   sizeof(*d->stack)) != 0
 	    ? ss_nomem(d)
