@@ -93,7 +93,8 @@ static const cli_flag cli_flags[] = {
 	{ "name", HEARTH_CLI_CMD_UPLOAD, CLI_STR, OPT(name), "APP",
 	  "application name and labels, e.g. 'shop.cpu{env=prod}' (required)" },
 	{ "format", HEARTH_CLI_CMD_UPLOAD, CLI_STR, OPT(format), "F",
-	  "pprof, jfr, folded or lines (default: detected per file)" },
+	  "pprof, jfr, speedscope, folded, lines, trie or tree (default: "
+	  "detected per file; trie and tree are never detected)" },
 	{ "spy-name", HEARTH_CLI_CMD_UPLOAD, CLI_STR, OPT(spy_name), "S",
 	  "the profiler that made the file (pyspy, rbspy, ...)" },
 	{ "sample-rate", HEARTH_CLI_CMD_UPLOAD, CLI_STR, OPT(sample_rate), "HZ",

@@ -23,6 +23,10 @@ hearth_cli_input_name(hearth_cli_format f)
 		return "jfr";
 	case HEARTH_CLI_FORMAT_SPEEDSCOPE:
 		return "speedscope";
+	case HEARTH_CLI_FORMAT_TRIE:
+		return "trie";
+	case HEARTH_CLI_FORMAT_TREE:
+		return "tree";
 	default:
 		return "auto";
 	}
@@ -31,8 +35,7 @@ hearth_cli_input_name(hearth_cli_format f)
 int
 hearth_cli_input_format(const char *s, hearth_cli_format *out, hearth_err *err)
 {
-	for (int f = HEARTH_CLI_FORMAT_AUTO; f <= HEARTH_CLI_FORMAT_SPEEDSCOPE;
-	     f++)
+	for (int f = HEARTH_CLI_FORMAT_AUTO; f <= HEARTH_CLI_FORMAT_TREE; f++)
 		if (strcmp(s, hearth_cli_input_name((hearth_cli_format) f))
 		    == 0) {
 			*out = (hearth_cli_format) f;
@@ -40,7 +43,7 @@ hearth_cli_input_format(const char *s, hearth_cli_format *out, hearth_err *err)
 		}
 	return hearth_err_set(err, HEARTH_EINVAL,
 	    "unknown format \"%s\" (choose pprof, jfr, speedscope, folded, "
-	    "lines or auto)",
+	    "lines, trie, tree or auto)",
 	    s);
 }
 
@@ -92,20 +95,33 @@ static int
 input_text(hearth_arena *a, const uint8_t *p, size_t n, hearth_cli_input *out,
     hearth_err *err)
 {
-	int            lines = out->format == HEARTH_CLI_FORMAT_LINES;
-	hearth_upload *u     = NULL;
-	if (hearth_folded_parse(a, (const char *) p, n, lines, NULL, &u, err)
+	int mode = out->format == HEARTH_CLI_FORMAT_LINES ? HEARTH_FOLDED_LINES
+	    : out->format == HEARTH_CLI_FORMAT_TRIE	  ? HEARTH_FOLDED_TRIE
+	    : out->format == HEARTH_CLI_FORMAT_TREE	  ? HEARTH_FOLDED_TREE
+							  : HEARTH_FOLDED_GROUPS;
+	hearth_upload *u = NULL;
+	if (hearth_folded_parse(a, (const char *) p, n, mode, NULL, &u, err)
 	    != 0)
 		return err->code;
 	out->types   = 1;
 	out->samples = u->n_groups > 0 ? u->groups[0].n_rows : 0;
-	if (out->samples == 0)
+	if (out->samples > 0)
+		return 0;
+	switch (mode) {
+	case HEARTH_FOLDED_LINES:
+		return hearth_err_set(
+		    err, HEARTH_EINVAL, "no samples: the file has no stack lines");
+	case HEARTH_FOLDED_TRIE:
+	case HEARTH_FOLDED_TREE:
 		return hearth_err_set(err, HEARTH_EINVAL,
-		    lines ? "no samples: the file has no stack lines"
-		          : "no samples: folded lines look like \"a;b;c 12\" "
-		            "(stack, space, count above 0); use --format "
-		            "lines for one stack per line without counts");
-	return 0;
+		    "no samples: the %s holds no node with a value above 0",
+		    hearth_cli_input_name(out->format));
+	default:
+		return hearth_err_set(err, HEARTH_EINVAL,
+		    "no samples: folded lines look like \"a;b;c 12\" (stack, "
+		    "space, count above 0); use --format lines for one stack "
+		    "per line without counts");
+	}
 }
 
 int

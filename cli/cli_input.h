@@ -11,6 +11,8 @@
  *     its encoding always holds such bytes (field tags 0x08, 0x10, ...).
  * "lines" (one stack per line, count 1) is never guessed: a text file
  * that yields no folded sample is an error that suggests --format lines.
+ * Nor are "trie" and "tree", old agents' binary formats without a magic
+ * (they would be read as a pprof and fail there): --format names them.
  *
  * Validation decodes the whole file with hearth's own codecs (common/
  * pprof.h, common/jfr.h, common/folded.h, no limits: the server applies
@@ -38,7 +40,10 @@ typedef enum hearth_cli_format {
 	HEARTH_CLI_FORMAT_FOLDED,
 	HEARTH_CLI_FORMAT_LINES,
 	HEARTH_CLI_FORMAT_JFR,
-	HEARTH_CLI_FORMAT_SPEEDSCOPE
+	HEARTH_CLI_FORMAT_SPEEDSCOPE,
+	/* Old agents' binary formats: no magic, never sniffed. */
+	HEARTH_CLI_FORMAT_TRIE,
+	HEARTH_CLI_FORMAT_TREE
 } hearth_cli_format;
 
 typedef struct hearth_cli_input {

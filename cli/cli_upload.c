@@ -54,6 +54,9 @@ upload_one(hearth_cli_ctx *c, const char *path, hearth_cli_format forced)
 	int text = in.format == HEARTH_CLI_FORMAT_FOLDED
 	    || in.format == HEARTH_CLI_FORMAT_LINES
 	    || in.format == HEARTH_CLI_FORMAT_SPEEDSCOPE;
+	/* The server sniffs gzip only in pprof and JFR bodies. */
+	int declare_gzip = in.gzip && in.format != HEARTH_CLI_FORMAT_PPROF
+	    && in.format != HEARTH_CLI_FORMAT_JFR;
 	hearth_cli_http_param p[]  = {
 		 { "name", c->o.name },
 		 { "format", hearth_cli_input_name(in.format) },
@@ -62,8 +65,8 @@ upload_one(hearth_cli_ctx *c, const char *path, hearth_cli_format forced)
 		 { "spyName", c->o.spy_name },
 		 { "sampleRate", c->o.sample_rate },
 	};
-	/* A gzip pprof is sniffed by the server; gzip text needs the
-	 * header, which every /ingest body honours. */
+	/* gzip text, trie and tree need the header, which every /ingest
+	 * body honours. */
 	hearth_cli_http_req req = {
 		.method   = "POST",
 		.path     = "/ingest",
@@ -73,7 +76,7 @@ upload_one(hearth_cli_ctx *c, const char *path, hearth_cli_format forced)
 		.body_len = data.len,
 		.content_type
 		= text ? "text/plain" : "application/octet-stream",
-		.content_encoding = text && in.gzip ? "gzip" : NULL,
+		.content_encoding = declare_gzip ? "gzip" : NULL,
 	};
 	hearth_cli_http_resp resp;
 	int                  rc = hearth_cli_call(c, &req, &resp);

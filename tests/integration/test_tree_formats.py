@@ -17,7 +17,9 @@ the name as sent with its profile_name label; one evented profile (open and
 close events, microseconds); a file with several profiles (two threads in
 unit none, a bytes profile) stored per unit as <app>.cpu and <app>.bytes
 with one series per profile_name, same-name profiles merged; gzip bodies;
-bad files get a 422 naming the problem while hearth keeps serving.
+bad files get a 422 naming the problem while hearth keeps serving;
+`hearth-cli upload --format trie|tree` sends such bodies (gzip'd ones with
+Content-Encoding, which the server needs for them) and does not guess them.
 """
 
 import gzip
@@ -226,6 +228,28 @@ class TreeFormatsTest(L.HearthTestCase):
             r = self.hearth.ingest(params, body, expect=None)
             self.assertStatus(r, 422, "bad %s body" % fmt)
             self.assertIn(reason, r.text())
+
+    def test_cli_uploads_trie_and_tree_when_named(self):
+        stacks = {("main", "serve", "parse"): 7, ("main", "gc"): 5, ("idle",): 1}
+        want = {k: v * 10 ** 7 for k, v in stacks.items()}  # 100 Hz
+        base = self.hearth.url("").rstrip("/")
+        for fmt, body in (("tree", tree_body(stacks)),
+                          ("trie", trie_body({";".join(k): v for k, v in stacks.items()})),
+                          ("trie", gzip.compress(trie_body({";".join(k): v for k, v in stacks.items()})))):
+            svc = "cli-%s-%s-%d" % (fmt, RUN, len(body))
+            r = L.run_cli(["upload", "-", "--name", svc + ".cpu", "--format", fmt,
+                           "--from", str(T0)], url=base, stdin=body)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"uploaded (%s" % fmt.encode(), r.stdout)
+            self.assertIn(b"3 samples", r.stdout)
+            got, _total = self.tree('%s{service_name="%s"}' % (L.CPU_TYPE, svc))
+            self.assertEqual(got, want, fmt)
+        # Not sniffed: without --format the client refuses it as no pprof
+        # (exit code 4, nothing sent).
+        r = L.run_cli(["upload", "-", "--name", "cli-auto-%s.cpu" % RUN], url=base,
+                      stdin=tree_body(stacks))
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn(b"not a pprof profile nor folded text", r.stderr)
 
     def test_bad_files_are_refused_with_the_reason(self):
         good = sampled("t", "none", [[0]], [1])

@@ -202,6 +202,36 @@ test_input_sniffs_speedscope(void **state)
 	    "speedscope: json: offset 0: expected '{', found 'm'");
 }
 
+/* Old agents' trie and tree bodies are read when named (never sniffed:
+ * a trie would be taken for a pprof); samples are nodes with a value. */
+static void
+test_input_trie_and_tree_when_asked(void **state)
+{
+	(void) state;
+	/* uvarint name length, name, value, child count; pre-order. */
+	static const uint8_t trie[] = { 0, 0, 2,	       /* root */
+		5, 'm', 'a', 'i', 'n', ';', 0, 2,	       /* "main;" */
+		1, 'a', 3, 0,				       /* "main;a" 3 */
+		1, 'b', 0x80, 0x01, 0,			       /* "main;b" 128 */
+		2, 'g', 'c', 1, 0 };			       /* "gc" 1 */
+	static const uint8_t tree[] = { 0, 9, 1,	       /* root, value ignored */
+		4, 'm', 'a', 'i', 'n', 2, 2,		       /* main 2 */
+		1, 'a', 3, 0, 1, 'b', 0, 0 };		       /* main;a 3, main;b 0 */
+	check_ok(trie, sizeof(trie), HEARTH_CLI_FORMAT_TRIE,
+	    HEARTH_CLI_FORMAT_TRIE, 0, 3, 1);
+	check_ok(tree, sizeof(tree), HEARTH_CLI_FORMAT_TREE,
+	    HEARTH_CLI_FORMAT_TREE, 0, 2, 1);
+	check_err(trie, sizeof(trie) - 1, HEARTH_CLI_FORMAT_TRIE,
+	    "trie: node 5: cut short or a bad value or child count (byte 24)");
+	static const uint8_t empty[] = { 0, 0, 1, 1, 'm', 0, 0 };
+	check_err(empty, sizeof(empty), HEARTH_CLI_FORMAT_TREE,
+	    "no samples: the tree holds no node with a value above 0");
+	/* Not sniffed: without --format a trie is read as a pprof. */
+	check_err(trie, sizeof(trie), HEARTH_CLI_FORMAT_AUTO,
+	    "not a pprof profile nor folded text: pprof: malformed protobuf "
+	    "(truncated or not a pprof)");
+}
+
 static void
 test_input_format_names(void **state)
 {
@@ -214,11 +244,15 @@ test_input_format_names(void **state)
 	assert_int_equal(f, HEARTH_CLI_FORMAT_AUTO);
 	assert_int_equal(hearth_cli_input_format("jfr", &f, &err), 0);
 	assert_int_equal(f, HEARTH_CLI_FORMAT_JFR);
+	assert_int_equal(hearth_cli_input_format("trie", &f, &err), 0);
+	assert_int_equal(f, HEARTH_CLI_FORMAT_TRIE);
+	assert_int_equal(hearth_cli_input_format("tree", &f, &err), 0);
+	assert_int_equal(f, HEARTH_CLI_FORMAT_TREE);
 	assert_int_equal(
-	    hearth_cli_input_format("trie", &f, &err), HEARTH_EINVAL);
+	    hearth_cli_input_format("collapsed", &f, &err), HEARTH_EINVAL);
 	assert_string_equal(err.msg,
-	    "unknown format \"trie\" (choose pprof, jfr, speedscope, "
-	    "folded, lines or auto)");
+	    "unknown format \"collapsed\" (choose pprof, jfr, speedscope, "
+	    "folded, lines, trie, tree or auto)");
 	assert_int_equal(hearth_cli_input_format("speedscope", &f, &err), 0);
 	assert_int_equal(f, HEARTH_CLI_FORMAT_SPEEDSCOPE);
 	assert_string_equal(
@@ -238,6 +272,7 @@ main(void)
 		cmocka_unit_test(test_input_rejects_garbage_with_reason),
 		cmocka_unit_test(test_input_format_names),
 		cmocka_unit_test(test_input_sniffs_speedscope),
+		cmocka_unit_test(test_input_trie_and_tree_when_asked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
