@@ -441,8 +441,8 @@ class TestUpload(Base):
     def test_upload_usage_errors(self):
         self.fails(cli(["upload", "--name", "x"]), 1, "upload needs at least one FILE", "no file")
         self.fails(cli(["upload", "f"]), 1, "upload needs --name APP", "no name")
-        self.fails(cli(["upload", "f", "--name", "x", "--format", "trie"]), 1,
-                   'unknown format "trie"', "bad format")
+        self.fails(cli(["upload", "f", "--name", "x", "--format", "collapsed"]), 1,
+                   'unknown format "collapsed"', "bad format")
         self.fails(cli(["upload", "f", "--name", "x", "--sample-rate", "fast"]), 1,
                    '--sample-rate: "fast" is not an integer', "bad rate")
         self.fails(cli(["upload", "f", "--name", "x", "--from", "tomorrow"]), 1,
