@@ -568,7 +568,8 @@ hearth_wal_append(hearth_wal *w, const char *tenant, const uint8_t *push,
 	struct iovec iov[3] = { { hdr, WAL_HDR }, { (void *) tenant, tl },
 		{ (void *) push, len } };
 	size_t n = WAL_HDR + tl + len;
-	if (wal_zero_ahead_locked(w, w->off + n) != 0
+	if ((w->sync == HEARTH_WAL_SYNC_ALWAYS
+	        && wal_zero_ahead_locked(w, w->off + n) != 0)
 	    || wal_write_all(w->fd, iov, 3, w->off) != 0) {
 		int e = errno;
 		/* Cut the partial record off, or never write after it. */

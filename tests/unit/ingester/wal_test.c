@@ -552,10 +552,15 @@ test_wal_interval_policy_syncs_only_when_dirty(void **state)
 {
 	fx        *f = *state;
 	hearth_buf out;
+	char	   names[4][32];
 	fx_open(f, HEARTH_WAL_SYNC_INTERVAL);
 	assert_int_equal(hearth_wal_sync_now(f->wal, &f->err), 0); /* clean */
 	append(f, "t", "a", 1);
 	append(f, "t", "b", 2);
+	/* No zeros ahead with this policy: the segment is its two records
+	 * (24-byte header, tenant, push). */
+	assert_int_equal(segments(f, names, 4), 1);
+	assert_int_equal(file_size(f, names[0]), 2 * (24 + 1 + 1));
 	assert_int_equal(hearth_wal_sync_now(f->wal, &f->err), 0);
 	assert_int_equal(hearth_wal_sync_now(f->wal, &f->err), 0); /* clean */
 	hearth_buf_init(&out);
