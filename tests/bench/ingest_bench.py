@@ -26,7 +26,10 @@
 
 Prints profiles/s, compressed MB/s (1 MB = 1e6 bytes) per hearth core, the
 decode-only rates and the ratio e2e/decode-only per round and their median;
-the target is >= 50 %.
+the target is >= 50 %. Also per profile: the WAL's fdatasyncs (from
+/metrics) and the context switches of hearth's threads (/proc/<pid>/task),
+the two figures that tell the durable acknowledgement's share apart
+(docs/benchmarks.md).
 Exit status: 0, or 1 on errors (or with --check when below the target).
 """
 
@@ -100,6 +103,25 @@ def proc_cpu_seconds(pid):
         stat = f.read()
     fields = stat[stat.rindex(")") + 2:].split()   # after "pid (comm) "
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
+
+
+def proc_context_switches(pid):
+    """Voluntary + involuntary context switches of every thread of pid."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if "ctxt_switches:" in line:   # voluntary_ and nonvoluntary_
+                        total += int(line.split()[1])
+        except OSError:   # the thread ended meanwhile
+            pass
+    return total
+
+
+def wal_syncs(h):
+    """fdatasyncs of hearth's WAL so far (0 when it has none)."""
+    return h.metric("hearth_ingester_wal_sync_duration_seconds_count") or 0
 
 
 def request_list(files):
@@ -312,7 +334,9 @@ def main():
             if r.status != 200:
                 raise SystemExit("warm-up POST %s -> %d %s" % (path, r.status, r.text()[:300]))
         warm = [1] * len(reqs)
+        syncs_per, switches_per = [], []
         for rnd in range(max(1, a.rounds)):
+            syncs0, switches0 = wal_syncs(h), proc_context_switches(h.pid())
             cpu0 = proc_cpu_seconds(h.pid())
             if mode == "wrk":
                 t0, ok, bad, sample, sent = load_wrk(h.port, reqs, a.files, a.seconds, a.clients)
@@ -320,6 +344,8 @@ def main():
                 t0, ok, bad, sample, sent = load_python(h.port, reqs, a.seconds, a.clients)
             wall = time.time() - t0
             cpu = proc_cpu_seconds(h.pid()) - cpu0
+            switches = proc_context_switches(h.pid()) - switches0
+            syncs = wal_syncs(h) - syncs0
             decs.append(run_decode_bench(a.decode_bench, a.files, decode_s))
             dec_mbps = (decs[-2]["compressed_mb_per_s"] + decs[-1]["compressed_mb_per_s"]) / 2
             n = sum(ok)
@@ -329,14 +355,16 @@ def main():
             total_ok = [t + o for t, o in zip(total_ok, ok)]
             total_bad += bad
             bad_sample = bad_sample or sample
+            syncs_per.append(syncs / n if n else 0.0)
+            switches_per.append(switches / n if n else 0.0)
             print("round %d: decode-only %.1f -> %.1f MB/s; load %s, %d clients, %.1f s wall, "
                   "%d profiles accepted, %d rejected%s; hearth CPU %.2f s (%.2f cores busy); "
                   "e2e %.0f profiles/s, %.1f MB/s (wall), %.0f profiles/s, %.2f MB/s per hearth core; "
-                  "ratio %.1f %%" % (
+                  "%.2f WAL fdatasyncs and %.1f context switches per profile; ratio %.1f %%" % (
                       rnd + 1, decs[-2]["compressed_mb_per_s"], decs[-1]["compressed_mb_per_s"],
                       mode, a.clients, wall, n, bad, (" (first: %s)" % sample) if bad else "",
                       cpu, cpu / wall if wall else 0, n / wall if wall else 0, sent / wall / 1e6,
-                      n / cpu if cpu else 0, e2e_mbps, 100 * ratio))
+                      n / cpu if cpu else 0, e2e_mbps, syncs_per[-1], switches_per[-1], 100 * ratio))
             sys.stdout.flush()
         problems, warnings = verify(h, a.files, [o + w for o, w in zip(total_ok, warm)],
                                    a.clients * len(rounds) if mode == "wrk" else 0)
@@ -351,6 +379,10 @@ def main():
           "(%s) (%s the %.0f %% target)" % (
               100 * ratio, len(rounds), ", ".join("%.1f" % (100 * r) for r in rounds), verdict,
               100 * TARGET_RATIO))
+    # Blocking on the disk per acknowledgement is what separates the default
+    # from -storage.wal-sync=interval (docs/benchmarks.md).
+    print("per profile: %.2f WAL fdatasyncs, %.1f context switches of hearth's threads (medians)" % (
+        sorted(syncs_per)[len(syncs_per) // 2], sorted(switches_per)[len(switches_per) // 2]))
     bad = total_bad
     for w in warnings:
         print("warning: profile type ID: " + w)
