@@ -20,7 +20,8 @@ memory, and freed memory sits in a quarantine (capped here with
 ASAN_OPTIONS=quarantine_size_mb=16): the bound there is
     RSS at start + 2 x (budget + cache + 2 x write buffer) + 192 MiB.
 
-Checks: some pushes get HTTP 429 with a message naming the head budget;
+Checks: some pushes get HTTP 429 with a message naming the head budget (up
+to BLASTS blasts, as the refusals are a race the clients must win);
 RSS stays under the bound; once pushing stops and the flushes catch up,
 pushes succeed again; every acknowledged push (and none of the refused
 ones) is answered by queries, exactly.
@@ -51,6 +52,7 @@ FLAGS = ["-ingester.max-head-bytes=%d" % BUDGET, "-storage.block-cache-bytes=%d"
 BULK = 12000
 PUSH_BYTES_FACTOR = 40 if ASAN else 10    # push about this many budgets' worth of head bytes
 THREADS = 6
+BLASTS = 3                # blasts until one meets a 429 (see the test)
 CATCH_UP_S = 60
 MARGIN = (192 if ASAN else 64) * MiB
 SCALE_FOR_SANITIZER = 2 if ASAN else 1
@@ -109,20 +111,30 @@ class TestStorageMemory(L.HearthTestCase):
         n_pushes = min(int(PUSH_BYTES_FACTOR * BUDGET / per_push), 20000)
         sampler = RssSampler(h)
         sampler.start()
-        t0 = time.monotonic()
-        pusher = L.Pusher(ledger, h.port, threads=THREADS, max_pushes=n_pushes).start()
-        while any(t.is_alive() for t in pusher.threads) and time.monotonic() - t0 < 300:
-            time.sleep(0.05)
-        pusher.stop()
-        blast_s = time.monotonic() - t0
-        counts = ledger.counts()
-        sys.stderr.write("pushed %d profiles (~%.0f head bytes each, %.1f x the budget) in %.1f s: %r; "
-                         "statuses %r\n" % (n_pushes, per_push, n_pushes * per_push / BUDGET, blast_s,
-                                            counts, pusher.statuses))
+        # A 429 needs the clients to fill the head's headroom after a cut
+        # (20 % of the budget) before that cut's flush ends: a race the
+        # Python clients usually win by far (50-70 refusals in 921), but
+        # not always on a loaded 2-core machine, where one blast saw the
+        # flushes keep up. So up to BLASTS blasts, until one is refused;
+        # RSS is sampled through all of them and every push is verified.
+        for blast in range(1, BLASTS + 1):
+            t0 = time.monotonic()
+            pusher = L.Pusher(ledger, h.port, threads=THREADS, max_pushes=n_pushes).start()
+            while any(t.is_alive() for t in pusher.threads) and time.monotonic() - t0 < 300:
+                time.sleep(0.05)
+            pusher.stop()
+            blast_s = time.monotonic() - t0
+            counts = ledger.counts()
+            sys.stderr.write("blast %d: pushed %d profiles (~%.0f head bytes each, %.1f x the budget) in "
+                             "%.1f s: %r; statuses %r\n" % (blast, n_pushes, per_push,
+                                                           n_pushes * per_push / BUDGET, blast_s, counts,
+                                                           pusher.statuses))
+            if 429 in pusher.statuses:
+                break
 
-        self.assertIn(429, pusher.statuses, "no push got HTTP 429 while pushing %.1f x the head budget "
-                      "(statuses %r): the head must push back instead of growing" % (
-                          n_pushes * per_push / BUDGET, pusher.statuses))
+        self.assertIn(429, pusher.statuses, "no push got HTTP 429 in %d blasts of %.1f x the head budget "
+                      "(statuses of the last %r): the head must push back instead of growing" % (
+                          BLASTS, n_pushes * per_push / BUDGET, pusher.statuses))
         i429, detail = pusher.first_error[429]
         self.assertIn("head", detail.lower(), "429 must say why (the head budget): %s -> %s" % (
             big.describe(i429), detail))
