@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "attime.h"
+#include "buildinfo.h"
 #include "cli_impl.h"
 #include "cli_json.h"
 
@@ -338,7 +339,8 @@ cli_print_usage(FILE *f)
 	    "\nEvery command takes --url (default $HEARTH_URL, "
 	    "else " CLI_DEFAULT_URL "),\n--tenant, --token (default "
 	    "$HEARTH_TOKEN), --timeout and -h:\nhearth-cli query top -h lists "
-	    "the flags of one command.\n"
+	    "the flags of one command;\nhearth-cli --version names this "
+	    "build.\n"
 	    "\nExit codes: 0 ok, 1 usage error, 2 the server answered an "
 	    "error,\n3 cannot connect or not found (404), 4 bad input or "
 	    "output file.\n",
@@ -615,6 +617,18 @@ hearth_cli_main(int argc, char **argv)
 	    || strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "help") == 0) {
 		cli_print_usage(stdout);
 		return HEARTH_CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0
+	    || strcmp(argv[1], "-version") == 0
+	    || strcmp(argv[1], "version") == 0) {
+		/* The client's own build: "hearth-cli 0.1.0 (revision …)". */
+		hearth_buf line;
+		hearth_buf_init(&line);
+		int rc = hearth_buildinfo_line(&line);
+		if (rc == 0)
+			printf("hearth-cli%s\n", line.data + strlen("hearth"));
+		hearth_buf_fini(&line);
+		return rc == 0 ? HEARTH_CLI_EXIT_OK : HEARTH_CLI_EXIT_INPUT;
 	}
 	int            next = 0, code;
 	const cli_cmd *cmd  = cli_find_cmd(argc, argv, &next, &code);

@@ -847,7 +847,10 @@ hearth_config_help(FILE *out)
 	    "        YAML configuration file; its keys are the ones /config "
 	    "shows.\n"
 	    "  -help\n"
-	    "        Print this help and exit.\n");
+	    "        Print this help and exit.\n"
+	    "  -version\n"
+	    "        Print the version, source revision and compiler, and "
+	    "exit.\n");
 	for (size_t i = 0; i < HEARTH_CONFIG_N_ROWS; i++) {
 		const hearth_config_row *r = &hearth_config_rows[i];
 		if (r->flags & HEARTH_CFG_HIDDEN)

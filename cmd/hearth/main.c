@@ -10,6 +10,7 @@
 #include "admit.h"
 #include "auth.h"
 #include "buf.h"
+#include "buildinfo.h"
 #include "cluster.h"
 #include "config.h"
 #include "distributor.h"
@@ -295,6 +296,50 @@ app_handle_config(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 	resp->content_type = "text/plain; charset=utf-8";
 }
 
+/* GET /api/v1/status/buildinfo: Pyroscope's (and Prometheus') shape. */
+static void
+app_handle_buildinfo(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
+{
+	(void) ctx;
+	(void) req;
+	if (hearth_buildinfo_json(&resp->body) != 0) {
+		hearth_http_resp_error(resp, 500, "out of memory");
+		return;
+	}
+	resp->content_type = "application/json";
+}
+
+/* -version (or --version) anywhere before "--": print and exit, before the
+ * flags are checked, like -help. */
+static int
+app_wants_version(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-version") == 0
+		    || strcmp(argv[i], "--version") == 0)
+			return 1;
+	return 0;
+}
+
+/* hearth_build_info{version,revision,branch,compiler} 1. */
+static int
+app_build_info_metric(hearth_metrics *m)
+{
+	static const char *const names[] = { "version", "revision", "branch",
+		"compiler" };
+	const hearth_buildinfo *b = hearth_buildinfo_get();
+	hearth_metric *g = hearth_metrics_gauge(m, "hearth_build_info",
+	    "This binary: its version, source revision, branch and compiler "
+	    "(always 1).",
+	    4, names);
+	if (g == NULL)
+		return HEARTH_ENOMEM;
+	const char *values[] = { b->version, b->revision, b->branch,
+		b->compiler };
+	hearth_metric_set(g, values, 1);
+	return 0;
+}
+
 static size_t
 app_request_arena_cap(const hearth_limits *l)
 {
@@ -486,6 +531,16 @@ main(int argc, char **argv)
 	if (app == NULL)
 		return 1;
 	hearth_err_clear(&err);
+	if (app_wants_version(argc, argv)) {
+		hearth_buf line;
+		hearth_buf_init(&line);
+		int rc = hearth_buildinfo_line(&line);
+		if (rc == 0)
+			printf("%s\n", line.data);
+		hearth_buf_fini(&line);
+		free(app);
+		return rc == 0 ? 0 : 1;
+	}
 	hearth_config_defaults(&app->cfg);
 	if (hearth_config_parse_args(&app->cfg, argc, argv, &help, &err) != 0) {
 		fprintf(stderr, "hearth: %s\n(run hearth -h for every flag)\n",
@@ -520,7 +575,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	app->metrics = hearth_metrics_new();
-	if (app->metrics == NULL) {
+	if (app->metrics == NULL || app_build_info_metric(app->metrics) != 0) {
 		fprintf(stderr, "hearth: out of memory\n");
 		goto out;
 	}
@@ -567,6 +622,8 @@ main(int argc, char **argv)
 	    app_handle_metrics, app);
 	hearth_http_route(app->http, "GET", "/config", 0, "config",
 	    app_handle_config, app);
+	hearth_http_route(app->http, "GET", "/api/v1/status/buildinfo", 0,
+	    "buildinfo", app_handle_buildinfo, app);
 
 	for (started = 0; started < APP_N_ROLES; started++) {
 		if (!(app->roles & app_roles[started].bit))
@@ -589,10 +646,11 @@ main(int argc, char **argv)
 		goto stop;
 	}
 	hearth_log_write(&app->log, HEARTH_LOG_INFO, "hearth started",
-	    "target=%s addr=%s:%u storage=%s", app->cfg.target,
-	    app->cfg.server.http_listen_address,
+	    "target=%s addr=%s:%u storage=%s version=%s revision=%s",
+	    app->cfg.target, app->cfg.server.http_listen_address,
 	    (unsigned) hearth_http_server_port(app->http),
-	    app->cfg.storage.path);
+	    app->cfg.storage.path, hearth_buildinfo_get()->version,
+	    hearth_buildinfo_get()->revision);
 
 	int sig = app_wait(app, &sigs);
 	if (sig < 0)

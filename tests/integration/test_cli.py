@@ -467,6 +467,16 @@ class TestErrors(Base):
                    "no subcommand")
         self.fails(L.run_cli(["query", "bottom"]), 1, '(got "bottom")', "bad subcommand")
 
+    def test_version_names_the_same_build_as_hearth(self):
+        server = subprocess.run([L.hearth_bin(), "-version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(server.returncode, 0, server.stderr)
+        self.assertTrue(server.stdout.startswith("hearth "), server.stdout)
+        for arg in ("--version", "version"):
+            r = L.run_cli([arg])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # Built from the same tree: the same line but the program name.
+            self.assertEqual(r.stdout, "hearth-cli" + server.stdout[len("hearth"):], arg)
+
     def test_bad_flags(self):
         self.fails(cli(["query", "top", "--query", q(SVC), "--bogus"]), 1,
                    "unknown flag --bogus (for 'query top')", "unknown flag")

@@ -11,8 +11,10 @@ examples of render-http.md where they exist).
 """
 
 import gzip
+import json
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -563,6 +565,37 @@ class TestQueries(Base):
         self.assertIn("hearth_", r.text(), "/metrics exposes hearth_* series")
         self.assertStatus(H.get("/config"), 200, "GET /config")
         self.assertStatus(H.get("/ready"), 200, "GET /ready")
+
+    def test_version_everywhere_the_same(self):
+        # hearth -version, /api/v1/status/buildinfo, hearth_build_info and
+        # the start-up log line name the same build.
+        out = subprocess.run([L.hearth_bin(), "-version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        m = re.fullmatch(r"hearth (\d+\.\d+\.\d+) \(revision (\S+), branch (\S+), (\S+), (\w+ [^)]+)\)\n",
+                         out.stdout)
+        self.assertIsNotNone(m, "hearth -version printed %r" % out.stdout)
+        version, revision, branch, date, compiler = m.groups()
+        cmake = open(os.path.join(L.SOURCE_ROOT, "CMakeLists.txt")).read()
+        self.assertIn("project(hearth VERSION %s " % version, cmake)
+        # The Helm chart deploys this release by default.
+        chart = open(os.path.join(L.SOURCE_ROOT, "deploy", "helm", "hearth", "Chart.yaml")).read()
+        self.assertIn('appVersion: "%s"' % version, chart)
+        r = H.get("/api/v1/status/buildinfo")
+        self.assertStatus(r, 200, "GET /api/v1/status/buildinfo")
+        self.assertEqual(r.headers.get("Content-Type"), "application/json")
+        self.assertEqual(json.loads(r.text()), {"status": "success", "data": {
+            "version": version, "revision": revision, "branch": branch, "buildUser": "",
+            "buildDate": date, "goVersion": compiler}})
+        self.assertEqual(H.metric("hearth_build_info", version=version, revision=revision,
+                                  branch=branch, compiler=compiler), 1)
+        started = [ln for ln in H.log_lines() if 'msg="hearth started"' in ln]
+        self.assertTrue(started, "no start-up line")
+        fields = L.logfmt_parse(started[0])
+        self.assertEqual((fields.get("version"), fields.get("revision")), (version, revision))
+        # -version wins over anything else on the line, even a bad flag.
+        out = subprocess.run([L.hearth_bin(), "-no.such.flag=1", "--version"], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual((out.returncode, out.stdout), (0, m.group(0)))
 
 
 if __name__ == "__main__":
