@@ -2,9 +2,14 @@
 # date, read from git in SRC_DIR at build time, so a binary built after a
 # commit names that commit without re-running CMake. The file is rewritten
 # only when its text changes, so an unchanged revision rebuilds nothing.
-# Without git (a source tarball) every field is "unknown".
-#   cmake -DSRC_DIR=... -DOUT=... -P buildinfo.cmake
+# Without git (a source tarball, a container build whose context leaves
+# .git out) every field is "unknown", except the revision when REVISION
+# (the HEARTH_REVISION cache variable, e.g. a Docker build argument) names it.
+#   cmake -DSRC_DIR=... -DOUT=... [-DREVISION=...] -P buildinfo.cmake
 set(revision "unknown")
+if(REVISION)
+  set(revision "${REVISION}")
+endif()
 set(branch "unknown")
 set(date "unknown")
 find_package(Git QUIET)
