@@ -26,8 +26,14 @@
  * on), a stack_trace_selector on SelectSeries (totals are stored per
  * profile, not per stack and bucket), format=DOT, SelectHeatmap (its
  * bucketing is not specified: connect_querier_select_heatmap).
+ *
+ * Beside it, what Drilldown and Pyroscope's UI ask of the other services
+ * (connect-apis.md §5): settings.v1 Get (empty), version.v1 Version
+ * (QuerierAPI 1, the querier.v1 API served here) and capabilities.v1
+ * GetFeatureFlags (none).
  */
 #include "connect_querier_impl.h"
+#include "capabilities.pb-c.h"
 #include "config.h"
 
 #include "fgexport.h"
@@ -36,6 +42,7 @@
 #include "tenant.h"
 #include "types.pb-c.h"
 #include "upload.h"
+#include "version.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -606,6 +613,50 @@ connect_querier_settings_get(void *ctx, hearth_connect_call *call,
 	return 0;
 }
 
+/* The querier API version (version.v1): 1 is the querier.v1 API of
+ * querier.proto, the one Pyroscope's queriers report; a client checks it
+ * before relying on a later change of that API. */
+#define CONNECT_QUERIER_API_VERSION 1
+
+static int
+connect_querier_version(void *ctx, hearth_connect_call *call,
+    const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+	hearth_connect_querier_ctx c;
+	(void) req;
+	int rc = hearth_connect_querier_begin(&c, ctx, call, "version");
+	if (rc != 0)
+		return rc;
+	Version__V1__VersionResponse *out
+	    = hearth_connect_querier_new(call, sizeof(*out));
+	if (out == NULL)
+		return hearth_connect_querier_nomem(call);
+	version__v1__version_response__init(out);
+	out->querierapi = CONNECT_QUERIER_API_VERSION;
+	*resp		= &out->base;
+	return 0;
+}
+
+/* capabilities.v1 GetFeatureFlags: no optional feature is announced, so
+ * clients keep their defaults. */
+static int
+connect_querier_feature_flags(void *ctx, hearth_connect_call *call,
+    const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+	hearth_connect_querier_ctx c;
+	(void) req;
+	int rc = hearth_connect_querier_begin(&c, ctx, call, "feature_flags");
+	if (rc != 0)
+		return rc;
+	Capabilities__V1__GetFeatureFlagsResponse *out
+	    = hearth_connect_querier_new(call, sizeof(*out));
+	if (out == NULL)
+		return hearth_connect_querier_nomem(call);
+	capabilities__v1__get_feature_flags_response__init(out);
+	*resp = &out->base;
+	return 0;
+}
+
 int
 hearth_querier_connect_routes(hearth_querier *q, hearth_err *err)
 {
@@ -681,6 +732,16 @@ hearth_querier_connect_routes(hearth_querier *q, hearth_err *err)
 	        != 0
 	    || hearth_connect_add_service(q->connect,
 	           "/settings.v1.SettingsService/", "connect_unimplemented")
+	        != 0
+	    || hearth_connect_add(q->connect, "/version.v1.Version/Version",
+	           "connect_version", &version__v1__version_request__descriptor,
+	           connect_querier_version, q)
+	        != 0
+	    || hearth_connect_add(q->connect,
+	           "/capabilities.v1.FeatureFlagsService/GetFeatureFlags",
+	           "connect_feature_flags",
+	           &capabilities__v1__get_feature_flags_request__descriptor,
+	           connect_querier_feature_flags, q)
 	        != 0)
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "querier: cannot register the querier service");

@@ -623,6 +623,19 @@ class TestErrors(Base):
                            {"setting": {"name": "pluginSettings", "value": "{}"}})
         self.assertConnectError(r, 501, "unimplemented", "Settings/Set")
 
+    def test_version_and_feature_flags(self):
+        # connect-apis.md §5: the querier API version (1, querier.v1) and no
+        # optional features, in both codecs (uint64 is a JSON string).
+        self.assertEqual(self.call_json("/version.v1.Version/Version", {}), {"QuerierAPI": "1"})
+        self.assertEqual(L.connect_body(self.call("/version.v1.Version/Version", b"", "proto")),
+                         pb_uint(1, 1))
+        path = "/capabilities.v1.FeatureFlagsService/GetFeatureFlags"
+        self.assertEqual(self.call_json(path, {}), {})
+        self.assertEqual(L.connect_body(self.call(path, b"", "proto")), b"")
+        # Like every read, they need the tenant when multitenancy is on.
+        for p in ("/version.v1.Version/Version", path):
+            self.assertConnectError(L.connect_call(HMT, p, {}), 401, "unauthenticated", p)
+
     def test_missing_tenant_with_multitenancy_is_unauthenticated(self):
         for path in (Q + "LabelNames", Q + "SelectMergeStacktraces", PUSH):
             r = L.connect_call(HMT, path, {"start": 1, "end": 2})
