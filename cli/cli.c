@@ -17,7 +17,8 @@
 
 enum { CLI_STR, CLI_BOOL, CLI_LIST };
 
-#define CLI_ALL 0x1ff
+/* Every command: each is one bit, the last is HEARTH_CLI_CMD_VERSION. */
+#define CLI_ALL ((HEARTH_CLI_CMD_VERSION << 1) - 1)
 #define CLI_READS                                                             \
 	(HEARTH_CLI_CMD_FLAME | HEARTH_CLI_CMD_TOP | HEARTH_CLI_CMD_SERIES    \
 	    | HEARTH_CLI_CMD_EXPORT)
@@ -168,6 +169,11 @@ static const cli_cmd cli_cmds[] = {
 	  "exit 0 when the server is ready (GET /ready)",
 	  "Exit 0 when GET /ready answers 200, 2 when the server is not "
 	  "ready, 3 when\nit cannot be reached." },
+	{ "version", HEARTH_CLI_CMD_VERSION, hearth_cli_cmd_version, "[flags]",
+	  "this client's build and the server's",
+	  "Print this client's build, then the server's (GET "
+	  "/api/v1/status/buildinfo).\nhearth-cli --version prints the "
+	  "client's alone, without asking the server." },
 };
 /* clang-format on */
 
@@ -619,8 +625,7 @@ hearth_cli_main(int argc, char **argv)
 		return HEARTH_CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0
-	    || strcmp(argv[1], "-version") == 0
-	    || strcmp(argv[1], "version") == 0) {
+	    || strcmp(argv[1], "-version") == 0) {
 		/* The client's own build: "hearth-cli 0.1.0 (revision …)". */
 		hearth_buf line;
 		hearth_buf_init(&line);

@@ -28,7 +28,8 @@ enum {
 	HEARTH_CLI_CMD_EXPORT = 1 << 5,
 	HEARTH_CLI_CMD_DIFF   = 1 << 6,
 	HEARTH_CLI_CMD_RING   = 1 << 7,
-	HEARTH_CLI_CMD_READY  = 1 << 8
+	HEARTH_CLI_CMD_READY  = 1 << 8,
+	HEARTH_CLI_CMD_VERSION = 1 << 9
 };
 
 #define HEARTH_CLI_MAX_GROUP_BY 16
@@ -93,5 +94,6 @@ int hearth_cli_cmd_export(hearth_cli_ctx *c);
 int hearth_cli_cmd_diff(hearth_cli_ctx *c);
 int hearth_cli_cmd_ring(hearth_cli_ctx *c);
 int hearth_cli_cmd_ready(hearth_cli_ctx *c);
+int hearth_cli_cmd_version(hearth_cli_ctx *c);
 
 #endif

@@ -1,9 +1,11 @@
 /*
  * cli_upload: the write and status commands of hearth-cli: upload (check
- * each file with cli_input, then POST /ingest), ring and ready.
+ * each file with cli_input, then POST /ingest), ring, ready and version.
  */
+#include "buildinfo.h"
 #include "cli_impl.h"
 #include "cli_input.h"
+#include "cli_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -161,4 +163,63 @@ hearth_cli_cmd_ready(hearth_cli_ctx *c)
 		hearth_buf_puts(&c->out, "ready\n");
 	hearth_buf_fini(&resp.body);
 	return rc;
+}
+
+/* A string member of the buildinfo answer, or "?" when it has none. */
+static const char *
+cli_buildinfo_field(const hearth_cli_json *data, const char *key)
+{
+	const hearth_cli_json *v = hearth_cli_json_get(data, key);
+	return v != NULL && v->type == HEARTH_CLI_JSON_STRING && v->len > 0
+	    ? v->s
+	    : "?";
+}
+
+int
+hearth_cli_cmd_version(hearth_cli_ctx *c)
+{
+	hearth_buf line;
+	hearth_buf_init(&line);
+	if (hearth_buildinfo_line(&line) != 0) {
+		hearth_buf_fini(&line);
+		return hearth_cli_fail(
+		    HEARTH_CLI_EXIT_INPUT, "out of memory");
+	}
+	/* The client's line first: it is worth having when the server is
+	 * down, which is when this command is run. */
+	hearth_buf_printf(
+	    &c->out, "client: hearth-cli%s\n", line.data + strlen("hearth"));
+	hearth_buf_fini(&line);
+	hearth_cli_http_req  req = { .method = "GET",
+		 .path = "/api/v1/status/buildinfo",
+		 .accept = "application/json" };
+	hearth_cli_http_resp resp;
+	int		     rc = hearth_cli_call(c, &req, &resp);
+	if (rc != 0) {
+		hearth_buf_fini(&resp.body);
+		return rc;
+	}
+	hearth_cli_json *doc;
+	hearth_err	 err;
+	const hearth_cli_json *data = NULL;
+	if (hearth_cli_json_parse(
+	        c->arena, resp.body.data, resp.body.len, &doc, &err)
+	        == 0)
+		data = hearth_cli_json_get(doc, "data");
+	if (data == NULL || data->type != HEARTH_CLI_JSON_OBJECT) {
+		hearth_buf_fini(&resp.body);
+		return hearth_cli_fail(HEARTH_CLI_EXIT_SERVER,
+		    "GET /api/v1/status/buildinfo: the answer has no \"data\" "
+		    "object");
+	}
+	/* Pyroscope's server answers the same shape (goVersion: its Go). */
+	hearth_buf_printf(&c->out,
+	    "server: %s (revision %s, branch %s, %s, %s)\n",
+	    cli_buildinfo_field(data, "version"),
+	    cli_buildinfo_field(data, "revision"),
+	    cli_buildinfo_field(data, "branch"),
+	    cli_buildinfo_field(data, "buildDate"),
+	    cli_buildinfo_field(data, "goVersion"));
+	hearth_buf_fini(&resp.body);
+	return 0;
 }

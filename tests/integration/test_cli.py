@@ -471,11 +471,22 @@ class TestErrors(Base):
         server = subprocess.run([L.hearth_bin(), "-version"], capture_output=True, text=True, timeout=30)
         self.assertEqual(server.returncode, 0, server.stderr)
         self.assertTrue(server.stdout.startswith("hearth "), server.stdout)
-        for arg in ("--version", "version"):
-            r = L.run_cli([arg])
+        rest = server.stdout[len("hearth"):]      # " 0.1.0 (revision ...)\n"
+        for arg in ("--version", "-version"):
+            # The client alone (never asks a server): built from the same
+            # tree, the same line but the program name.
+            r = L.run_cli([arg], url="http://127.0.0.1:1")
             self.assertEqual(r.returncode, 0, r.stderr)
-            # Built from the same tree: the same line but the program name.
-            self.assertEqual(r.stdout, "hearth-cli" + server.stdout[len("hearth"):], arg)
+            self.assertEqual(r.stdout, "hearth-cli" + rest, arg)
+        # `version` adds the server's build, from /api/v1/status/buildinfo.
+        r = cli(["version"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "client: hearth-cli%sserver:%s" % (rest, rest))
+        # A server that cannot be reached: the client's line, then exit 3.
+        r = L.run_cli(["version"], url="http://127.0.0.1:1")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stdout, "client: hearth-cli" + rest)
+        self.assertIn("cannot connect", r.stderr)
 
     def test_bad_flags(self):
         self.fails(cli(["query", "top", "--query", q(SVC), "--bogus"]), 1,
