@@ -562,4 +562,15 @@ new Autocomplete($('query'), $('query-ac'), {
 	},
 });
 
+// The server's version beside the name, its whole build in the tooltip
+// (GET /api/v1/status/buildinfo): which hearth an on-call engineer is
+// looking at. A server without it (an older hearth) shows nothing.
+fetch('/api/v1/status/buildinfo').then((r) => (r.ok ? r.json() : null)).then((b) => {
+	const d = b && b.data;
+	if (!d || !d.version) return;
+	$('version').textContent = d.version;
+	$('version').title = `hearth ${d.version} (revision ${d.revision}, branch ${d.branch}, ` +
+		`${d.buildDate}, ${d.goVersion})`;
+}).catch(() => {});
+
 load();

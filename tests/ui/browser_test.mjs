@@ -133,6 +133,12 @@ test('flame graph: table first row, zoom, tooltip, search', async (t) => {
 	assert.equal(await pixel(page, 'flame', ...corner(await rect(page, 'idle'))), 'rgb(217,70,239)');
 	assert.equal(await pixel(page, 'flame', ...corner(await rect(page, 'gc'))), 'rgb(228,228,228)');
 	assert.equal((await params(page)).search, 'idle');
+	// The header names the server's build (GET /api/v1/status/buildinfo).
+	const b = (await (await fetch(BASE + '/api/v1/status/buildinfo')).json()).data;
+	await page.waitForFunction(() => document.getElementById('version').textContent !== '');
+	assert.equal(await text(page, '#version'), b.version);
+	assert.equal(await page.getAttribute('#version', 'title'),
+		`hearth ${b.version} (revision ${b.revision}, branch ${b.branch}, ${b.buildDate}, ${b.goVersion})`);
 });
 
 test('icicle and flame orientation', async (t) => {
