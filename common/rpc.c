@@ -844,6 +844,7 @@ hearth_rpc_method_name(uint32_t method)
 	case HEARTH_RPC_PLAN: return "plan";
 	case HEARTH_RPC_IDS: return "ids";
 	case HEARTH_RPC_SERVICES: return "services";
+	case HEARTH_RPC_SETTINGS: return "settings";
 	default: return "unknown";
 	}
 }

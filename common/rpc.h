@@ -86,7 +86,8 @@ enum {
 	HEARTH_RPC_PING	  = 4, /* empty -> PingResponse */
 	HEARTH_RPC_PLAN	  = 5, /* PlanRequest -> PlanResponse */
 	HEARTH_RPC_IDS	  = 6, /* IdsRequest -> IdsResponse */
-	HEARTH_RPC_SERVICES = 7 /* ServicesRequest -> ServicesResponse */
+	HEARTH_RPC_SERVICES = 7, /* ServicesRequest -> ServicesResponse */
+	HEARTH_RPC_SETTINGS = 8	 /* SettingsRequest -> SettingsResponse */
 };
 
 /* A method's name for logs and messages ("push", "select", ...; "method

@@ -445,6 +445,27 @@ ingester_services(hearth_ingester *ing, const uint8_t *body, size_t len,
 	return ingester_encode(&out.base, resp, err);
 }
 
+/* Clients' settings: store the put (if any), answer the tenant's list. */
+static int
+ingester_settings(hearth_ingester *ing, const char *tenant,
+    const uint8_t *body, size_t len, hearth_arena *arena, hearth_buf *resp,
+    hearth_err *err)
+{
+	ProtobufCMessage		  *m;
+	Hearth__Ingester__SettingsResponse out =
+	    HEARTH__INGESTER__SETTINGS_RESPONSE__INIT;
+	int rc;
+	if ((rc = ingester_decode(
+		 &hearth__ingester__settings_request__descriptor, body, len,
+		 arena, &m, err)) != 0)
+		return rc;
+	const Hearth__Ingester__SettingsRequest *rq = (const void *) m;
+	if ((rc = hearth_store_settings(
+		 ing->store, tenant, rq->put, arena, &out, err)) != 0)
+		return rc;
+	return ingester_encode(&out.base, resp, err);
+}
+
 /* What /ring shows; answered in every state, replay included. */
 static int
 ingester_ping(hearth_ingester *ing, hearth_buf *resp, hearth_err *err)
@@ -473,7 +494,7 @@ ingester_handle(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
 		return ingester_services(ing, body, len, arena, resp, err);
 	if (method != HEARTH_RPC_PUSH && method != HEARTH_RPC_SELECT &&
 	    method != HEARTH_RPC_LABELS && method != HEARTH_RPC_PLAN &&
-	    method != HEARTH_RPC_IDS)
+	    method != HEARTH_RPC_IDS && method != HEARTH_RPC_SETTINGS)
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "ingester: unknown method %u", method);
 	if (tenant[0] == '\0')
@@ -490,6 +511,9 @@ ingester_handle(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
 		return ingester_plan(ing, tenant, body, len, arena, resp, err);
 	case HEARTH_RPC_IDS:
 		return ingester_ids(ing, tenant, body, len, arena, resp, err);
+	case HEARTH_RPC_SETTINGS:
+		return ingester_settings(
+		    ing, tenant, body, len, arena, resp, err);
 	default:
 		return ingester_labels(ing, tenant, body, len, arena, resp,
 		    err);

@@ -207,6 +207,7 @@ hearth_store_open(const hearth_store_cfg *cfg, const hearth_log *log,
 		hearth_log_init(&s->log, "store", HEARTH_LOG_INFO);
 	s->metrics = m;
 	pthread_mutex_init(&s->work_mu, NULL);
+	pthread_mutex_init(&s->settings_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	hearth_cond_init(&s->cond);
 	store_rwlock_init(&s->cut_lock);
@@ -325,6 +326,7 @@ hearth_store_free(hearth_store *s)
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->work_mu);
+	pthread_mutex_destroy(&s->settings_mu);
 	free(s->path);
 	free(s);
 }

@@ -215,6 +215,20 @@ int hearth_store_ids(hearth_store *s, const char *tenant,
 int hearth_store_services(hearth_store *s, hearth_arena *arena,
     Hearth__Ingester__ServicesResponse *out, hearth_err *err);
 
+/* Clients' settings of tenant (settings.v1; store_settings.c), kept in
+ * the meta column family, key "st" tenant \0 name, value an encoded
+ * Setting. put (may be NULL) is stored first unless the stored one of its
+ * name is newer (hearth_setting_newer, common/setting.h), so every replica ends with the same
+ * one whatever order writes arrive in; deletes stay as tombstones. Then
+ * out gets every setting of the tenant, tombstones included, in name
+ * order (arena memory). The write is synced before the answer.
+ * HEARTH_ELIMIT past HEARTH_SETTINGS_MAX names per tenant or
+ * HEARTH_SETTINGS_MAX_BYTES in a name plus value (setting.h);
+ * HEARTH_EUNAVAIL when not READY; HEARTH_EIO from the disk. */
+int hearth_store_settings(hearth_store *s, const char *tenant,
+    const Hearth__Ingester__Setting *put, hearth_arena *arena,
+    Hearth__Ingester__SettingsResponse *out, hearth_err *err);
+
 /* Cut the current head now (if it holds anything) and write every
  * flushing head as blocks, oldest first, on the calling thread. 0 when
  * nothing is left in flushing heads; else the first flush error (the

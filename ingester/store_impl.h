@@ -54,6 +54,7 @@ struct hearth_store {
 	hearth_blocks   *blocks;
 
 	pthread_mutex_t  work_mu;
+	pthread_mutex_t  settings_mu; /* store_settings.c: read-compare-write */
 	pthread_rwlock_t cut_lock;
 	pthread_rwlock_t view_lock;
 	/* Replaced under cut_lock and view_lock, both exclusive: read it
@@ -119,5 +120,8 @@ void store_wake(hearth_store *s);
 /* ---- store_run.c ---- */
 
 void *store_run(void *arg);
+
+/* 0 when READY, else HEARTH_EUNAVAIL saying why (store.c). */
+int store_not_ready(hearth_store *s, hearth_err *err);
 
 #endif

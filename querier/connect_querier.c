@@ -28,9 +28,9 @@
  * bucketing is not specified: connect_querier_select_heatmap).
  *
  * Beside it, what Drilldown and Pyroscope's UI ask of the other services
- * (connect-apis.md §5): settings.v1 Get (empty), version.v1 Version
- * (QuerierAPI 1, the querier.v1 API served here) and capabilities.v1
- * GetFeatureFlags (none).
+ * (connect-apis.md §5): settings.v1 (connect_querier_settings.c),
+ * version.v1 Version (QuerierAPI 1, the querier.v1 API served here) and
+ * capabilities.v1 GetFeatureFlags (none).
  */
 #include "connect_querier_impl.h"
 #include "capabilities.pb-c.h"
@@ -592,27 +592,6 @@ connect_querier_select_heatmap(void *ctx, hearth_connect_call *call,
 	    "the same profiles' totals over time");
 }
 
-/* settings.v1.SettingsService/Get: Drilldown reads its plugin settings
- * on load; hearth stores none yet, so the list is empty (Set and Delete
- * answer unimplemented). */
-static int
-connect_querier_settings_get(void *ctx, hearth_connect_call *call,
-    const ProtobufCMessage *req, ProtobufCMessage **resp)
-{
-	hearth_connect_querier_ctx c;
-	(void) req;
-	int rc = hearth_connect_querier_begin(&c, ctx, call, "settings");
-	if (rc != 0)
-		return rc;
-	Settings__V1__GetSettingsResponse *out
-	    = hearth_connect_querier_new(call, sizeof(*out));
-	if (out == NULL)
-		return hearth_connect_querier_nomem(call);
-	settings__v1__get_settings_response__init(out);
-	*resp = &out->base;
-	return 0;
-}
-
 /* The querier API version (version.v1): 1 is the querier.v1 API of
  * querier.proto, the one Pyroscope's queriers report; a client checks it
  * before relying on a later change of that API. */
@@ -728,7 +707,17 @@ hearth_querier_connect_routes(hearth_querier *q, hearth_err *err)
 	    || hearth_connect_add(q->connect,
 	           "/settings.v1.SettingsService/Get", "connect_settings",
 	           &settings__v1__get_settings_request__descriptor,
-	           connect_querier_settings_get, q)
+	           hearth_connect_querier_settings_get, q)
+	        != 0
+	    || hearth_connect_add(q->connect,
+	           "/settings.v1.SettingsService/Set", "connect_settings",
+	           &settings__v1__set_settings_request__descriptor,
+	           hearth_connect_querier_settings_set, q)
+	        != 0
+	    || hearth_connect_add(q->connect,
+	           "/settings.v1.SettingsService/Delete", "connect_settings",
+	           &settings__v1__delete_settings_request__descriptor,
+	           hearth_connect_querier_settings_delete, q)
 	        != 0
 	    || hearth_connect_add_service(q->connect,
 	           "/settings.v1.SettingsService/", "connect_unimplemented")

@@ -91,4 +91,14 @@ int hearth_connect_querier_profile_stats(void *ctx, hearth_connect_call *call,
 int hearth_connect_querier_analyze_query(void *ctx, hearth_connect_call *call,
     const ProtobufCMessage *req, ProtobufCMessage **resp);
 
+/* settings.v1.SettingsService Get, Set, Delete
+ * (connect_querier_settings.c). */
+int hearth_connect_querier_settings_get(void *ctx, hearth_connect_call *call,
+    const ProtobufCMessage *req, ProtobufCMessage **resp);
+int hearth_connect_querier_settings_set(void *ctx, hearth_connect_call *call,
+    const ProtobufCMessage *req, ProtobufCMessage **resp);
+int hearth_connect_querier_settings_delete(void *ctx,
+    hearth_connect_call *call, const ProtobufCMessage *req,
+    ProtobufCMessage **resp);
+
 #endif

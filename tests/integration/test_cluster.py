@@ -14,6 +14,7 @@ three times (one per replica), or an acknowledged profile missing, fails.
 Run: HEARTH_BIN=build/cmd/hearth python3 tests/integration/test_cluster.py
 """
 
+import json
 import os
 import socket
 import struct
@@ -403,6 +404,39 @@ class ClusterTest(h.HearthTestCase):
         self.assertEqual(problems[:20], [])
         self.assertEqual(ledger.counts(), {"acked": ledger.next_id})
         self.assertExact(ledger, "after concurrent queries")
+
+    def test_5_settings_outvote_a_member_that_missed_a_write(self):
+        # settings.v1 (Drilldown's preferences): every ingester keeps a
+        # copy, the querier merges them newest first.
+        S = "/settings.v1.SettingsService/"
+        front = CLUSTER.front()
+        name = h.unique("drilldown")
+
+        def call(method, body):
+            r = h.connect_call(front, S + method, body)
+            self.assertEqual(r.status, 200, "%s: %d %s" % (method, r.status, r.text()[:300]))
+            return json.loads(h.connect_body(r) or b"{}")
+
+        def value():
+            got = {x["name"]: x["value"] for x in call("Get", {}).get("settings", [])}
+            return got.get(name)
+
+        call("Set", {"setting": {"name": name, "value": "v1"}})
+        self.assertEqual(value(), "v1")
+        victim = CLUSTER.ingesters["ingester-1"]
+        victim.kill9()
+        try:
+            CLUSTER.wait_state("ingester-1", "UNHEALTHY", timeout=15)
+            self.assertEqual(value(), "v1", "one of three ingesters down")
+            call("Set", {"setting": {"name": name, "value": "v2"}})
+            self.assertEqual(value(), "v2")
+        finally:
+            CLUSTER.restart_ingester("ingester-1")
+            CLUSTER.wait_active()
+        # ingester-1 still holds v1, the two others v2: the newest wins.
+        self.assertEqual(value(), "v2", "after ingester-1 (which missed v2) returned")
+        call("Delete", {"name": name})
+        self.assertIsNone(value())
 
 
 if __name__ == "__main__":

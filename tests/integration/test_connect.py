@@ -615,13 +615,65 @@ class TestErrors(Base):
             r = L.connect_call(H, Q + "SelectHeatmap", {} if codec == "json" else b"", codec=codec)
             self.assertConnectError(r, 501, "unimplemented", "SelectHeatmap " + codec, "bucket")
 
-    def test_settings_get_is_empty_and_set_unimplemented(self):
-        # Profiles Drilldown reads its settings on load (connect-apis.md §5)
-        self.assertEqual(self.call_json("/settings.v1.SettingsService/Get", {}), {})
-        self.assertEqual(L.connect_body(self.call("/settings.v1.SettingsService/Get", b"", "proto")), b"")
-        r = L.connect_call(H, "/settings.v1.SettingsService/Set",
-                           {"setting": {"name": "pluginSettings", "value": "{}"}})
-        self.assertConnectError(r, 501, "unimplemented", "Settings/Set")
+    def test_settings_set_get_delete(self):
+        # Profiles Drilldown keeps its preferences here (connect-apis.md §5).
+        S = "/settings.v1.SettingsService/"
+        name = L.unique("pluginSettings")
+
+        def listed(h=None, **kw):
+            got = self.call_json(S + "Get", {}, h=h, **kw).get("settings", [])
+            return {x["name"]: x for x in got}
+
+        self.assertNotIn(name, listed())
+        # Without modifiedAt the server's clock stamps it (ms, a JSON string),
+        # or just after the newest version stored when that is ahead.
+        before = int(time.time() * 1000)
+        r = self.call_json(S + "Set", {"setting": {"name": name, "value": '{"maxNodes":128}'}})
+        self.assertEqual((r["setting"]["name"], r["setting"]["value"]), (name, '{"maxNodes":128}'))
+        self.assertGreaterEqual(int(r["setting"]["modifiedAt"]), before)
+        self.assertEqual(listed()[name], r["setting"])
+        # The binary codec; the client's own modifiedAt is kept; a write
+        # older than what is stored changes nothing and answers the stored.
+        t = int(r["setting"]["modifiedAt"]) + 1000
+        body = pb_msg(1, pb_bytes(1, name), pb_bytes(2, "v2"), pb_uint(3, t))
+        self.call(S + "Set", body, "proto")
+        self.assertEqual(listed()[name], {"name": name, "value": "v2", "modifiedAt": str(t)})
+        r = self.call_json(S + "Set", {"setting": {"name": name, "value": "stale", "modifiedAt": str(t - 1)}})
+        self.assertEqual(r["setting"]["value"], "v2")
+        # Delete: gone from Get; a write dated before the delete is refused.
+        self.assertEqual(self.call_json(S + "Delete", {"name": name}), {})
+        self.assertNotIn(name, listed())
+        r = L.connect_call(H, S + "Set", {"setting": {"name": name, "value": "x", "modifiedAt": str(t)}})
+        self.assertConnectError(r, 409, "aborted", "write older than the delete", "deleted after")
+        r = self.call_json(S + "Set", {"setting": {"name": name, "value": "back"}})
+        self.assertEqual(listed()[name]["value"], "back")
+        self.assertEqual(int(r["setting"]["modifiedAt"]), t + 2)   # delete at t + 1
+        # Bad requests name the problem.
+        for body, why in (({}, "without a setting"), ({"setting": {"name": "", "value": "x"}}, "needs a name"),
+                          ({"setting": {"name": "a\tb", "value": "x"}}, "control character"),
+                          ({"setting": {"name": "n" * 257, "value": "x"}}, "at most 256")):
+            self.assertConnectError(L.connect_call(H, S + "Set", body), 400, "invalid_argument", why, why)
+        r = L.connect_call(H, S + "Set", {"setting": {"name": "big", "value": "v" * (64 * 1024)}})
+        self.assertConnectError(r, 400, "invalid_argument", "setting too large", "at most 65536")
+        # Per tenant: another tenant sees none of them; a|b is refused.
+        self.call_json(S + "Set", {"setting": {"name": name, "value": "team-a"}}, h=HMT, tenant="team-a")
+        self.assertEqual(listed(h=HMT, tenant="team-a")[name]["value"], "team-a")
+        self.assertNotIn(name, listed(h=HMT, tenant="team-b"))
+        r = L.connect_call(HMT, S + "Get", {}, tenant="team-a|team-b")
+        self.assertConnectError(r, 400, "invalid_argument", "a|b", "one tenant")
+        self.assertConnectError(L.connect_call(HMT, S + "Get", {}), 401, "unauthenticated", "no tenant")
+
+    def test_settings_survive_a_restart(self):
+        data = tempfile.mkdtemp(prefix="hearth-settings-")
+        try:
+            with L.HearthProcess(name="hearth-settings", data_dir=data) as h:
+                self.call("/settings.v1.SettingsService/Set",
+                          {"setting": {"name": "keep", "value": "me", "modifiedAt": "42"}}, h=h)
+            with L.HearthProcess(name="hearth-settings-2", data_dir=data) as h:
+                got = self.call_json("/settings.v1.SettingsService/Get", {}, h=h)
+                self.assertEqual(got, {"settings": [{"name": "keep", "value": "me", "modifiedAt": "42"}]})
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
 
     def test_version_and_feature_flags(self):
         # connect-apis.md §5: the querier API version (1, querier.v1) and no

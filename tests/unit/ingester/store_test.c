@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "kv.h"
+#include "setting.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -792,6 +793,120 @@ test_store_failed_flush_keeps_data_and_recovers(void **state)
 	signal(SIGXFSZ, SIG_DFL);
 }
 
+/* ---- clients' settings -------------------------------------------------- */
+
+/* Put (name, value, t, deleted) or nothing (name NULL); the tenant's list
+ * as "name=value@t" or "name-@t" (a delete), space-separated, into out. */
+static int
+settings(fx *f, const char *tenant, const char *name, const char *value,
+    int64_t t, int deleted, char *out, size_t size)
+{
+	Hearth__Ingester__Setting put = HEARTH__INGESTER__SETTING__INIT;
+	put.name		      = (char *) name;
+	put.value		      = (char *) (value != NULL ? value : "");
+	put.modified_at_ms	      = t;
+	put.deleted		      = deleted;
+	Hearth__Ingester__SettingsResponse r
+	    = HEARTH__INGESTER__SETTINGS_RESPONSE__INIT;
+	int rc = hearth_store_settings(
+	    f->s, tenant, name != NULL ? &put : NULL, f->a, &r, &f->err);
+	size_t n = 0;
+	out[0]	 = '\0';
+	for (size_t i = 0; rc == 0 && i < r.n_settings; i++) {
+		const Hearth__Ingester__Setting *x = r.settings[i];
+		n += (size_t) snprintf(out + n, size - n, "%s%s%s%s@%lld",
+		    i ? " " : "", x->name, x->deleted ? "-" : "=",
+		    x->deleted ? "" : x->value, (long long) x->modified_at_ms);
+		assert_true(n < size);
+	}
+	return rc;
+}
+
+/* Newest wins whatever the order writes arrive in; deletes stay as
+ * versions; tenants are apart; everything survives a crash. */
+static void
+test_store_settings_newest_wins_and_persist(void **state)
+{
+	fx  *f = *state;
+	char l[512];
+	fx_open(f);
+	assert_int_equal(settings(f, "acme", NULL, NULL, 0, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "");
+	assert_int_equal(settings(f, "acme", "b", "one", 10, 0, l, sizeof(l)), 0);
+	assert_int_equal(settings(f, "acme", "a", "x", 5, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "a=x@5 b=one@10");
+	/* Older loses, newer wins, a tie goes to the greater value. */
+	assert_int_equal(settings(f, "acme", "b", "old", 9, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "a=x@5 b=one@10");
+	assert_int_equal(settings(f, "acme", "b", "two", 11, 0, l, sizeof(l)), 0);
+	assert_int_equal(settings(f, "acme", "b", "abc", 11, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "a=x@5 b=two@11");
+	/* A delete is a version: an older write cannot bring the value back,
+	 * a newer one can. */
+	assert_int_equal(settings(f, "acme", "a", NULL, 6, 1, l, sizeof(l)), 0);
+	assert_string_equal(l, "a-@6 b=two@11");
+	assert_int_equal(settings(f, "acme", "a", "y", 6, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "a-@6 b=two@11");
+	assert_int_equal(settings(f, "acme", "a", "z", 7, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "a=z@7 b=two@11");
+	/* Another tenant, and a tenant that is a prefix of it, see nothing
+	 * of acme's. */
+	assert_int_equal(settings(f, "acm", "a", "q", 1, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "a=q@1");
+	assert_int_equal(settings(f, "other", NULL, NULL, 0, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "");
+	fx_crash(f);
+	fx_open(f);
+	assert_int_equal(settings(f, "acme", NULL, NULL, 0, 0, l, sizeof(l)), 0);
+	assert_string_equal(l, "a=z@7 b=two@11");
+}
+
+static void
+test_store_settings_limits(void **state)
+{
+	fx  *f = *state;
+	char l[64], name[32];
+	fx_open(f);
+	assert_int_equal(settings(f, "acme", "", "x", 1, 0, l, sizeof(l)),
+	    HEARTH_EINVAL);
+	assert_string_equal(f->err.msg, "settings: a setting needs a name");
+	char *big = malloc(HEARTH_SETTINGS_MAX_BYTES + 1);
+	memset(big, 'v', HEARTH_SETTINGS_MAX_BYTES);
+	big[HEARTH_SETTINGS_MAX_BYTES] = '\0';
+	assert_int_equal(settings(f, "acme", "n", big, 1, 0, l, sizeof(l)),
+	    HEARTH_ELIMIT);
+	free(big);
+	for (int i = 0; i < HEARTH_SETTINGS_MAX; i++) {
+		snprintf(name, sizeof(name), "s%04d", i);
+		Hearth__Ingester__Setting put = HEARTH__INGESTER__SETTING__INIT;
+		put.name		      = name;
+		put.value		      = "v";
+		put.modified_at_ms	      = 1;
+		Hearth__Ingester__SettingsResponse r
+		    = HEARTH__INGESTER__SETTINGS_RESPONSE__INIT;
+		hearth_arena_reset(f->a);
+		assert_int_equal(
+		    hearth_store_settings(f->s, "acme", &put, f->a, &r, &f->err),
+		    0);
+	}
+	hearth_arena_reset(f->a);
+	assert_int_equal(settings(f, "acme", "one-more", "v", 1, 0, l, sizeof(l)),
+	    HEARTH_ELIMIT);
+	assert_non_null(strstr(f->err.msg, "has 1000 settings"));
+	/* A known name may still change. */
+	hearth_arena_reset(f->a);
+	Hearth__Ingester__Setting put = HEARTH__INGESTER__SETTING__INIT;
+	put.name		      = "s0000";
+	put.value		      = "w";
+	put.modified_at_ms	      = 2;
+	Hearth__Ingester__SettingsResponse r
+	    = HEARTH__INGESTER__SETTINGS_RESPONSE__INIT;
+	assert_int_equal(
+	    hearth_store_settings(f->s, "acme", &put, f->a, &r, &f->err), 0);
+	assert_int_equal(r.n_settings, HEARTH_SETTINGS_MAX);
+	assert_string_equal(r.settings[0]->value, "w");
+}
+
 int
 main(void)
 {
@@ -809,6 +924,8 @@ main(void)
 		T(test_store_queries_count_once_across_concurrent_cuts),
 		T(test_store_config_errors_name_the_setting),
 		T(test_store_failed_flush_keeps_data_and_recovers),
+		T(test_store_settings_newest_wins_and_persist),
+		T(test_store_settings_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
