@@ -1,6 +1,7 @@
 #include "cluster.h"
 #include "cond.h"
 
+#include "clock.h"
 #include "cluster_impl.h"
 
 #include <pthread.h>
@@ -96,14 +97,6 @@ cluster_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-cluster_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -292,7 +285,7 @@ cluster_view_new(hearth_cluster *c, const cluster_set *set, uint64_t version,
 	v->pub.replication_factor = c->cfg.replication_factor;
 	v->pub.shard_size         = c->cfg.shard_size;
 	v->pub.version            = version;
-	v->pub.since_ms           = cluster_now_ms();
+	v->pub.since_ms           = hearth_clock_unix_ms();
 	return v;
 }
 

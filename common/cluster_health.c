@@ -1,6 +1,7 @@
 /* Health (pings, reported failures) and the /ring page writers. */
 #include "cluster_impl.h"
 
+#include "clock.h"
 #include "ingester.pb-c.h"
 
 #include <stdlib.h>
@@ -58,7 +59,7 @@ cluster_ping_result(
 	}
 	atomic_store(&m->reachable, 1);
 	atomic_store(&m->ready, r->ready ? 1 : 0);
-	atomic_store(&m->last_heartbeat_ms, cluster_now_ms());
+	atomic_store(&m->last_heartbeat_ms, hearth_clock_unix_ms());
 	atomic_store(&m->series, r->series);
 	atomic_store(&m->head_bytes, r->head_bytes);
 	atomic_store(&m->block_bytes, r->block_bytes);
@@ -84,7 +85,7 @@ cluster_ping_all(hearth_cluster *c)
 		p[i].method = HEARTH_RPC_PING;
 	}
 	hearth_rpc_meta meta = { "", "ring-ping",
-		cluster_now_ms() + c->cfg.heartbeat_timeout_ms, NULL };
+		hearth_clock_unix_ms() + c->cfg.heartbeat_timeout_ms, NULL };
 	hearth_arena_reset(c->arena);
 	hearth_rpc_call_all(p, v->n, &meta, c->arena);
 	double active = 0, joining = 0, unhealthy = 0;
@@ -193,7 +194,7 @@ int
 hearth_cluster_write_html(hearth_cluster *c, hearth_buf *out)
 {
 	hearth_cluster_view *v   = hearth_cluster_acquire(c);
-	int64_t              now = cluster_now_ms();
+	int64_t              now = hearth_clock_unix_ms();
 	hearth_buf_printf(out,
 	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	    "<title>hearth ring</title><style>body{font-family:sans-serif}"

@@ -44,8 +44,6 @@ void cluster_set_move(cluster_set *dst, cluster_set *src);
 
 /* Monotonic milliseconds: every schedule in the cluster uses it. */
 int64_t cluster_mono_ms(void);
-/* Wall-clock milliseconds (CLOCK_REALTIME), for deadlines and /ring. */
-int64_t cluster_now_ms(void);
 
 /* 1 when hp[0..len) is "host:port" (host non-empty, may be "[v6]"; port
  * a number in 1..65535), else 0. */

@@ -2,6 +2,7 @@
 #include "connect.h"
 
 #include "auth.h"
+#include "clock.h"
 #include "gzip.h"
 #include "pbjson.h"
 #include "tenant.h"
@@ -210,14 +211,6 @@ hearth_connect_deadline(
 	return d;
 }
 
-static int64_t
-connect_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 when the media type of a Content-Type header (before ';', blanks
  * trimmed, case-insensitive) is want. */
 static int
@@ -349,7 +342,7 @@ connect_read(hearth_connect *c, const connect_route *r,
 			    "Connect-Timeout-Ms: \"%s\" is not 1 to 10 digits",
 			    tmo);
 		call->deadline_unix_ms
-		    = connect_now_ms() + strtoll(tmo, NULL, 10);
+		    = hearth_clock_unix_ms() + strtoll(tmo, NULL, 10);
 	}
 	size_t         len;
 	const uint8_t *body = hearth_http_req_body(req, &len);

@@ -1,6 +1,7 @@
 #include "rpc.h"
 #include "rpc_impl.h"
 
+#include "clock.h"
 #include "cond.h"
 
 #include "rpc.pb-c.h"
@@ -93,14 +94,6 @@ rpc_pballoc_init(rpc_pballoc *a, hearth_arena *arena)
 	a->pb.allocator_data = a;
 	a->arena	     = arena;
 	a->failed	     = 0;
-}
-
-int64_t
-rpc_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* nng's positive codes never leave this file. */
@@ -235,7 +228,7 @@ rpc_handle(rpc_worker *w, nng_msg *m, Hearth__Rpc__Response *out,
 		return hearth_err_set(err, HEARTH_EINVAL,
 		    "rpc: malformed request envelope (%zu bytes)", len);
 	}
-	if (rq->deadline_unix_ms != 0 && rpc_now_ms() > rq->deadline_unix_ms)
+	if (rq->deadline_unix_ms != 0 && hearth_clock_unix_ms() > rq->deadline_unix_ms)
 		return hearth_err_set(err, HEARTH_ETIMEDOUT,
 		    "rpc: deadline exceeded before the request was handled");
 	hearth_rpc_meta meta = { rq->tenant, rq->request_id,
@@ -668,7 +661,7 @@ rpc_remaining(int64_t deadline, int *expired)
 	*expired = 0;
 	if (deadline == 0)
 		return NNG_DURATION_INFINITE;
-	int64_t left = deadline - rpc_now_ms();
+	int64_t left = deadline - hearth_clock_unix_ms();
 	if (left <= 0) {
 		*expired = 1;
 		return 0;

@@ -6,6 +6,8 @@
 #include "rpc.h"
 #include "rpc_impl.h"
 
+#include "clock.h"
+
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -306,7 +308,7 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 			    n);
 		goto out;
 	}
-	int64_t t_start = rpc_now_ms();
+	int64_t t_start = hearth_clock_unix_ms();
 	b.left		= 0;
 	b.changed	= 0;
 	pthread_mutex_init(&b.mu, NULL);
@@ -348,7 +350,7 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 		 * hung peer's deadline. */
 		if (grace_end == 0 && enough != NULL &&
 		    enough(ctx, calls, bc.done, n)) {
-			int64_t now   = rpc_now_ms();
+			int64_t now   = hearth_clock_unix_ms();
 			int64_t grace = grace_ms;
 			if (grace < 0) /* as long again, at least -grace_ms */
 				grace = now - t_start > -grace_ms
@@ -356,7 +358,7 @@ hearth_rpc_call_until(hearth_rpc_pending *calls, size_t n,
 				    : -grace_ms;
 			grace_end = now + grace;
 		}
-		if (!graced && grace_end != 0 && rpc_now_ms() >= grace_end) {
+		if (!graced && grace_end != 0 && hearth_clock_unix_ms() >= grace_end) {
 			graced = 1;
 			for (size_t i = 0; i < n; i++)
 				if (!bc.done[i])

@@ -99,7 +99,6 @@ struct hearth_rpc_client {
 
 /* ---- rpc.c ---- */
 
-int64_t rpc_now_ms(void);
 size_t	rpc_arena_cap(size_t max_msg);
 /* Milliseconds left before deadline (0 = none -> infinite); *expired
  * when it has passed. */

@@ -2,6 +2,7 @@
  * hearth_rpc_local (rpc_impl.h explains the registry and the lifetimes). */
 #include "rpc_impl.h"
 
+#include "clock.h"
 #include "rpc.pb-c.h"
 
 #include <stdlib.h>
@@ -289,7 +290,7 @@ rpc_local_run(hearth_rpc_client *c, hearth_rpc_server *s, uint32_t method,
 	rpc_slot *slot = rpc_local_turn(c, s, deadline, err, &rc);
 	if (slot == NULL)
 		return rc;
-	if (deadline != 0 && rpc_now_ms() > deadline) {
+	if (deadline != 0 && hearth_clock_unix_ms() > deadline) {
 		rpc_local_turn_end(s, slot);
 		return hearth_err_set(err, HEARTH_ETIMEDOUT,
 		    "rpc: deadline exceeded before the request was handled");

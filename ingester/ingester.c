@@ -1,5 +1,6 @@
 #include "ingester.h"
 
+#include "clock.h"
 #include "rpc.h"
 
 #include <stdlib.h>
@@ -96,14 +97,6 @@ ingester_selector(const char *s, hearth_selector **out, hearth_err *err)
 	return hearth_selector_parse(s, strlen(s), out, err);
 }
 
-static int64_t
-ingester_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The push as rewritten by the delta step, for the WAL (arena memory). */
 static int
 ingester_repack(const Hearth__Ingester__PushRequest *req, hearth_arena *arena,
@@ -159,7 +152,7 @@ ingester_push(hearth_ingester *ing, const char *tenant, const uint8_t *body,
 	Hearth__Ingester__PushRequest *req = (Hearth__Ingester__PushRequest *) m;
 	/* Deltas before the WAL: the record holds what is stored, and the
 	 * series' states stay taken until we know whether it was written. */
-	if ((rc = hearth_delta_begin(ing->delta, tenant, req, ingester_now_ms(),
+	if ((rc = hearth_delta_begin(ing->delta, tenant, req, hearth_clock_mono_ms(),
 		 arena, &txn, err)) != 0)
 		return rc;
 	if (txn != NULL &&

@@ -33,9 +33,10 @@
  * capabilities.v1 GetFeatureFlags (none).
  */
 #include "connect_querier_impl.h"
-#include "capabilities.pb-c.h"
-#include "config.h"
 
+#include "capabilities.pb-c.h"
+#include "clock.h"
+#include "config.h"
 #include "fgexport.h"
 #include "querier.pb-c.h"
 #include "settings.pb-c.h"
@@ -50,14 +51,6 @@
 #include <time.h>
 
 #define CONNECT_QUERIER_HOUR_MS 3600000LL
-
-static int64_t
-connect_querier_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void *
 hearth_connect_querier_new(hearth_connect_call *call, size_t size)
@@ -86,7 +79,7 @@ hearth_connect_querier_begin(hearth_connect_querier_ctx *c, void *q,
 	hearth_metric_add(c->q->m_queries, lv, 1);
 	hearth_querier_limits(c->q, c->tenant, &c->lim);
 	c->deadline = hearth_connect_deadline(
-	    call, connect_querier_now_ms(), c->lim.query_timeout_ms);
+	    call, hearth_clock_unix_ms(), c->lim.query_timeout_ms);
 	return 0;
 }
 
@@ -95,7 +88,7 @@ hearth_connect_querier_late(hearth_connect_querier_ctx *c)
 {
 	char	   lim[32];
 	hearth_err err;
-	if (c->deadline <= 0 || connect_querier_now_ms() <= c->deadline)
+	if (c->deadline <= 0 || hearth_clock_unix_ms() <= c->deadline)
 		return 0;
 	hearth_err_set(&err, HEARTH_ETIMEDOUT,
 	    "the query did not finish in time (query_timeout: %s); query a "
@@ -120,7 +113,7 @@ hearth_connect_querier_range(hearth_connect_querier_ctx *c, int64_t start,
     int64_t end, int default_last_hour, hearth_querier_query *qq)
 {
 	if (start == 0 && end == 0 && default_last_hour) {
-		end   = connect_querier_now_ms();
+		end   = hearth_clock_unix_ms();
 		start = end - CONNECT_QUERIER_HOUR_MS;
 	}
 	if (start == 0 || end == 0)

@@ -14,6 +14,7 @@
  */
 #include "connect_querier_impl.h"
 
+#include "clock.h"
 #include "setting.h"
 #include "settings.pb-c.h"
 
@@ -124,14 +125,6 @@ settings_out(hearth_connect_call *call, const Hearth__Ingester__Setting *s)
 	return o;
 }
 
-static int64_t
-settings_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The time of a write or delete the client did not date: now, or just
  * after the newest version of name stored (a client may have dated one
  * ahead of this clock), so that it wins as the client meant. Reads first. */
@@ -143,7 +136,7 @@ settings_next_time(hearth_connect_querier_ctx *c, const char *name,
 	int	       rc = settings_call(c, NULL, &m);
 	if (rc != 0)
 		return rc;
-	*t = settings_now_ms();
+	*t = hearth_clock_unix_ms();
 	for (size_t i = 0; i < m.n; i++)
 		if (strcmp(m.v[i]->name, name) == 0
 		    && m.v[i]->modified_at_ms >= *t)

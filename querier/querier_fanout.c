@@ -28,6 +28,7 @@
  */
 #include "querier_impl.h"
 
+#include "clock.h"
 #include "cluster.h"
 #include "ingester.pb-c.h"
 #include "ring.h"
@@ -46,14 +47,6 @@
 #define FANOUT_SELECT_GRACE_MS 1000
 /* Not an error: a member failed after planning; plan again without it. */
 #define FANOUT_REPLAN 1
-
-static int64_t
-fanout_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One (series, window) a member holds. */
 typedef struct fanout_hold {
@@ -187,7 +180,7 @@ fanout_check(fanout *f, hearth_err *err)
 	 * members still silent are named (HEARTH_QUERIER_SILENT_PREFIX),
 	 * which is what an operator looks for first. */
 	if (n_failed == f->n_timeouts && f->meta.deadline_unix_ms > 0 &&
-	    fanout_now_ms() >= f->meta.deadline_unix_ms) {
+	    hearth_clock_unix_ms() >= f->meta.deadline_unix_ms) {
 		fanout_failed_names(f, 0, names, 300);
 		return hearth_err_set(err, HEARTH_ETIMEDOUT, "%s%s",
 		    HEARTH_QUERIER_SILENT_PREFIX, names);
@@ -771,7 +764,7 @@ fanout_select_round(fanout *f, const Hearth__Ingester__SelectRequest *sr,
 		return rc;
 	/* The plan may take a third of what is left: a hung member must
 	 * leave time for the select of the others. */
-	int64_t now = fanout_now_ms(), plan_deadline = 0;
+	int64_t now = hearth_clock_unix_ms(), plan_deadline = 0;
 	if (deadline_ms > 0 && now >= deadline_ms) {
 		/* A re-plan with no time left: the members already given up
 		 * are the ones to name, not those a plan could not reach. */

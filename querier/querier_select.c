@@ -7,6 +7,7 @@
 #include "querier_impl.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "ingester.pb-c.h"
 #include "tenant.h"
@@ -15,14 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t
-querier_select_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 hearth_querier_query_build(hearth_arena *a, const char *what,
@@ -163,7 +156,7 @@ hearth_querier_range(hearth_querier *q, const char *tenants,
 	hearth_querier_limits(q, tenants, &l);
 	int64_t start = out->from_ms;
 	int     rc    = hearth_limits_check_query(
-	           &l, &out->from_ms, &out->until_ms, querier_select_now_ms(), err);
+	           &l, &out->from_ms, &out->until_ms, hearth_clock_unix_ms(), err);
 	if (rc < 0) {
 		hearth_querier_limit_hit(q, tenants, err);
 		return rc;
@@ -263,7 +256,7 @@ hearth_querier_fanout(hearth_querier *q, const char *tenant, uint32_t method,
 	int           rc;
 	hearth_querier_limits(q, tenant, &l);
 	if (deadline_ms <= 0 && l.query_timeout_ms > 0)
-		deadline_ms = querier_select_now_ms() + l.query_timeout_ms;
+		deadline_ms = hearth_clock_unix_ms() + l.query_timeout_ms;
 	if ((rc = querier_select_enter(q, tenant, err)) != 0) {
 		hearth_querier_limit_hit(q, tenant, err);
 		return rc;

@@ -16,6 +16,7 @@
  */
 #include "querier_impl.h"
 
+#include "clock.h"
 #include "ingester.pb-c.h"
 #include "ring.h"
 #include "selector.h"
@@ -40,14 +41,6 @@ struct hearth_querier_services {
 	services_member *members;
 	size_t		 n;
 };
-
-static int64_t
-services_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 services_key_cmp(const void *a, const void *b)
@@ -116,7 +109,7 @@ services_refresh(hearth_querier_services *s, hearth_cluster_view *v,
 		calls[i].method = HEARTH_RPC_SERVICES;
 	}
 	hearth_rpc_meta meta = { .tenant = "", .request_id = "",
-		.deadline_unix_ms = services_now_ms() + 1000 };
+		.deadline_unix_ms = hearth_clock_unix_ms() + 1000 };
 	size_t n_ask = 0;
 	for (size_t i = 0; i < v->n; i++)
 		if (healthy[i])
@@ -169,7 +162,7 @@ services_refresh(hearth_querier_services *s, hearth_cluster_view *v,
 	size_t		 n_old = s->n;
 	s->members	      = fresh;
 	s->n		      = nf;
-	s->at_ms	      = services_now_ms();
+	s->at_ms	      = hearth_clock_unix_ms();
 	pthread_mutex_unlock(&s->mu);
 	services_members_free(old, n_old);
 }
@@ -201,7 +194,7 @@ hearth_querier_services_candidates(hearth_querier *q,
 	const char *service = selector != NULL
 	    ? services_of_selector(selector, a)
 	    : NULL;
-	int64_t now = services_now_ms();
+	int64_t now = hearth_clock_unix_ms();
 	if (service == NULL || s == NULL || v->n <= 1 ||
 	    now - v->since_ms < QUERIER_SERVICES_TTL_MS)
 		return;

@@ -436,7 +436,7 @@ static void
 test_config_help_lists_every_flag(void **state)
 {
 	(void) state;
-	static const char *const flags[] = { "config.file", "help", "target",
+	static const char *const flags[] = { "config.file", "help", "version", "target",
 		"server.http-listen-address", "server.http-listen-port",
 		"server.http-threads", "server.http-connection-timeout",
 		"server.http-max-connections", "log.level",
