@@ -20,12 +20,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* A name a person could type: the UI shows it; no control characters. */
 #define SETTINGS_MAX_NAME 256
 
-/* The newest version of each name over every member's answer. */
+/* Every member's answer, then (settings_call) the newest version of each
+ * name, in name order. */
 typedef struct settings_merge {
 	Hearth__Ingester__Setting **v;
 	size_t			   n, cap;
@@ -43,31 +43,26 @@ settings_on_answer(void *ctx, const uint8_t *body, size_t len,
 	if (r == NULL)
 		return hearth_err_set(err, HEARTH_EINTERNAL,
 		    "settings: an ingester's answer does not decode");
-	for (size_t i = 0; i < r->n_settings; i++) {
-		Hearth__Ingester__Setting *s = r->settings[i];
-		size_t			   j = 0;
-		while (j < m->n && strcmp(m->v[j]->name, s->name) != 0)
-			j++;
-		if (j < m->n) {
-			if (hearth_setting_newer(s, m->v[j]))
-				m->v[j] = s;
-			continue;
-		}
-		if (hearth_arena_grow(a, (void **) &m->v, &m->cap, m->n + 1,
-			sizeof(*m->v))
-		    != 0)
-			return hearth_err_set(err, HEARTH_ENOMEM,
-			    "settings: request memory limit reached");
-		m->v[m->n++] = s;
-	}
+	if (hearth_arena_grow(a, (void **) &m->v, &m->cap,
+		m->n + r->n_settings, sizeof(*m->v))
+	    != 0)
+		return hearth_err_set(err, HEARTH_ENOMEM,
+		    "settings: request memory limit reached");
+	memcpy(m->v + m->n, r->settings, r->n_settings * sizeof(*m->v));
+	m->n += r->n_settings;
 	return 0;
 }
 
+/* By name, the newest version of a name first. */
 static int
 settings_cmp(const void *a, const void *b)
 {
-	const Hearth__Ingester__Setting *const *x = a, *const *y = b;
-	return strcmp((*x)->name, (*y)->name);
+	const Hearth__Ingester__Setting *x = *(const void *const *) a;
+	const Hearth__Ingester__Setting *y = *(const void *const *) b;
+	int				 c = strcmp(x->name, y->name);
+	if (c != 0)
+		return c;
+	return hearth_setting_newer(x, y) ? -1 : hearth_setting_newer(y, x);
 }
 
 /* Tenant and deadline of a settings call: one tenant only. */
@@ -106,8 +101,14 @@ settings_call(hearth_connect_querier_ctx *c,
 		len, c->call->arena, c->deadline, settings_on_answer, m, &err)
 	    != 0)
 		return hearth_connect_querier_fail(c, &err);
+	/* Keep the first (newest) of each name. */
 	if (m->n > 1)
 		qsort(m->v, m->n, sizeof(*m->v), settings_cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (k == 0 || strcmp(m->v[i]->name, m->v[k - 1]->name) != 0)
+			m->v[k++] = m->v[i];
+	m->n = k;
 	return 0;
 }
 
