@@ -43,6 +43,8 @@ settings_on_answer(void *ctx, const uint8_t *body, size_t len,
 	if (r == NULL)
 		return hearth_err_set(err, HEARTH_EINTERNAL,
 		    "settings: an ingester's answer does not decode");
+	if (r->n_settings == 0)
+		return 0; /* nothing to add (and m->v may still be NULL) */
 	if (hearth_arena_grow(a, (void **) &m->v, &m->cap,
 		m->n + r->n_settings, sizeof(*m->v))
 	    != 0)
