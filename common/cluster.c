@@ -92,14 +92,6 @@ cluster_set_move(cluster_set *dst, cluster_set *src)
 	memset(src, 0, sizeof(*src));
 }
 
-int64_t
-cluster_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 cluster_hostport_ok(const char *hp, size_t len)
 {
@@ -425,7 +417,7 @@ cluster_thread(void *arg)
 {
 	hearth_cluster *c = arg;
 	while (!cluster_stopping(c)) {
-		int64_t now     = cluster_mono_ms();
+		int64_t now     = hearth_clock_mono_ms();
 		int     changed = 0;
 		if (c->has_dns && now >= c->next_dns) {
 			changed |= cluster_refresh_dns(c);
@@ -448,7 +440,7 @@ cluster_thread(void *arg)
 			next = c->next_dns;
 		if (c->etcd != NULL && cluster_etcd_next(c->etcd) < next)
 			next = cluster_etcd_next(c->etcd);
-		int64_t wait = next - cluster_mono_ms();
+		int64_t wait = next - hearth_clock_mono_ms();
 		if (wait <= 0)
 			continue;
 		if (c->etcd != NULL) {
@@ -594,7 +586,7 @@ hearth_cluster_start(hearth_cluster *c, hearth_err *err)
 {
 	HEARTH_ASSERT(!c->started);
 	c->started  = 1;
-	int64_t now = cluster_mono_ms();
+	int64_t now = hearth_clock_mono_ms();
 	if (c->has_dns) {
 		cluster_refresh_dns(c);
 		c->next_dns = now + c->cfg.dns_refresh_ms;
@@ -608,7 +600,7 @@ hearth_cluster_start(hearth_cluster *c, hearth_err *err)
 	/* The first view comes with real health, so routing roles do not
 	 * start by treating every ingester as down. */
 	int unready  = cluster_ping_all(c);
-	c->next_ping = cluster_mono_ms() + cluster_ping_wait(c, unready);
+	c->next_ping = hearth_clock_mono_ms() + cluster_ping_wait(c, unready);
 	if (pthread_create(&c->thread, NULL, cluster_thread, c) != 0)
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "cluster: cannot start the ring thread");

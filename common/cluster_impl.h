@@ -42,8 +42,6 @@ int cluster_set_equal(const cluster_set *a, const cluster_set *b);
 /* Replace dst's content with src's; src is left empty. */
 void cluster_set_move(cluster_set *dst, cluster_set *src);
 
-/* Monotonic milliseconds: every schedule in the cluster uses it. */
-int64_t cluster_mono_ms(void);
 
 /* 1 when hp[0..len) is "host:port" (host non-empty, may be "[v6]"; port
  * a number in 1..65535), else 0. */

@@ -3,6 +3,7 @@
  * scrape_impl.h. */
 #include "scrape_impl.h"
 
+#include "clock.h"
 #include "cond.h"
 
 #include "tenant.h"
@@ -40,14 +41,6 @@ hearth_scrape_tenant_limits(
 		s->o.limits_for(s->o.push_ctx, tenant, out);
 	else
 		*out = *s->o.limits;
-}
-
-int64_t
-hearth_scrape_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- targets -------------------------------------------------------- */
@@ -603,7 +596,7 @@ scrape_loop(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		if (stop)
 			break;
-		int64_t now = hearth_scrape_mono_ms();
+		int64_t now = hearth_clock_mono_ms();
 		if (now >= next_sd) {
 			int changed = 0;
 			for (size_t k = 0; k < s->n_sd; k++)
@@ -721,7 +714,7 @@ hearth_scrape_start(hearth_scrape *s, hearth_err *err)
 	        != 0)
 		return hearth_err_set(
 		    err, HEARTH_ENOMEM, "scrape: cannot register /targets");
-	int64_t now = hearth_scrape_mono_ms();
+	int64_t now = hearth_clock_mono_ms();
 	for (size_t k = 0; k < s->n_sd; k++)
 		scrape_sd_check(s, &s->sd[k], now);
 	scrape_reconcile(s, now);

@@ -128,7 +128,6 @@ int64_t hearth_scrape_wall_ns(void);
 /* The tenant's limits: opts.limits_for, or opts.limits. */
 void hearth_scrape_tenant_limits(
     hearth_scrape *s, const char *tenant, hearth_limits *out);
-int64_t hearth_scrape_mono_ms(void);
 
 /* Record the end of a scrape in the slot's status and metrics, and make
  * the slot IDLE. reason NULL = up. Takes mu. */

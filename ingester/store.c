@@ -1,5 +1,6 @@
-#include "store_impl.h"
+#include "clock.h"
 #include "cond.h"
+#include "store_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +11,6 @@ size_t
 store_head_cost(const hearth_head *h)
 {
 	return hearth_head_bytes(h) + STORE_SAMPLE_COST * hearth_head_samples(h);
-}
-
-int64_t
-store_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -607,7 +600,7 @@ store_cut(hearth_store *s, const char *reason, uint64_t seq, hearth_err *err)
 		pthread_rwlock_unlock(&s->cut_lock);
 		pthread_rwlock_unlock(&s->view_lock);
 		hearth_head_free(nh);
-		atomic_store(&s->head_started_ms, store_mono_ms());
+		atomic_store(&s->head_started_ms, hearth_clock_mono_ms());
 		return 0;
 	}
 	if (seq == 0)
@@ -634,7 +627,7 @@ store_cut(hearth_store *s, const char *reason, uint64_t seq, hearth_err *err)
 	s->head = nh;
 	pthread_rwlock_unlock(&s->cut_lock);
 	pthread_rwlock_unlock(&s->view_lock);
-	atomic_store(&s->head_started_ms, store_mono_ms());
+	atomic_store(&s->head_started_ms, hearth_clock_mono_ms());
 	atomic_store(&s->cut_wanted, 0);
 	const char *lv[1] = { reason };
 	hearth_metric_add(s->m_cuts, lv, 1);
@@ -701,7 +694,7 @@ store_flush_one(hearth_store *s, hearth_err *err)
 	pthread_rwlock_unlock(&s->view_lock);
 	hearth_log_write(&s->log, HEARTH_LOG_INFO, "block flush started",
 	    "seq=%llu head_bytes=%zu", (unsigned long long) f.seq, f.bytes);
-	int64_t t0 = store_mono_ms();
+	int64_t t0 = hearth_clock_mono_ms();
 	if ((rc = store_write_blocks(s, &f, &blocks, &bytes, err)) != 0) {
 		char q[600];
 		hearth_metric_add(s->m_flush_failures, NULL, 1);
@@ -716,7 +709,7 @@ store_flush_one(hearth_store *s, hearth_err *err)
 		return rc;
 	}
 	hearth_head_free(f.head);
-	int64_t ms = store_mono_ms() - t0;
+	int64_t ms = hearth_clock_mono_ms() - t0;
 	hearth_metric_observe(s->m_flush_seconds, NULL, (double) ms / 1000.0);
 	hearth_log_write(&s->log, HEARTH_LOG_INFO, "block flush done",
 	    "seq=%llu blocks=%zu bytes=%llu duration_ms=%lld",

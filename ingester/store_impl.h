@@ -99,7 +99,6 @@ struct hearth_store {
 
 /* ---- store.c ---- */
 
-int64_t store_mono_ms(void);
 /* Lock-free; see STORE_SAMPLE_COST. */
 size_t store_head_cost(const hearth_head *h);
 /* 0 when READY, else HEARTH_EUNAVAIL saying why. */

@@ -1,6 +1,7 @@
 /* The store's background thread (store.h): WAL replay at start, then the
  * schedule of cuts, flushes, WAL syncs, compaction and retention, and the
  * reopening of RocksDB after the disk failed a write. */
+#include "clock.h"
 #include "store_impl.h"
 
 #include <errno.h>
@@ -77,7 +78,7 @@ store_replay(hearth_store *s)
 {
 	store_replay_ctx x  = { s, hearth_arena_new(0), 0 };
 	uint64_t         n  = 0;
-	int64_t          t0 = store_mono_ms();
+	int64_t          t0 = hearth_clock_mono_ms();
 	hearth_err       err;
 	int              rc;
 	hearth_err_clear(&err);
@@ -102,7 +103,7 @@ store_replay(hearth_store *s)
 	hearth_log_write(&s->log, HEARTH_LOG_INFO, "wal replay done",
 	    "records=%llu skipped=%llu head_bytes=%zu duration_ms=%lld",
 	    (unsigned long long) n, (unsigned long long) x.skipped,
-	    hearth_head_bytes(s->head), (long long) (store_mono_ms() - t0));
+	    hearth_head_bytes(s->head), (long long) (hearth_clock_mono_ms() - t0));
 	atomic_store(&s->state, STORE_READY);
 	return 0;
 }
@@ -219,21 +220,13 @@ store_tick_step(hearth_store *s, const char *what, int rc,
 	return 0;
 }
 
-static int64_t
-store_real_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Do what is due; 1 when there is more to do at once. */
 static int
 store_tick(hearth_store *s)
 {
 	hearth_err err;
 	int        more = 0, rc;
-	int64_t    now  = store_mono_ms();
+	int64_t    now  = hearth_clock_mono_ms();
 	pthread_mutex_lock(&s->work_mu);
 	store_tick_cut(s, now);
 	if (atomic_load(&s->needs_resume)) {
@@ -267,7 +260,7 @@ store_tick(hearth_store *s)
 		    &s->compact_at, now + s->cfg.compaction_interval_ms);
 	}
 	if (now >= s->retention_at && s->cfg.retention_ms != NULL) {
-		rc = hearth_blocks_retention_step(s->blocks, store_real_ms(),
+		rc = hearth_blocks_retention_step(s->blocks, hearth_clock_unix_ms(),
 		    s->cfg.retention_ms, s->cfg.retention_ctx, &err);
 		more |= store_tick_step(s, "retention", rc, &err,
 		    &s->retention_at, now + s->cfg.retention_interval_ms);
@@ -311,10 +304,10 @@ store_run(void *arg)
 {
 	hearth_store *s = arg;
 	int64_t       now;
-	atomic_store(&s->head_started_ms, store_mono_ms());
+	atomic_store(&s->head_started_ms, hearth_clock_mono_ms());
 	if (store_replay(s) != 0)
 		return NULL;
-	now = store_mono_ms();
+	now = hearth_clock_mono_ms();
 	atomic_store(&s->head_started_ms, now);
 	s->flush_at     = now;
 	s->sync_at      = now + s->cfg.wal_sync_interval_ms;
@@ -327,7 +320,7 @@ store_run(void *arg)
 			int64_t         at = store_next_at(s);
 			struct timespec ts = { (time_t) (at / 1000),
 				(long) (at % 1000) * 1000000 };
-			if (at > store_mono_ms())
+			if (at > hearth_clock_mono_ms())
 				pthread_cond_timedwait(&s->cond, &s->mu, &ts);
 		}
 		int stop = s->stop;

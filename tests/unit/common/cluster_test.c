@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "ingester.pb-c.h"
 
@@ -25,14 +26,6 @@ sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* An ingester stand-in: answers PING with a PingResponse. */
@@ -221,8 +214,8 @@ test_cluster_config_errors(void **state)
 static int
 wait_healthy(hearth_cluster_member *m, int want, int max_ms)
 {
-	int64_t end = mono_ms() + max_ms;
-	while (atomic_load(&m->healthy) != want && mono_ms() < end)
+	int64_t end = hearth_clock_mono_ms() + max_ms;
+	while (atomic_load(&m->healthy) != want && hearth_clock_mono_ms() < end)
 		sleep_ms(20);
 	return atomic_load(&m->healthy) == want;
 }
@@ -287,8 +280,8 @@ test_cluster_health_flips(void **state)
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", f.port);
 	f.ready = 0;
 	fake_start(&f, url);
-	int64_t end = mono_ms() + 5000;
-	while (!atomic_load(&m->reachable) && mono_ms() < end)
+	int64_t end = hearth_clock_mono_ms() + 5000;
+	while (!atomic_load(&m->reachable) && hearth_clock_mono_ms() < end)
 		sleep_ms(20);
 	assert_int_equal(atomic_load(&m->reachable), 1);
 	assert_int_equal(atomic_load(&m->healthy), 0);
@@ -467,7 +460,7 @@ etcd_cluster(const char *endpoints, const char *self_id, const char *url)
 static int
 wait_members(hearth_cluster *c, const char *want, int max_ms)
 {
-	int64_t end = mono_ms() + max_ms;
+	int64_t end = hearth_clock_mono_ms() + max_ms;
 	for (;;) {
 		char                 got[256] = "";
 		hearth_cluster_view *v        = hearth_cluster_acquire(c);
@@ -479,7 +472,7 @@ wait_members(hearth_cluster *c, const char *want, int max_ms)
 		hearth_cluster_release(v);
 		if (strcmp(got, want) == 0)
 			return 1;
-		if (mono_ms() > end) {
+		if (hearth_clock_mono_ms() > end) {
 			fprintf(stderr, "members: got \"%s\" want \"%s\"\n",
 			    got, want);
 			return 0;
@@ -498,8 +491,8 @@ test_cluster_etcd_join_and_leave(void **state)
 	assert_non_null(dir);
 	int     cport = free_port(), pport = free_port();
 	pid_t   pid = etcd_spawn(dir, cport, pport);
-	int64_t end = mono_ms() + 15000;
-	while (!etcd_healthy(cport) && mono_ms() < end)
+	int64_t end = hearth_clock_mono_ms() + 15000;
+	while (!etcd_healthy(cport) && hearth_clock_mono_ms() < end)
 		sleep_ms(100);
 	assert_true(etcd_healthy(cport));
 
@@ -540,19 +533,16 @@ test_cluster_etcd_join_and_leave(void **state)
 	hearth_cluster_release(v);
 	/* A stops: its lease is revoked, its key is gone, B and C see it
 	 * leave well before the 3 s lease would have expired. */
-	int64_t t0 = mono_ms();
+	int64_t t0 = hearth_clock_mono_ms();
 	hearth_cluster_stop(a);
 	assert_true(wait_members(b, "ing-c", 2500));
 	assert_true(wait_members(c, "ing-c", 2500));
-	assert_true(mono_ms() - t0 < 2500);
+	assert_true(hearth_clock_mono_ms() - t0 < 2500);
 	/* The view B handed out before still works: its member's client
 	 * lives until the view is released. */
 	assert_string_equal(old->members[0]->id, "ing-a");
 	hearth_arena   *ar = hearth_arena_new(0);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	hearth_rpc_meta meta = { "", "t",
-		(int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 2000, NULL };
+	hearth_rpc_meta meta = { "", "t", hearth_clock_unix_ms() + 2000, NULL };
 	const uint8_t  *r;
 	size_t          n;
 	assert_int_equal(

@@ -32,10 +32,10 @@ test_rpc_call_all_runs_in_parallel(void **state)
 		p[i].body   = (const uint8_t *) body[i];
 		p[i].len    = strlen(body[i]);
 	}
-	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000, NULL };
-	int64_t		t0   = mono_ms();
+	hearth_rpc_meta meta = { "acme", "req-9", hearth_clock_unix_ms() + 5000, NULL };
+	int64_t		t0   = hearth_clock_mono_ms();
 	hearth_rpc_call_all(p, 4, &meta, f.arena);
-	int64_t took = mono_ms() - t0;
+	int64_t took = hearth_clock_mono_ms() - t0;
 	for (int i = 0; i < 4; i++) {
 		char want[32];
 		snprintf(want, sizeof(want), "acme|req-9|slow %d", i);
@@ -100,11 +100,11 @@ test_rpc_call_until_grace_scales_with_the_batch(void **state)
 	pending_set(&p[0], fast.cli, 10, "x", NULL, NULL);
 	pending_set(&p[1], fast.cli, 10, "x", NULL, NULL);
 	pending_set(&p[2], slow.cli, 10, "x", NULL, NULL);
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
-	int64_t		t0   = mono_ms();
+	hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 10000, NULL };
+	int64_t		t0   = hearth_clock_mono_ms();
 	hearth_rpc_call_until(
 	    p, 3, &meta, fast.arena, enough_all_but_one, NULL, -50);
-	int64_t took = mono_ms() - t0;
+	int64_t took = hearth_clock_mono_ms() - t0;
 	assert_int_equal(p[0].rc, 0);
 	assert_int_equal(p[1].rc, 0);
 	assert_int_equal(p[2].rc, HEARTH_ETIMEDOUT);
@@ -133,11 +133,11 @@ test_rpc_call_until_lone_straggler_is_hedged(void **state)
 	fx_start_sleeping(&fast, 100);
 	fx_start_sleeping(&slow, 3000);
 	pending_set(&p[0], slow.cli, 10, "orig", fast.cli, "copy");
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
-	int64_t		t0   = mono_ms();
+	hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 10000, NULL };
+	int64_t		t0   = hearth_clock_mono_ms();
 	hearth_rpc_call_until(
 	    p, 1, &meta, fast.arena, enough_all_but_one, NULL, -200);
-	int64_t took = mono_ms() - t0;
+	int64_t took = hearth_clock_mono_ms() - t0;
 	assert_int_equal(p[0].rc, 0);
 	assert_int_equal(p[0].hedged, 2);
 	assert_int_equal(p[0].resp_len, strlen("t|r|copy"));
@@ -163,11 +163,11 @@ test_rpc_call_until_original_beats_its_hedge(void **state)
 	 * which takes 3 s: p[1]'s own answer comes first. */
 	pending_set(&p[0], b.cli, HEARTH_RPC_PING, "x", NULL, NULL);
 	pending_set(&p[1], a.cli, 10, "orig", b.cli, "copy");
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
-	int64_t		t0   = mono_ms();
+	hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 10000, NULL };
+	int64_t		t0   = hearth_clock_mono_ms();
 	hearth_rpc_call_until(
 	    p, 2, &meta, a.arena, enough_all_but_one, NULL, 100);
-	int64_t took = mono_ms() - t0;
+	int64_t took = hearth_clock_mono_ms() - t0;
 	assert_int_equal(p[0].rc, 0);
 	assert_int_equal(p[1].rc, 0);
 	assert_int_equal(p[1].hedged, 1);
@@ -218,10 +218,10 @@ test_rpc_call_all_unreachable_entry_only(void **state)
 	p[2].method = HEARTH_RPC_PING;
 	p[2].body   = (const uint8_t *) "c";
 	p[2].len    = 1;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 300, NULL };
-	int64_t		t0   = mono_ms();
+	hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 300, NULL };
+	int64_t		t0   = hearth_clock_mono_ms();
 	hearth_rpc_call_all(p, 3, &meta, f.arena);
-	int64_t took = mono_ms() - t0;
+	int64_t took = hearth_clock_mono_ms() - t0;
 	assert_int_equal(p[0].rc, 0);
 	assert_memory_equal(p[0].resp, "t|r|a", 5);
 	assert_int_equal(p[2].rc, 0);
@@ -233,7 +233,7 @@ test_rpc_call_all_unreachable_entry_only(void **state)
 	assert_null(p[1].resp);
 	assert_true(took >= 250 && took < 2000);
 	/* A deadline already passed fails every entry before sending. */
-	meta.deadline_unix_ms = now_ms() - 1;
+	meta.deadline_unix_ms = hearth_clock_unix_ms() - 1;
 	hearth_rpc_call_all(p, 3, &meta, f.arena);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(p[i].rc, HEARTH_ETIMEDOUT);
@@ -269,7 +269,7 @@ test_rpc_call_all_mixed_methods(void **state)
 	p[4].method = 10;
 	p[4].body   = (const uint8_t *) "zz";
 	p[4].len    = 2;
-	hearth_rpc_meta meta = { "a", "b", now_ms() + 5000, NULL };
+	hearth_rpc_meta meta = { "a", "b", hearth_clock_unix_ms() + 5000, NULL };
 	hearth_rpc_call_all(p, 5, &meta, f.arena);
 	assert_int_equal(p[0].rc, 0);
 	assert_int_equal(p[0].resp_len, 4);
@@ -307,7 +307,7 @@ test_rpc_inproc_call_all_runs_local_calls_inline(void **state)
 	p[1] = (hearth_rpc_pending) { .client = f.cli,
 		.method = HEARTH_RPC_PUSH, .body = (const uint8_t *) "two",
 		.len = 3 };
-	hearth_rpc_meta meta = { "acme", "req-9", now_ms() + 5000, NULL };
+	hearth_rpc_meta meta = { "acme", "req-9", hearth_clock_unix_ms() + 5000, NULL };
 	hearth_rpc_call_all(p, 2, &meta, f.arena);
 	assert_int_equal(p[0].rc, 0);
 	assert_int_equal(p[0].resp_len, strlen("acme|req-9|one"));

@@ -18,14 +18,6 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 fx_handler(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
     const uint8_t *body, size_t len, hearth_arena *arena, hearth_buf *resp,
@@ -114,14 +106,6 @@ call(fixture *f, uint32_t method, const char *body, int64_t deadline,
 	return rc;
 }
 
-int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Ping until the fx_handler runs on the calling thread: 1 when it did
  * within a second (with a registry, at once). */
 int
@@ -131,7 +115,7 @@ attached(fixture *f)
 	size_t	    n;
 	hearth_err  err;
 	for (int i = 0; i < 100; i++) {
-		assert_int_equal(call(f, HEARTH_RPC_PING, "a", now_ms() + 5000,
+		assert_int_equal(call(f, HEARTH_RPC_PING, "a", hearth_clock_unix_ms() + 5000,
 				     &out, &n, &err),
 		    0);
 		pthread_mutex_lock(&f->mu);

@@ -6,6 +6,7 @@
 #ifndef HEARTH_TEST_RPC_FIXTURE_H
 #define HEARTH_TEST_RPC_FIXTURE_H
 
+#include "clock.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -33,8 +34,6 @@ typedef struct fixture {
 } fixture;
 
 void	sleep_ms(int ms);
-int64_t now_ms(void);  /* wall clock (deadlines) */
-int64_t mono_ms(void); /* monotonic (durations) */
 int fx_handler(void *ctx, uint32_t method, const hearth_rpc_meta *meta,
     const uint8_t *body, size_t len, hearth_arena *arena, hearth_buf *resp,
     hearth_err *err);

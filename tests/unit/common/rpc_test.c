@@ -19,7 +19,7 @@ roundtrip(const char *url)
 	const char *out;
 	size_t	    n;
 	fx_start(&f, url, MAX_MSG, MAX_MSG);
-	int64_t dl = now_ms() + 5000;
+	int64_t dl = hearth_clock_unix_ms() + 5000;
 	assert_int_equal(call(&f, HEARTH_RPC_PING, "hello", dl, &out, &n, &err),
 	    0);
 	assert_int_equal(n, strlen("acme|req-1|hello"));
@@ -70,7 +70,7 @@ concurrent_worker(void *p)
 		const uint8_t *r;
 		size_t	       n;
 		hearth_err     err;
-		hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
+		hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 10000, NULL };
 		snprintf(body, sizeof(body), "thread %d call %d", a->id, i);
 		snprintf(want, sizeof(want), "t|r|%s", body);
 		int rc = hearth_rpc_call(a->f->cli, HEARTH_RPC_PING, &meta,
@@ -124,7 +124,7 @@ slow_worker(void *p)
 	const uint8_t *r;
 	size_t	       n;
 	hearth_err     err;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 10000, NULL };
+	hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 10000, NULL };
 	if (hearth_rpc_call(a->f->cli, 10, &meta, (const uint8_t *) "z", 1,
 		arena, &r, &n, &err) == 0 &&
 	    n == 5 && memcmp(r, "t|r|z", 5) == 0)
@@ -145,7 +145,7 @@ test_rpc_slow_handlers_run_in_parallel(void **state)
 	worker_arg args[4];
 	fx_start(&f, "inproc://rpc_test_parallel", MAX_MSG, MAX_MSG);
 	f.sleep_ms = 500;
-	int64_t t0 = now_ms();
+	int64_t t0 = hearth_clock_unix_ms();
 	for (int i = 0; i < 4; i++) {
 		args[i] = (worker_arg) { &f, i, 0 };
 		pthread_create(&th[i], NULL, slow_worker, &args[i]);
@@ -154,7 +154,7 @@ test_rpc_slow_handlers_run_in_parallel(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(args[i].ok, 1);
 	}
-	int64_t took = now_ms() - t0;
+	int64_t took = hearth_clock_unix_ms() - t0;
 	assert_true(took >= 500);
 	assert_true(took < 1500);
 	fx_stop(&f);
@@ -172,7 +172,7 @@ test_rpc_request_over_client_limit(void **state)
 	memset(body, 'a', 2000);
 	body[2000] = '\0';
 	fx_start(&f, "inproc://rpc_test_client_limit", MAX_MSG, 1024);
-	assert_int_equal(call(&f, HEARTH_RPC_PING, body, now_ms() + 5000,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, body, hearth_clock_unix_ms() + 5000,
 			     &out, &n, &err),
 	    HEARTH_ETOOLARGE);
 	assert_string_equal(err.msg,
@@ -180,7 +180,7 @@ test_rpc_request_over_client_limit(void **state)
 	    "1024 bytes calling inproc://rpc_test_client_limit");
 	assert_int_equal(f.calls, 0);
 	/* The connection is still good for small calls. */
-	assert_int_equal(call(&f, HEARTH_RPC_PING, "ok", now_ms() + 5000,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "ok", hearth_clock_unix_ms() + 5000,
 			     &out, &n, &err),
 	    0);
 	free(body);
@@ -201,7 +201,7 @@ test_rpc_request_over_server_limit_inproc(void **state)
 	memset(body, 'a', 2000);
 	body[2000] = '\0';
 	fx_start(&f, "inproc://rpc_test_server_limit", 1024, MAX_MSG);
-	assert_int_equal(call(&f, HEARTH_RPC_PING, body, now_ms() + 5000, &out,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, body, hearth_clock_unix_ms() + 5000, &out,
 			     &n, &err),
 	    HEARTH_ETOOLARGE);
 	assert_string_equal(err.msg,
@@ -227,7 +227,7 @@ test_rpc_request_over_server_limit_tcp(void **state)
 	memset(body, 'a', 4000);
 	body[4000] = '\0';
 	fx_start(&f, "tcp://127.0.0.1:0", 1024, MAX_MSG);
-	int rc = call(&f, HEARTH_RPC_PING, body, now_ms() + 300, &out, &n,
+	int rc = call(&f, HEARTH_RPC_PING, body, hearth_clock_unix_ms() + 300, &out, &n,
 	    &err);
 	assert_int_equal(rc, HEARTH_EUNAVAIL);
 	char want[128];
@@ -236,7 +236,7 @@ test_rpc_request_over_server_limit_tcp(void **state)
 	    hearth_rpc_server_port(f.srv));
 	assert_string_equal(err.msg, want);
 	assert_int_equal(f.calls, 0);
-	assert_int_equal(call(&f, HEARTH_RPC_PING, "ok", now_ms() + 5000,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "ok", hearth_clock_unix_ms() + 5000,
 			     &out, &n, &err),
 	    0);
 	assert_memory_equal(out, "acme|req-1|ok", n);
@@ -274,21 +274,21 @@ test_rpc_response_over_limit(void **state)
 	fx_start(&f, "inproc://rpc_test_big_response", 4096, 4096);
 	f.big = 4094; /* fits the buffer, not the envelope */
 	assert_int_equal(
-	    call(&f, 13, NULL, now_ms() + 5000, &out, &n, &err),
+	    call(&f, 13, NULL, hearth_clock_unix_ms() + 5000, &out, &n, &err),
 	    HEARTH_ETOOLARGE);
 	assert_string_equal(err.msg,
 	    "rpc: response of 4097 bytes exceeds the max message size of "
 	    "4096 bytes");
 	f.big = 100000; /* does not even fit the buffer */
 	assert_int_equal(
-	    call(&f, 13, NULL, now_ms() + 5000, &out, &n, &err),
+	    call(&f, 13, NULL, hearth_clock_unix_ms() + 5000, &out, &n, &err),
 	    HEARTH_ETOOLARGE);
 	assert_string_equal(err.msg,
 	    "rpc: response to method 13 (unknown) exceeds the max message "
 	    "size of 4096 bytes");
 	f.big = 4000;
 	assert_int_equal(
-	    call(&f, 13, NULL, now_ms() + 5000, &out, &n, &err), 0);
+	    call(&f, 13, NULL, hearth_clock_unix_ms() + 5000, &out, &n, &err), 0);
 	assert_int_equal(n, 4000);
 	assert_int_equal(out[3999], 'x');
 	fx_stop(&f);
@@ -304,23 +304,23 @@ test_rpc_deadline_exceeded(void **state)
 	size_t	    n;
 	fx_start(&f, "inproc://rpc_test_deadline", MAX_MSG, MAX_MSG);
 	f.sleep_ms = 1000;
-	int64_t t0 = now_ms();
+	int64_t t0 = hearth_clock_unix_ms();
 	assert_int_equal(call(&f, 10, "x", t0 + 100, &out, &n, &err),
 	    HEARTH_ETIMEDOUT);
 	/* Back at the deadline, long before the fx_handler's 1 s is over. */
-	int64_t took = now_ms() - t0;
+	int64_t took = hearth_clock_unix_ms() - t0;
 	assert_true(took >= 90 && took < 900);
 	assert_string_equal(err.msg,
 	    "rpc: deadline exceeded calling inproc://rpc_test_deadline");
 	/* Already past: fails at once, nothing is sent. */
-	assert_int_equal(call(&f, HEARTH_RPC_PING, "x", now_ms() - 1, &out,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "x", hearth_clock_unix_ms() - 1, &out,
 			     &n, &err),
 	    HEARTH_ETIMEDOUT);
 	assert_string_equal(err.msg,
 	    "rpc: deadline exceeded calling inproc://rpc_test_deadline");
 	/* The slow fx_handler's late reply is dropped; the next call works. */
 	f.sleep_ms = 0;
-	assert_int_equal(call(&f, HEARTH_RPC_PING, "y", now_ms() + 5000, &out,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "y", hearth_clock_unix_ms() + 5000, &out,
 			     &n, &err),
 	    0);
 	assert_memory_equal(out, "acme|req-1|y", n);
@@ -336,17 +336,17 @@ test_rpc_remote_error_propagates(void **state)
 	const char *out;
 	size_t	    n;
 	fx_start(&f, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
-	assert_int_equal(call(&f, 11, NULL, now_ms() + 5000, &out, &n, &err),
+	assert_int_equal(call(&f, 11, NULL, hearth_clock_unix_ms() + 5000, &out, &n, &err),
 	    HEARTH_EINVAL);
 	assert_int_equal(err.code, HEARTH_EINVAL);
 	assert_string_equal(err.msg, "selector: unexpected '}' at offset 3");
 	assert_null(out);
 	assert_int_equal(n, 0);
 	/* No message: the code's name travels instead. */
-	assert_int_equal(call(&f, 12, NULL, now_ms() + 5000, &out, &n, &err),
+	assert_int_equal(call(&f, 12, NULL, hearth_clock_unix_ms() + 5000, &out, &n, &err),
 	    HEARTH_EBUSY);
 	assert_string_equal(err.msg, "resource exhausted");
-	assert_int_equal(call(&f, 99, NULL, now_ms() + 5000, &out, &n, &err),
+	assert_int_equal(call(&f, 99, NULL, hearth_clock_unix_ms() + 5000, &out, &n, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "unknown method 99");
 	fx_stop(&f);
@@ -373,7 +373,7 @@ test_rpc_client_before_server(void **state)
 	    0);
 	assert_int_equal(hearth_rpc_server_start(srv, &err), 0);
 	hearth_arena   *a    = hearth_arena_new(0);
-	hearth_rpc_meta meta = { "x", "y", now_ms() + 5000, NULL };
+	hearth_rpc_meta meta = { "x", "y", hearth_clock_unix_ms() + 5000, NULL };
 	const uint8_t  *r;
 	size_t		n;
 	assert_int_equal(hearth_rpc_call(cli, HEARTH_RPC_PING, &meta,
@@ -396,7 +396,7 @@ test_rpc_no_server_times_out(void **state)
 			     &cli, &err),
 	    0);
 	hearth_arena   *a    = hearth_arena_new(0);
-	hearth_rpc_meta meta = { "x", "y", now_ms() + 150, NULL };
+	hearth_rpc_meta meta = { "x", "y", hearth_clock_unix_ms() + 150, NULL };
 	const uint8_t  *r;
 	size_t		n;
 	assert_int_equal(hearth_rpc_call(cli, HEARTH_RPC_PING, &meta, NULL, 0,
@@ -451,7 +451,7 @@ test_rpc_address_in_use(void **state)
 	fx_start(&f, "tcp://127.0.0.1:0", MAX_MSG, MAX_MSG);
 	/* Connect before anything else: nng 1.5.2 leaks the pipe of a client
 	 * closed while its connection is still being negotiated. */
-	assert_int_equal(call(&f, HEARTH_RPC_PING, "c", now_ms() + 5000, &out,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "c", hearth_clock_unix_ms() + 5000, &out,
 			     &n, &err),
 	    0);
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d",
@@ -475,7 +475,7 @@ inflight_worker(void *p)
 	const uint8_t *r;
 	size_t	       n;
 	hearth_err     err;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 600, NULL };
+	hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 600, NULL };
 	int rc = hearth_rpc_call(a->f->cli, 10, &meta, (const uint8_t *) "z",
 	    1, arena, &r, &n, &err);
 	a->ok = rc == 0 || rc == HEARTH_ETIMEDOUT || rc == HEARTH_EUNAVAIL;
@@ -523,7 +523,7 @@ test_rpc_start_stop_cycles(void **state)
 				   : "inproc://rpc_test_cycles",
 		    MAX_MSG, MAX_MSG);
 		assert_int_equal(call(&f, HEARTH_RPC_PING, "c",
-				     now_ms() + 5000, &out, &n, &err),
+				     hearth_clock_unix_ms() + 5000, &out, &n, &err),
 		    0);
 		fx_stop(&f);
 	}
@@ -560,24 +560,24 @@ test_rpc_inproc_push_runs_on_the_callers_thread(void **state)
 	assert_true(attached(&f));
 	/* PUSH too, with the nng path's answers: the fx_handler's error
 	 * (method 1 is unknown to this fx_handler) and code. */
-	assert_int_equal(call(&f, HEARTH_RPC_PUSH, "p", now_ms() + 5000, &out,
+	assert_int_equal(call(&f, HEARTH_RPC_PUSH, "p", hearth_clock_unix_ms() + 5000, &out,
 			     &n, &err),
 	    HEARTH_EINVAL);
 	assert_string_equal(err.msg, "unknown method 1");
 	assert_true(pthread_equal(f.last_thread, pthread_self()));
 	/* Other methods keep the worker hop (their callers are back at the
 	 * deadline even when the fx_handler is slow). */
-	assert_int_equal(call(&f, 10, "q", now_ms() + 5000, &out, &n, &err), 0);
+	assert_int_equal(call(&f, 10, "q", hearth_clock_unix_ms() + 5000, &out, &n, &err), 0);
 	assert_memory_equal(out, "acme|req-1|q", n);
 	assert_false(pthread_equal(f.last_thread, pthread_self()));
 	/* Metadata and deadline reach the fx_handler as over nng. */
-	int64_t dl = now_ms() + 4000;
+	int64_t dl = hearth_clock_unix_ms() + 4000;
 	assert_int_equal(call(&f, HEARTH_RPC_PING, "m", dl, &out, &n, &err), 0);
 	assert_memory_equal(out, "acme|req-1|m", n);
 	assert_int_equal(f.last_deadline, dl);
 	/* Already past: refused before the fx_handler, like the nng path. */
 	int calls = f.calls;
-	assert_int_equal(call(&f, HEARTH_RPC_PING, "x", now_ms() - 1, &out, &n,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "x", hearth_clock_unix_ms() - 1, &out, &n,
 			     &err),
 	    HEARTH_ETIMEDOUT);
 	assert_string_equal(err.msg,
@@ -604,7 +604,7 @@ test_rpc_local_registry_sides_and_restarts(void **state)
 	assert_int_equal(hearth_rpc_client_new("inproc://rpc_test_registry",
 			     MAX_MSG, &plain, &err),
 	    0);
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 5000, NULL };
+	hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 5000, NULL };
 	const uint8_t  *r;
 	assert_int_equal(hearth_rpc_call(plain, HEARTH_RPC_PING, &meta,
 			     (const uint8_t *) "p", 1, f.arena, &r, &n, &err),
@@ -618,7 +618,7 @@ test_rpc_local_registry_sides_and_restarts(void **state)
 	    0);
 	hearth_rpc_server_set_local(f.srv, f.reg);
 	assert_int_equal(hearth_rpc_server_start(f.srv, &err), 0);
-	assert_int_equal(call(&f, HEARTH_RPC_PING, "again", now_ms() + 5000,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, "again", hearth_clock_unix_ms() + 5000,
 			     &out, &n, &err),
 	    0);
 	assert_true(pthread_equal(f.last_thread, pthread_self()));
@@ -630,7 +630,7 @@ test_rpc_local_registry_sides_and_restarts(void **state)
 	    0);
 	assert_int_equal(hearth_rpc_server_start(f.srv, &err), 0);
 	for (int i = 0; i < 100; i++) { /* the client redials */
-		if (call(&f, HEARTH_RPC_PING, "nng", now_ms() + 1000, &out, &n,
+		if (call(&f, HEARTH_RPC_PING, "nng", hearth_clock_unix_ms() + 1000, &out, &n,
 			&err)
 		    == 0)
 			break;
@@ -657,7 +657,7 @@ test_rpc_inproc_local_limits(void **state)
 	memset(body, 'b', 3000);
 	body[3000] = '\0';
 	int calls  = f.calls;
-	assert_int_equal(call(&f, HEARTH_RPC_PING, body, now_ms() + 5000, &out,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, body, hearth_clock_unix_ms() + 5000, &out,
 			     &n, &err),
 	    HEARTH_ETOOLARGE);
 	assert_string_equal(err.msg,
@@ -666,7 +666,7 @@ test_rpc_inproc_local_limits(void **state)
 	assert_int_equal(f.calls, calls);
 	/* Under it, the same call goes through. */
 	body[1900] = '\0';
-	assert_int_equal(call(&f, HEARTH_RPC_PING, body, now_ms() + 5000, &out,
+	assert_int_equal(call(&f, HEARTH_RPC_PING, body, hearth_clock_unix_ms() + 5000, &out,
 			     &n, &err),
 	    0);
 	assert_int_equal(n, 11 + 1900);
@@ -686,7 +686,7 @@ local_pusher(void *p)
 	const uint8_t *r;
 	size_t	       n;
 	hearth_err     err;
-	hearth_rpc_meta meta = { "t", "r", now_ms() + 5000, NULL };
+	hearth_rpc_meta meta = { "t", "r", hearth_clock_unix_ms() + 5000, NULL };
 	a->rc = hearth_rpc_call(a->f->cli, HEARTH_RPC_PING, &meta,
 	    (const uint8_t *) "z", 1, arena, &r, &n, &err);
 	hearth_arena_free(arena);
@@ -717,7 +717,7 @@ test_rpc_inproc_stop_detaches_local_callers(void **state)
 		assert_true(args[i].rc == 0 || args[i].rc == HEARTH_EUNAVAIL ||
 		    args[i].rc == HEARTH_ETIMEDOUT);
 	}
-	int rc = call(&f, HEARTH_RPC_PING, "late", now_ms() + 200, &out, &n,
+	int rc = call(&f, HEARTH_RPC_PING, "late", hearth_clock_unix_ms() + 200, &out, &n,
 	    &err);
 	assert_true(rc == HEARTH_EUNAVAIL || rc == HEARTH_ETIMEDOUT);
 	fx_stop(&f);

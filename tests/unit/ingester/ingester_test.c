@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "ingester.h"
 #include "rpc.h"
 
@@ -53,14 +54,6 @@ store_cfg(char *dir)
 		.compaction_interval_ms = 3600 * 1000,
 		.retention_interval_ms	= 3600 * 1000,
 	};
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -117,7 +110,7 @@ call(fx *f, const char *tenant, uint32_t method, const ProtobufCMessage *m,
 		body = hearth_arena_alloc(f->a, n + 1);
 		protobuf_c_message_pack(m, body);
 	}
-	hearth_rpc_meta meta = { tenant, "test", now_ms() + 5000, NULL };
+	hearth_rpc_meta meta = { tenant, "test", hearth_clock_unix_ms() + 5000, NULL };
 	hearth_err_clear(&f->err);
 	return hearth_rpc_call(f->cli, method, &meta, body, n, f->a, resp, len,
 	    &f->err);
@@ -292,7 +285,7 @@ test_ingester_errors_reach_the_caller(void **state)
 	assert_int_equal(call(&f, "acme", 77, NULL, &r, &n), HEARTH_EINVAL);
 	assert_string_equal(f.err.msg, "ingester: unknown method 77");
 
-	hearth_rpc_meta meta = { "acme", "x", now_ms() + 5000, NULL };
+	hearth_rpc_meta meta = { "acme", "x", hearth_clock_unix_ms() + 5000, NULL };
 	assert_int_equal(hearth_rpc_call(f.cli, HEARTH_RPC_PUSH, &meta,
 			     (const uint8_t *) "\x0a\xff\x01", 3, f.a, &r, &n,
 			     &f.err),
