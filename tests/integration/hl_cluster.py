@@ -23,6 +23,25 @@ from hl_storage import PushLedger
 # Debian's etcd and nginx started by the test (tests/integration/test_cluster*.py)
 # ---------------------------------------------------------------------------
 
+class OwnedProcess:
+    """stop() for a helper that started self.proc (registered in _LIVE_PROCS,
+    output to self._log): terminate, kill after 10 s, forget it."""
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc in _LIVE_PROCS:
+            _LIVE_PROCS.remove(self.proc)
+        if self.proc is not None:
+            self._log.close()
+        self.proc = None
+
+
 class Endpoint:
     """HTTP helpers (get, post, get_json, render, ...) for any port, e.g. nginx."""
 
@@ -58,7 +77,7 @@ def _wait_http(url, timeout, proc=None, what="service"):
     raise HearthError("%s: GET %s not 200 within %.0f s (%s)" % (what, url, timeout, last))
 
 
-class Etcd:
+class Etcd(OwnedProcess):
     """Debian's etcd (etcd-server) on two free loopback ports, data in a temp dir."""
 
     def __init__(self):
@@ -98,19 +117,6 @@ class Etcd:
         lines = r.stdout.splitlines()
         return dict(zip(lines[0::2], lines[1::2]))
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc in _LIVE_PROCS:
-            _LIVE_PROCS.remove(self.proc)
-        if self.proc is not None:
-            self._log.close()
-        self.proc = None
 
     def cleanup(self):
         self.stop()
@@ -121,7 +127,7 @@ class Etcd:
 NGINX_TEMPLATE = os.path.join(SOURCE_ROOT, "deploy", "local", "nginx.conf.in")
 
 
-class Nginx(Endpoint):
+class Nginx(OwnedProcess, Endpoint):
     """Debian's nginx from deploy/local/nginx.conf.in: ingest paths to the
     distributors' ports, everything else to the querier's, on one free port."""
 
@@ -175,19 +181,6 @@ class Nginx(Endpoint):
                 pass
         return "---- nginx logs ----\n" + "\n".join(out)
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc in _LIVE_PROCS:
-            _LIVE_PROCS.remove(self.proc)
-        if self.proc is not None:
-            self._log.close()
-        self.proc = None
 
     def cleanup(self):
         self.stop()

@@ -29,7 +29,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hearth_test_lib as h  # noqa: E402
@@ -64,7 +63,7 @@ def read_credentials():
     return out
 
 
-class Gateway(h.Endpoint):
+class Gateway(h.OwnedProcess, h.Endpoint):
     """nginx or HAProxy from the shipped template, on a free loopback port."""
 
     def __init__(self, kind, creds_dir, distributor_ports, querier_ports):
@@ -121,20 +120,6 @@ class Gateway(h.Endpoint):
             except OSError:
                 pass
         return "---- %s logs ----\n%s" % (self.kind, "\n".join(out))
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc in h._LIVE_PROCS:
-            h._LIVE_PROCS.remove(self.proc)
-        if self.proc is not None:
-            self._log.close()
-        self.proc = None
 
 
 def raw_request(port, method, path, header_lines, body=b""):
