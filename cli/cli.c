@@ -629,9 +629,9 @@ hearth_cli_main(int argc, char **argv)
 		/* The client's own build: "hearth-cli 0.1.0 (revision …)". */
 		hearth_buf line;
 		hearth_buf_init(&line);
-		int rc = hearth_buildinfo_line(&line);
+		int rc = hearth_buildinfo_line(&line, "hearth-cli", NULL);
 		if (rc == 0)
-			printf("hearth-cli%s\n", line.data + strlen("hearth"));
+			printf("%s\n", line.data);
 		hearth_buf_fini(&line);
 		return rc == 0 ? HEARTH_CLI_EXIT_OK : HEARTH_CLI_EXIT_INPUT;
 	}

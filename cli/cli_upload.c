@@ -178,18 +178,11 @@ cli_buildinfo_field(const hearth_cli_json *data, const char *key)
 int
 hearth_cli_cmd_version(hearth_cli_ctx *c)
 {
-	hearth_buf line;
-	hearth_buf_init(&line);
-	if (hearth_buildinfo_line(&line) != 0) {
-		hearth_buf_fini(&line);
-		return hearth_cli_fail(
-		    HEARTH_CLI_EXIT_INPUT, "out of memory");
-	}
 	/* The client's line first: it is worth having when the server is
 	 * down, which is when this command is run. */
-	hearth_buf_printf(
-	    &c->out, "client: hearth-cli%s\n", line.data + strlen("hearth"));
-	hearth_buf_fini(&line);
+	if (hearth_buildinfo_line(&c->out, "client: hearth-cli", NULL) != 0)
+		return hearth_cli_fail(HEARTH_CLI_EXIT_INPUT, "out of memory");
+	hearth_buf_putc(&c->out, '\n');
 	hearth_cli_http_req  req = { .method = "GET",
 		 .path = "/api/v1/status/buildinfo",
 		 .accept = "application/json" };
@@ -206,20 +199,20 @@ hearth_cli_cmd_version(hearth_cli_ctx *c)
 	        c->arena, resp.body.data, resp.body.len, &doc, &err)
 	        == 0)
 		data = hearth_cli_json_get(doc, "data");
-	if (data == NULL || data->type != HEARTH_CLI_JSON_OBJECT) {
-		hearth_buf_fini(&resp.body);
+	hearth_buf_fini(&resp.body);
+	if (data == NULL || data->type != HEARTH_CLI_JSON_OBJECT)
 		return hearth_cli_fail(HEARTH_CLI_EXIT_SERVER,
 		    "GET /api/v1/status/buildinfo: the answer has no \"data\" "
 		    "object");
-	}
 	/* Pyroscope's server answers the same shape (goVersion: its Go). */
-	hearth_buf_printf(&c->out,
-	    "server: %s (revision %s, branch %s, %s, %s)\n",
-	    cli_buildinfo_field(data, "version"),
-	    cli_buildinfo_field(data, "revision"),
-	    cli_buildinfo_field(data, "branch"),
-	    cli_buildinfo_field(data, "buildDate"),
-	    cli_buildinfo_field(data, "goVersion"));
-	hearth_buf_fini(&resp.body);
+	const hearth_buildinfo server = {
+		.version  = cli_buildinfo_field(data, "version"),
+		.revision = cli_buildinfo_field(data, "revision"),
+		.branch	  = cli_buildinfo_field(data, "branch"),
+		.date	  = cli_buildinfo_field(data, "buildDate"),
+		.compiler = cli_buildinfo_field(data, "goVersion"),
+	};
+	hearth_buildinfo_line(&c->out, "server:", &server);
+	hearth_buf_putc(&c->out, '\n');
 	return 0;
 }

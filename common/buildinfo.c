@@ -42,11 +42,13 @@ hearth_buildinfo_get(void)
 }
 
 int
-hearth_buildinfo_line(hearth_buf *out)
+hearth_buildinfo_line(
+    hearth_buf *out, const char *program, const hearth_buildinfo *b)
 {
-	hearth_buf_printf(out, "hearth %s (revision %s, branch %s, %s, %s)",
-	    buildinfo.version, buildinfo.revision, buildinfo.branch,
-	    buildinfo.date, buildinfo.compiler);
+	if (b == NULL)
+		b = &buildinfo;
+	hearth_buf_printf(out, "%s %s (revision %s, branch %s, %s, %s)",
+	    program, b->version, b->revision, b->branch, b->date, b->compiler);
 	return hearth_buf_failed(out) ? HEARTH_ENOMEM : 0;
 }
 

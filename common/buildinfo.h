@@ -30,10 +30,13 @@ typedef struct hearth_buildinfo {
 /* This binary's build information (static, never NULL). */
 const hearth_buildinfo *hearth_buildinfo_get(void);
 
-/* Append the one line `hearth -version` prints (no newline):
- * "hearth 0.1.0 (revision 0e18c4f2a1b3, branch main, 2026-11-27T…, gcc
- * 12.2.0)". 0 or HEARTH_ENOMEM. */
-int hearth_buildinfo_line(hearth_buf *out);
+/* Append b (NULL: this binary's) as one line without a newline, after
+ * program: "hearth 0.1.0 (revision 0e18c4f2a1b3, branch main,
+ * 2026-11-27T…, gcc 12.2.0)" is what `hearth -version` prints with
+ * program "hearth"; hearth-cli names itself, and a server's build read
+ * from /api/v1/status/buildinfo, the same way. 0 or HEARTH_ENOMEM. */
+int hearth_buildinfo_line(
+    hearth_buf *out, const char *program, const hearth_buildinfo *b);
 
 /* Append the GET /api/v1/status/buildinfo body:
  * {"status":"success","data":{"version":…,"revision":…,"branch":…,

@@ -534,7 +534,7 @@ main(int argc, char **argv)
 	if (app_wants_version(argc, argv)) {
 		hearth_buf line;
 		hearth_buf_init(&line);
-		int rc = hearth_buildinfo_line(&line);
+		int rc = hearth_buildinfo_line(&line, "hearth", NULL);
 		if (rc == 0)
 			printf("%s\n", line.data);
 		hearth_buf_fini(&line);

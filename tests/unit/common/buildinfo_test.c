@@ -56,7 +56,7 @@ test_buildinfo_line(void **state)
 	hearth_buf		line;
 	char			want[512];
 	hearth_buf_init(&line);
-	assert_int_equal(hearth_buildinfo_line(&line), 0);
+	assert_int_equal(hearth_buildinfo_line(&line, "hearth", NULL), 0);
 	snprintf(want, sizeof(want), "hearth %s (revision %s, branch %s, %s, ",
 	    b->version, b->revision, b->branch, b->date);
 	assert_true(strncmp(line.data, want, strlen(want)) == 0);
