@@ -219,9 +219,10 @@ int hearth_store_services(hearth_store *s, hearth_arena *arena,
  * the meta column family, key "st" tenant \0 name, value an encoded
  * Setting. put (may be NULL) is stored first unless the stored one of its
  * name is newer (hearth_setting_newer, common/setting.h), so every replica ends with the same
- * one whatever order writes arrive in; deletes stay as tombstones. Then
- * out gets every setting of the tenant, tombstones included, in name
- * order (arena memory). The write is synced before the answer.
+ * one whatever order writes arrive in; deletes stay as tombstones. out
+ * gets every setting of the tenant as stored after it, tombstones
+ * included, in name order (arena memory; put's entry points at put's
+ * strings). The write is synced before the answer.
  * HEARTH_ELIMIT past HEARTH_SETTINGS_MAX names per tenant or
  * HEARTH_SETTINGS_MAX_BYTES in a name plus value (setting.h);
  * HEARTH_EUNAVAIL when not READY; HEARTH_EIO from the disk. */

@@ -1,9 +1,10 @@
 /*
  * store_settings: clients' per-tenant settings (hearth_store_settings in
  * store.h). A handful of small values per tenant, written rarely: each is
- * one key of the meta column family, read back with a prefix scan. The
- * compare-and-write of a put runs under settings_mu, so two puts of one
- * name cannot both think they are newest.
+ * one key of the meta column family, read back with a prefix scan that
+ * both answers the call and is what a put is compared with. The list and
+ * the write run under settings_mu, so two puts of one name cannot both
+ * think they are newest.
  */
 #include "store_impl.h"
 
@@ -12,13 +13,6 @@
 #include <string.h>
 
 #define SETTINGS_PREFIX "st"
-
-static ProtobufCAllocator
-settings_pb_allocator(hearth_arena *a)
-{
-	return (ProtobufCAllocator) { hearth_arena_pb_alloc,
-		hearth_arena_pb_free, a };
-}
 
 /* "st" tenant \0 [name] into arena memory; *len its length. */
 static uint8_t *
@@ -55,7 +49,8 @@ settings_list(hearth_store *s, const char *tenant, hearth_arena *a,
 	if (it == NULL)
 		return hearth_err_set(
 		    err, HEARTH_ENOMEM, "settings: out of memory");
-	ProtobufCAllocator pa  = settings_pb_allocator(a);
+	ProtobufCAllocator pa  = { hearth_arena_pb_alloc, hearth_arena_pb_free,
+		 a };
 	size_t		   cap = 0;
 	int		   rc  = 0;
 	out->n_settings	       = 0;
@@ -87,42 +82,40 @@ settings_list(hearth_store *s, const char *tenant, hearth_arena *a,
 	return rc;
 }
 
-/* Store put unless a newer one of its name is stored. */
+/* Store put unless the listed one of its name (out, in name order) is
+ * newer, and make out show what is stored now. */
 static int
 settings_put(hearth_store *s, const char *tenant,
-    const Hearth__Ingester__Setting *put, hearth_arena *a, hearth_err *err)
+    const Hearth__Ingester__Setting *put, hearth_arena *a,
+    Hearth__Ingester__SettingsResponse *out, hearth_err *err)
 {
-	size_t	 kl;
-	uint8_t *k = settings_key(a, tenant, put->name, &kl);
-	if (k == NULL)
-		return hearth_err_set(err, HEARTH_ENOMEM,
-		    "settings: request memory limit reached");
-	uint8_t *old;
-	size_t	 ol;
-	int	 rc = hearth_kv_get(s->kv, HEARTH_KV_META, k, kl, a, &old, &ol,
-		 err);
-	if (rc == 0) {
-		ProtobufCAllocator	   pa = settings_pb_allocator(a);
-		Hearth__Ingester__Setting *cur
-		    = hearth__ingester__setting__unpack(&pa, ol, old);
-		if (cur != NULL && !hearth_setting_newer(put, cur))
-			return 0; /* the stored one stays */
-	} else if (rc == HEARTH_ENOTFOUND) {
-		Hearth__Ingester__SettingsResponse all
-		    = HEARTH__INGESTER__SETTINGS_RESPONSE__INIT;
-		if ((rc = settings_list(s, tenant, a, &all, err)) != 0)
-			return rc;
-		if (all.n_settings >= HEARTH_SETTINGS_MAX)
-			return hearth_err_set(err, HEARTH_ELIMIT,
-			    "settings: tenant \"%s\" has %d settings, the "
-			    "most one tenant may keep",
-			    tenant, HEARTH_SETTINGS_MAX);
-	} else {
-		return rc;
+	size_t lo = 0, hi = out->n_settings;
+	while (lo < hi) { /* first listed name >= put's */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(out->settings[mid]->name, put->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	size_t	 vl = hearth__ingester__setting__get_packed_size(put);
-	uint8_t *v  = hearth_arena_alloc(a, vl ? vl : 1);
-	if (v == NULL)
+	int found = lo < out->n_settings
+	    && strcmp(out->settings[lo]->name, put->name) == 0;
+	if (found && !hearth_setting_newer(put, out->settings[lo]))
+		return 0; /* the stored one stays */
+	if (!found && out->n_settings >= HEARTH_SETTINGS_MAX)
+		return hearth_err_set(err, HEARTH_ELIMIT,
+		    "settings: tenant \"%s\" has %d settings, the most one "
+		    "tenant may keep",
+		    tenant, HEARTH_SETTINGS_MAX);
+	size_t	 kl, vl = hearth__ingester__setting__get_packed_size(put);
+	uint8_t *k   = settings_key(a, tenant, put->name, &kl);
+	uint8_t *v   = hearth_arena_alloc(a, vl ? vl : 1);
+	size_t	 cap = out->n_settings;
+	Hearth__Ingester__Setting *copy = hearth_arena_alloc(a, sizeof(*copy));
+	if (k == NULL || v == NULL || copy == NULL
+	    || (!found
+		&& hearth_arena_grow(a, (void **) &out->settings, &cap,
+		       out->n_settings + 1, sizeof(*out->settings))
+		    != 0))
 		return hearth_err_set(err, HEARTH_ENOMEM,
 		    "settings: request memory limit reached");
 	hearth__ingester__setting__pack(put, v);
@@ -131,9 +124,18 @@ settings_put(hearth_store *s, const char *tenant,
 		return hearth_err_set(
 		    err, HEARTH_ENOMEM, "settings: out of memory");
 	hearth_kv_batch_put(b, HEARTH_KV_META, k, kl, v, vl);
-	rc = hearth_kv_write(s->kv, b, 1, err);
+	int rc = hearth_kv_write(s->kv, b, 1, err);
 	hearth_kv_batch_free(b);
-	return rc;
+	if (rc != 0)
+		return rc;
+	*copy = *put; /* its strings are put's */
+	if (!found) {
+		memmove(out->settings + lo + 1, out->settings + lo,
+		    (out->n_settings - lo) * sizeof(*out->settings));
+		out->n_settings++;
+	}
+	out->settings[lo] = copy;
+	return 0;
 }
 
 int
@@ -155,11 +157,11 @@ hearth_store_settings(hearth_store *s, const char *tenant,
 			    "bytes of name and value",
 			    put->name, HEARTH_SETTINGS_MAX_BYTES);
 	}
+	/* The list is the answer, and also what a put is compared with. */
 	pthread_mutex_lock(&s->settings_mu);
-	if (put != NULL)
-		rc = settings_put(s, tenant, put, arena, err);
-	if (rc == 0)
-		rc = settings_list(s, tenant, arena, out, err);
+	rc = settings_list(s, tenant, arena, out, err);
+	if (rc == 0 && put != NULL)
+		rc = settings_put(s, tenant, put, arena, out, err);
 	pthread_mutex_unlock(&s->settings_mu);
 	if (rc != 0)
 		return hearth_err_prefix(err, "ingester");
