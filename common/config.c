@@ -740,7 +740,7 @@ config_unknown_flag(const char *name, size_t len, hearth_err *err)
 	    "unknown flag -%.*s (hearth -help lists every flag)", shown, name);
 }
 
-/* Pass 1 of hearth_config_parse_args: -help and -config.file. */
+/* Pass 1 of hearth_config_parse_args: -help, -version and -config.file. */
 static int
 config_scan_args(
     int argc, char **argv, const char **file, int *help, hearth_err *err)
@@ -755,7 +755,11 @@ config_scan_args(
 			continue;
 		if (config_is(name, len, "h")
 		    || config_is(name, len, "help")) {
-			*help = 1;
+			*help = HEARTH_CONFIG_HELP;
+			return 0;
+		}
+		if (config_is(name, len, "version")) {
+			*help = HEARTH_CONFIG_VERSION;
 			return 0;
 		}
 		if (!config_is(name, len, "config.file"))

@@ -119,10 +119,14 @@ void hearth_config_limits_defaults(hearth_limits *l);
 /* Parse the command line on top of what c holds (normally defaults):
  * first -config.file=F / -config.file F (one or two dashes) is loaded,
  * then every other flag is applied in order: -x=v, -x v, --x=v, and a bare
- * -x for bools. -h, -help, --help set *help_requested to 1 and return 0
- * at once (nothing else is parsed). argv[0] is the program name. Errors
+ * -x for bools. -h, -help, --help set *help_requested to
+ * HEARTH_CONFIG_HELP, -version and --version to HEARTH_CONFIG_VERSION, and
+ * return 0 at once (nothing else is checked); else it is 0. argv[0] is the
+ * program name. Errors
  * (-HEARTH_EINVAL) name the flag or the file, key and line; an unknown flag
  * gets a "did you mean" hint. On error c may be partly updated. */
+#define HEARTH_CONFIG_HELP    1
+#define HEARTH_CONFIG_VERSION 2
 int hearth_config_parse_args(hearth_config *c, int argc, char **argv,
     int *help_requested, hearth_err *err);
 

@@ -309,18 +309,6 @@ app_handle_buildinfo(void *ctx, hearth_http_req *req, hearth_http_resp *resp)
 	resp->content_type = "application/json";
 }
 
-/* -version (or --version) anywhere before "--": print and exit, before the
- * flags are checked, like -help. */
-static int
-app_wants_version(int argc, char **argv)
-{
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "-version") == 0
-		    || strcmp(argv[i], "--version") == 0)
-			return 1;
-	return 0;
-}
-
 /* hearth_build_info{version,revision,branch,compiler} 1. */
 static int
 app_build_info_metric(hearth_metrics *m)
@@ -531,7 +519,14 @@ main(int argc, char **argv)
 	if (app == NULL)
 		return 1;
 	hearth_err_clear(&err);
-	if (app_wants_version(argc, argv)) {
+	hearth_config_defaults(&app->cfg);
+	if (hearth_config_parse_args(&app->cfg, argc, argv, &help, &err) != 0) {
+		fprintf(stderr, "hearth: %s\n(run hearth -h for every flag)\n",
+		    err.msg);
+		free(app);
+		return 2;
+	}
+	if (help == HEARTH_CONFIG_VERSION) {
 		hearth_buf line;
 		hearth_buf_init(&line);
 		int rc = hearth_buildinfo_line(&line, "hearth", NULL);
@@ -540,13 +535,6 @@ main(int argc, char **argv)
 		hearth_buf_fini(&line);
 		free(app);
 		return rc == 0 ? 0 : 1;
-	}
-	hearth_config_defaults(&app->cfg);
-	if (hearth_config_parse_args(&app->cfg, argc, argv, &help, &err) != 0) {
-		fprintf(stderr, "hearth: %s\n(run hearth -h for every flag)\n",
-		    err.msg);
-		free(app);
-		return 2;
 	}
 	if (help) {
 		hearth_config_help(stdout);

@@ -365,6 +365,14 @@ test_config_help_flag_stops_parsing(void **state)
 		assert_int_equal(parse_args(&c, 3, argv, &help, &err), 0);
 		assert_int_equal(help, 1);
 	}
+	const char *versions[] = { "-version", "--version" };
+	for (int i = 0; i < 2; i++) {
+		int help = 0;
+		hearth_config_defaults(&c);
+		const char *argv[] = { "hearth", "-bogus", versions[i] };
+		assert_int_equal(parse_args(&c, 3, argv, &help, &err), 0);
+		assert_int_equal(help, HEARTH_CONFIG_VERSION);
+	}
 }
 
 static void
